@@ -1,0 +1,22 @@
+# Two entry points (see README): `make demo` runs the main job, `make test` the test suite.
+# Each creates or reuses the virtual environment in .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m dlkeras.demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
