@@ -1,0 +1,106 @@
+"""Backbone + fastai-style head, for single-label, multi-label and regression.
+
+The head pools the backbone's last feature map two ways (average and max),
+concatenates them, then BatchNorm -> Dropout -> Dense(ReLU) -> BatchNorm ->
+Dropout -> Dense. The model takes float32 RGB pixels in 0..255 at any size the
+backbone accepts (variable by default), which is what makes progressive
+resizing a matter of feeding bigger images to the same weights.
+"""
+import dataclasses
+
+import keras
+
+from apps.image.heads import ConcatPooling2D  # noqa: F401  (registered layer)
+from apps.image.heads import build_head
+from apps.image.groups import image_layer_groups
+
+TASK_ACTIVATIONS = {"single_label": "softmax", "multi_label": "sigmoid",
+                    "regression": None}
+
+
+@dataclasses.dataclass
+class ImageModel:
+    """A built image model and what is needed to train, explain and export it.
+
+    Args:
+        model: the ``keras.Model`` (pixels 0..255 -> probabilities or values).
+        backbone: the backbone object it was built from (``.model``,
+            ``.body_groups``, ``.last_conv_layer_name``, ``.name``).
+        head: the head sub-model (feature map -> outputs).
+        layer_groups: the 2 backbone body groups then the head, earliest first
+            (a ``dlkeras.LayerGroups``).
+        task: ``"single_label"``, ``"multi_label"`` or ``"regression"``.
+        class_names: names of the outputs.
+    """
+    model: keras.Model
+    backbone: object
+    head: keras.Model
+    layer_groups: object
+    task: str
+    class_names: list
+
+
+def build_image_model(backbone, class_names, task="single_label", hidden_units=512,
+                      dropout=0.5, name="image_model"):
+    """Puts a new head on ``backbone`` for ``task``.
+
+    Args:
+        backbone: a ``dlkeras.backbones.Backbone`` (or an object with the same
+            attributes) whose ``.model`` maps raw 0..255 RGB to a feature map.
+        class_names: one name per output (classes, tags or regression targets).
+        task: ``"single_label"`` (softmax), ``"multi_label"`` (sigmoid) or
+            ``"regression"`` (linear outputs).
+        hidden_units: width of the hidden Dense layer (0 for none).
+        dropout: dropout before the last Dense; half of it before the hidden one.
+        name: name of the Keras model.
+
+    Returns:
+        An :class:`ImageModel`.
+
+    Example:
+    >>> from dlkeras.backbones import create_backbone  # doctest: +SKIP
+    >>> bb = create_backbone("mobilenet_v2", weights=None)  # doctest: +SKIP
+    >>> image_model = build_image_model(bb, ["cat", "dog"])  # doctest: +SKIP
+    >>> image_model.model.output_shape  # doctest: +SKIP
+    (None, 2)
+    """
+    if task not in TASK_ACTIVATIONS:
+        raise ValueError(f"`task` must be one of {list(TASK_ACTIVATIONS)}. "
+                         f"Received: task={task!r}")
+    if not class_names:
+        raise ValueError(f"`class_names` must name at least one output. "
+                         f"Received: class_names={class_names!r}")
+    head = build_head(backbone.feature_channels, len(class_names),
+                      activation=TASK_ACTIVATIONS[task], hidden_units=hidden_units,
+                      dropout=dropout)
+    inputs = keras.Input(backbone.model.input_shape[1:], name="image")
+    outputs = head(backbone.model(inputs))
+    model = keras.Model(inputs, outputs, name=name)
+    groups = image_layer_groups(backbone, head)
+    return ImageModel(model=model, backbone=backbone, head=head, layer_groups=groups,
+                      task=task, class_names=list(class_names))
+
+
+def loss_and_metrics(task, threshold=0.5, beta=2.0):
+    """Returns ``(loss, metrics)`` for a task.
+
+    Single-label: sparse categorical cross-entropy and accuracy. Multi-label:
+    binary cross-entropy, accuracy of each thresholded output and micro F-beta.
+    Regression: mean squared error and mean absolute error.
+
+    Example:
+    >>> loss, metrics = loss_and_metrics("multi_label")
+    >>> [m.name for m in metrics]
+    ['accuracy', 'f_beta']
+    """
+    if task == "single_label":
+        return (keras.losses.SparseCategoricalCrossentropy(),
+                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    if task == "multi_label":
+        return (keras.losses.BinaryCrossentropy(),
+                [keras.metrics.BinaryAccuracy(threshold=threshold, name="accuracy"),
+                 keras.metrics.FBetaScore(average="micro", beta=beta,
+                                          threshold=threshold, name="f_beta")])
+    if task == "regression":
+        return keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
+    raise ValueError(f"`task` must be one of {list(TASK_ACTIVATIONS)}. Received: task={task!r}")

@@ -1,0 +1,113 @@
+"""``tf.data`` pipelines: decode, resize to a square size, augment (training only).
+
+Images leave the pipeline as float32 RGB in 0..255, the input every backbone
+takes (its preprocessing lives inside the model).
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def default_augmentation(flip=True, rotation=0.05, zoom=0.1, contrast=0.1, seed=None):
+    """Builds the training augmentation: flip, rotation, zoom and contrast layers.
+
+    Args:
+        flip: random horizontal flips (turn off for digits and text).
+        rotation: largest rotation as a fraction of a full turn (0 disables).
+        zoom: largest zoom in/out as a fraction of the size (0 disables).
+        contrast: largest contrast change factor (0 disables).
+        seed: seed of the random layers.
+
+    Returns:
+        A ``keras.Sequential`` that is the identity unless called with
+        ``training=True``.
+
+    Example:
+    >>> augment = default_augmentation(seed=0)
+    >>> augment(np.zeros((1, 8, 8, 3), "float32"), training=True).shape
+    TensorShape([1, 8, 8, 3])
+    """
+    layers = []
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed))
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def to_model_pixels(images, size):
+    """Casts to float32 RGB 0..255 and resizes (bilinear) to ``size x size``.
+
+    Works on one image ``(H, W, C)`` or a batch ``(B, H, W, C)``; C is 1 or 3.
+
+    Example:
+    >>> to_model_pixels(np.zeros((28, 28, 1), "uint8"), 32).shape
+    TensorShape([32, 32, 3])
+    """
+    images = tf.cast(images, tf.float32)
+    if images.shape[-1] == 1:
+        images = tf.image.grayscale_to_rgb(images)
+    return tf.image.resize(images, (size, size), method="bilinear")
+
+
+def decode_image_file(path, size):
+    """Reads, decodes (JPEG/PNG/BMP/GIF) and resizes one image file."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    return to_model_pixels(image, size)
+
+
+def make_dataset(source, size, batch_size=32, training=False, augmentation=None,
+                 seed=42, shuffle_buffer=10_000):
+    """Turns an :class:`~apps.image.data.ImageSource` into batches.
+
+    Args:
+        source: the examples.
+        size: side of the square images fed to the model.
+        batch_size: examples per batch.
+        training: shuffle (seeded) and apply ``augmentation``; False keeps the
+            order and the pixels unchanged, for validation and prediction.
+        augmentation: a Keras layer called with ``training=True``, or None.
+        seed: shuffle seed.
+        shuffle_buffer: shuffle buffer size.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(float32 images (B, size, size, 3), targets)``.
+
+    Example:
+    >>> from apps.image.data import from_arrays
+    >>> ds = make_dataset(from_arrays(np.zeros((4, 8, 8)), [0, 1, 0, 1]), 16, 2)
+    >>> [tuple(x.shape) for x, _ in ds]
+    [(2, 16, 16, 3), (2, 16, 16, 3)]
+    """
+    if int(size) <= 0 or int(batch_size) <= 0:
+        raise ValueError(f"`size` and `batch_size` must be positive. Received: "
+                         f"size={size}, batch_size={batch_size}")
+    targets = tf.data.Dataset.from_tensor_slices(source.targets)
+    if source.paths is not None:
+        pixels = tf.data.Dataset.from_tensor_slices(np.asarray(source.paths, dtype=str))
+        dataset = tf.data.Dataset.zip((pixels, targets))
+        if training:
+            dataset = dataset.shuffle(min(len(source), shuffle_buffer), seed=seed)
+        dataset = dataset.map(lambda p, t: (decode_image_file(p, size), t),
+                              num_parallel_calls=AUTOTUNE)
+        # Files checked when the source was built can still vanish or be
+        # rewritten mid-training: drop them rather than kill the epoch.
+        dataset = dataset.ignore_errors(log_warning=True)
+    else:
+        images = source.images if source.images.ndim == 4 else source.images[..., None]
+        dataset = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(images), targets))
+        if training:
+            dataset = dataset.shuffle(min(len(source), shuffle_buffer), seed=seed)
+        dataset = dataset.map(lambda x, t: (to_model_pixels(x, size), t),
+                              num_parallel_calls=AUTOTUNE)
+    dataset = dataset.batch(batch_size)
+    if training and augmentation is not None:
+        dataset = dataset.map(lambda x, t: (augmentation(x, training=True), t),
+                              num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)
