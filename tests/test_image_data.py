@@ -1,0 +1,123 @@
+"""Image sources, seeded splits, the tf.data pipeline and the offline data sets."""
+import gzip
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from apps.image import data, datasets
+from apps.image.pipeline import default_augmentation, make_dataset
+
+
+def _write_image(path, value, size=(10, 12)):
+    Image.fromarray(np.full(size + (3,), value, np.uint8)).save(path)
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    for name, value in [("cats", 10), ("dogs", 200)]:
+        (tmp_path / name).mkdir()
+        for index in range(3):
+            _write_image(tmp_path / name / f"{index}.png", value + index)
+    (tmp_path / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    (tmp_path / "dogs" / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+def test_folder_source_labels_and_skips_corrupt_file_by_name(folder, caplog):
+    with caplog.at_level(logging.WARNING, logger="apps.image"):
+        source = data.from_folder(folder)
+    assert source.class_names == ["cats", "dogs"]
+    assert source.targets.tolist() == [0, 0, 0, 1, 1, 1]
+    assert [p.split("/")[-1] for p in source.paths] == ["0.png", "1.png", "2.png"] * 2
+    assert len(source.skipped) == 1 and source.skipped[0][0].endswith("broken.jpg")
+    assert "broken.jpg" in caplog.text
+
+
+def test_pipeline_decodes_resizes_and_survives_file_broken_later(folder):
+    source = data.from_folder(folder)
+    (folder / "cats" / "1.png").write_bytes(b"truncated")
+    batches = list(make_dataset(source, size=8, batch_size=4))
+    images = np.concatenate([x.numpy() for x, _ in batches])
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    assert images.shape == (5, 8, 8, 3)
+    assert labels.tolist() == [0, 0, 1, 1, 1]
+    np.testing.assert_allclose(images[:, 0, 0, 0], [10, 12, 200, 201, 202])
+
+
+def test_csv_multi_label_tags_become_multi_hot(tmp_path):
+    for index in range(3):
+        _write_image(tmp_path / f"{index}.png", 50 * index)
+    pd.DataFrame({"file": ["0.png", "1.png", "2.png"],
+                  "tags": ["sky", "sea sky", "tree sea"]}).to_csv(tmp_path / "labels.csv", index=False)
+    source = data.from_csv(tmp_path / "labels.csv", path_column="file", label_columns="tags")
+    assert source.task == "multi_label"
+    assert source.class_names == ["sea", "sky", "tree"]
+    np.testing.assert_array_equal(source.targets, [[0, 1, 0], [1, 1, 0], [1, 0, 1]])
+
+
+def test_dataframe_regression_and_clear_errors(tmp_path):
+    frame = pd.DataFrame({"path": ["a.png"], "x": [0.25], "y": [0.75]})
+    source = data.from_dataframe(frame, label_columns=["x", "y"], check_files=False)
+    assert source.task == "regression" and source.targets.tolist() == [[0.25, 0.75]]
+    with pytest.raises(KeyError, match="'labels' not in the table"):
+        data.from_dataframe(frame, label_columns="labels", check_files=False)
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        data.from_csv(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match=r"range \[-1, 3\]"):
+        data.from_arrays(np.array([[[-1, 3]]]), [0])
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    source = data.from_arrays(np.arange(20, dtype=np.uint8).reshape(20, 1, 1), [0, 1] * 10)
+    train, valid = data.split(source, valid_pct=0.25, seed=7)
+    again_train, _ = data.split(source, valid_pct=0.25, seed=7)
+    other_train, _ = data.split(source, valid_pct=0.25, seed=8)
+    train_ids, valid_ids = train.images.ravel().tolist(), valid.images.ravel().tolist()
+    assert len(valid_ids) == 5 and sorted(train_ids + valid_ids) == list(range(20))
+    assert again_train.images.ravel().tolist() == train_ids
+    assert other_train.images.ravel().tolist() != train_ids
+
+
+def test_augmentation_only_changes_training_batches():
+    rng = np.random.default_rng(0)
+    source = data.from_arrays(rng.integers(0, 256, (8, 16, 16, 3)), [0, 1] * 4)
+    augment = default_augmentation(seed=1)
+    valid = np.concatenate([x for x, _ in make_dataset(source, 16, 8, augmentation=augment)])
+    train = np.concatenate([x for x, _ in make_dataset(source, 16, 8, training=True,
+                                                       augmentation=augment, seed=3)])
+    np.testing.assert_allclose(valid, source.images.astype("float32"))
+    assert not np.allclose(np.sort(train.ravel()), np.sort(valid.ravel()), atol=1.0)
+
+
+def test_grayscale_arrays_become_rgb_at_requested_size():
+    source = data.from_arrays(np.full((2, 28, 28), 77, np.uint8), [3, 1])
+    (images, labels), = list(make_dataset(source, size=40, batch_size=2))
+    assert images.shape == (2, 40, 40, 3)
+    np.testing.assert_allclose(images.numpy(), 77.0, atol=1e-4)
+    assert labels.numpy().tolist() == [3, 1] and source.class_names == list("0123")
+
+
+def test_mnist_5k_is_real_and_balanced():
+    images, labels, names = datasets.load_mnist_5k()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert names == [str(d) for d in range(10)]
+    assert np.bincount(labels, minlength=10).min() >= 400
+    assert images.max() == 255 and 0.05 < (images > 0).mean() < 0.4
+
+
+def test_fashion_mnist_reads_idx_files_and_names_missing_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte.gz"):
+        datasets.load_fashion_mnist("test", root=tmp_path)
+    pixels = np.arange(2 * 28 * 28, dtype=np.uint32).astype(np.uint8)
+    with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as handle:
+        handle.write(b"\x00" * 16 + pixels.tobytes())
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as handle:
+        handle.write(b"\x00" * 8 + bytes([9, 4]))
+    images, labels, names = datasets.load_fashion_mnist("test", root=tmp_path)
+    np.testing.assert_array_equal(images.ravel(), pixels)
+    assert labels.tolist() == [9, 4] and names[9] == "Ankle boot"
+    with pytest.raises(ValueError, match="split='valid'"):
+        datasets.load_fashion_mnist("valid", root=tmp_path)
