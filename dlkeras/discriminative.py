@@ -1,0 +1,118 @@
+"""One optimizer per layer group: discriminative learning rates that survive freezing.
+
+Built on `keras.optimizers.MultiOptimizer`, which routes each variable to a
+sub-optimizer by a regex on `variable.path`. Keras' version needs the
+gradients to match, one to one, the variables it was built with, so it
+breaks as soon as a group is frozen, and it cannot learn variables after it
+is built. `DiscriminativeOptimizer` is built once on every variable that may
+ever train, accepts any subset of them at each step, and makes every group
+evaluate its schedules on the shared step counter.
+
+Example:
+
+>>> import keras
+>>> from dlkeras.layer_groups import LayerGroups
+>>> from dlkeras.optimizers import ScheduledAdamW
+>>> from dlkeras.discriminative import discriminative_optimizer
+>>> inputs = keras.Input((4,))
+>>> x = keras.layers.Dense(8, name="body")(inputs)
+>>> model = keras.Model(inputs, keras.layers.Dense(1, name="head")(x))
+>>> groups = LayerGroups.split(model, ["head"], names=["body", "head"])
+>>> optimizer = discriminative_optimizer(groups, ScheduledAdamW(1e-3), [1e-4, 1e-3])
+>>> [o.name for o in optimizer.optimizers]
+['body', 'head']
+>>> model.compile(optimizer=optimizer, loss="mse")
+"""
+
+import keras
+from keras.optimizers import MultiOptimizer, OptimizerMap
+
+from dlkeras.layer_groups import spread_learning_rates
+from dlkeras.optimizers import _ScheduledHyperparameters
+
+
+@keras.saving.register_keras_serializable(package="dlkeras")
+class DiscriminativeOptimizer(MultiOptimizer):
+    """A `MultiOptimizer` that tolerates frozen groups and shares one schedule step.
+
+    Args:
+        optimizer_map: an `OptimizerMap` (regex on variable paths to
+            optimizer; the default optimizer takes unmatched variables).
+        loss_scale_factor: as for `MultiOptimizer`.
+        name: optimizer name.
+    """
+
+    def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
+        super().__init__(optimizer_map, loss_scale_factor=loss_scale_factor, name=name)
+        for optimizer in self.optimizers:
+            if isinstance(optimizer, _ScheduledHyperparameters):
+                optimizer.attach_schedule_step(self._shared_step)
+
+    def _shared_step(self):
+        return self._iterations
+
+    def apply(self, grads, trainable_variables=None):
+        if trainable_variables is None or len(grads) == 0:
+            return super().apply(grads, trainable_variables)
+        trainable_variables = list(trainable_variables)
+        if not self.built:
+            self.build(trainable_variables)
+        unknown = [v.path for v in trainable_variables
+                   if self._var_key(v) not in self._var_to_optimizer_idx]
+        if unknown:
+            raise ValueError(
+                f"The optimizer was built without the variables {unknown[:5]} "
+                f"({len(unknown)} in all), which are trainable now. Build it on every "
+                "variable that may ever be unfrozen before the first fit "
+                "(`dlkeras.build_optimizer_for_unfreezing(model)`; the dlkeras "
+                "callbacks and recipes do this), or compile again with a new optimizer.")
+        routed = [([], []) for _ in self.optimizers]
+        for grad, variable in zip(grads, trainable_variables):
+            index = self._var_to_optimizer_idx[self._var_key(variable)]
+            routed[index][0].append(grad)
+            routed[index][1].append(variable)
+        for optimizer, (group_grads, group_vars) in zip(self.optimizers, routed):
+            if group_vars:
+                optimizer.apply(group_grads, group_vars)
+        self._iterations.assign_add(1)
+
+
+def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):
+    """One copy of `base_optimizer` per layer group, wrapped in a `DiscriminativeOptimizer`.
+
+    Args:
+        layer_groups: `LayerGroups`, earliest first; the last group also takes
+            variables of layers that are in no group.
+        base_optimizer: the optimizer to copy (e.g. `ScheduledAdamW(1e-3)`);
+            its config, including weight decay, is reused for every group.
+        learning_rates: None (keep the base rate), a float, a `(lo, hi)`
+            tuple spread geometrically, or one rate per group.
+
+    Returns:
+        A `DiscriminativeOptimizer` whose `.optimizers` are named after the groups.
+    """
+    if not isinstance(base_optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            "`base_optimizer` must be a Keras optimizer instance. "
+            f"Received: {base_optimizer!r}")
+    rates = None
+    if learning_rates is not None:
+        rates = spread_learning_rates(learning_rates, len(layer_groups))
+    optimizers = []
+    for index, group in enumerate(layer_groups):
+        config = base_optimizer.get_config()
+        config["name"] = group.name
+        if rates is not None:
+            config["learning_rate"] = rates[index]
+        optimizers.append(type(base_optimizer).from_config(config))
+    mapping = {}
+    for group, optimizer in zip(list(layer_groups)[:-1], optimizers):
+        pattern = group.path_pattern()
+        if pattern is not None:
+            mapping[pattern] = optimizer
+    optimizer_map = OptimizerMap(optimizers[-1], mapping)
+    result = DiscriminativeOptimizer(optimizer_map)
+    # Keep group order (MultiOptimizer lists the default optimizer last already),
+    # including groups that own no variable yet.
+    result._inner_optimizers[:] = optimizers
+    return result

@@ -1,0 +1,290 @@
+"""Learning-rate and momentum schedules evaluated on the optimizer's step.
+
+Every schedule is a `keras.optimizers.schedules.LearningRateSchedule`: the
+optimizer calls it with its step counter inside the compiled train step, so
+the value changes at every step whatever `steps_per_execution` or
+`jit_compile` are. `start_step` shifts a schedule to begin at the step a
+`fit` begins, so calling `fit` twice works.
+
+Example:
+
+>>> import keras
+>>> from dlkeras.schedules import OneCycleSchedule
+>>> schedule = OneCycleSchedule(max_lr=1e-2, total_steps=100)
+>>> round(float(schedule(0)), 6), round(float(schedule(25)), 6)
+(0.0004, 0.01)
+>>> optimizer = keras.optimizers.Adam(learning_rate=schedule)
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from dlkeras.annealers import Phase, join_phases
+
+_REGISTER = keras.saving.register_keras_serializable(package="dlkeras")
+
+
+def _positive(name, value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+    return float(value)
+
+
+def _step_count(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1. Received: {name}={value!r}")
+    return value
+
+
+def _fraction(name, value):
+    if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ValueError(f"`{name}` must be strictly between 0 and 1. Received: {name}={value!r}")
+    return float(value)
+
+
+def _start(value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`start_step` must be an integer >= 0. Received: start_step={value!r}")
+    return value
+
+
+class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Shared plumbing: converts a step into steps since `start_step`."""
+
+    def _elapsed(self, step):
+        return ops.cast(step, "float32") - float(self.start_step)
+
+    def _position(self, step):
+        return ops.clip(self._elapsed(step) / float(self.total_steps), 0.0, 1.0)
+
+
+@_REGISTER
+class OneCycleSchedule(_StepSchedule):
+    """The one-cycle learning rate: cosine warm-up to `max_lr`, cosine decay.
+
+    Rises from `max_lr / div` to `max_lr` over the first `pct_start` of
+    `total_steps`, then falls to `max_lr / div_final` (fastai's defaults).
+
+    Args:
+        max_lr: peak learning rate.
+        total_steps: number of optimizer steps in the cycle.
+        div: initial rate is `max_lr / div`.
+        div_final: final rate is `max_lr / div_final`.
+        pct_start: fraction of the cycle spent warming up, in (0, 1).
+        start_step: optimizer step at which the cycle begins.
+
+    Example:
+
+    >>> schedule = OneCycleSchedule(1e-3, total_steps=10)
+    >>> float(schedule(10)) < 1e-7
+    True
+    """
+
+    def __init__(self, max_lr, total_steps, div=25.0, div_final=1e5,
+                 pct_start=0.25, start_step=0):
+        self.max_lr = _positive("max_lr", max_lr)
+        self.total_steps = _step_count("total_steps", total_steps)
+        self.div = _positive("div", div)
+        self.div_final = _positive("div_final", div_final)
+        self.pct_start = _fraction("pct_start", pct_start)
+        self.start_step = _start(start_step)
+        self._phases = [
+            Phase(self.pct_start, "cos", self.max_lr / self.div, self.max_lr),
+            Phase(1.0 - self.pct_start, "cos", self.max_lr, self.max_lr / self.div_final),
+        ]
+
+    def __call__(self, step):
+        return join_phases(self._phases, self._position(step))
+
+    def get_config(self):
+        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "div": self.div,
+                "div_final": self.div_final, "pct_start": self.pct_start,
+                "start_step": self.start_step}
+
+
+@_REGISTER
+class OneCycleMomentum(_StepSchedule):
+    """The momentum that goes with one-cycle: high, down to low, back up.
+
+    Args:
+        total_steps: number of optimizer steps in the cycle.
+        moms: (start, middle, end) momentum; fastai uses (0.95, 0.85, 0.95).
+        pct_start: fraction of the cycle until `middle` is reached.
+        start_step: optimizer step at which the cycle begins.
+
+    Example:
+
+    >>> round(float(OneCycleMomentum(100)(25)), 6)
+    0.85
+    """
+
+    def __init__(self, total_steps, moms=(0.95, 0.85, 0.95), pct_start=0.25, start_step=0):
+        self.total_steps = _step_count("total_steps", total_steps)
+        moms = tuple(float(m) for m in moms)
+        if len(moms) != 3 or not all(0.0 <= m < 1.0 for m in moms):
+            raise ValueError(
+                "`moms` must be three momentum values in [0, 1). "
+                f"Received: moms={moms!r}")
+        self.moms = moms
+        self.pct_start = _fraction("pct_start", pct_start)
+        self.start_step = _start(start_step)
+        self._phases = [
+            Phase(self.pct_start, "cos", moms[0], moms[1]),
+            Phase(1.0 - self.pct_start, "cos", moms[1], moms[2]),
+        ]
+
+    def __call__(self, step):
+        return join_phases(self._phases, self._position(step))
+
+    def get_config(self):
+        return {"total_steps": self.total_steps, "moms": list(self.moms),
+                "pct_start": self.pct_start, "start_step": self.start_step}
+
+
+@_REGISTER
+class FlatCosSchedule(_StepSchedule):
+    """Flat at `lr` for `pct_start` of the steps, then cosine down to `lr / div_final`.
+
+    Example:
+
+    >>> schedule = FlatCosSchedule(1e-3, total_steps=100)
+    >>> float(schedule(50)) == float(schedule(0))
+    True
+    """
+
+    def __init__(self, lr, total_steps, pct_start=0.75, div_final=1e5, start_step=0):
+        self.lr = _positive("lr", lr)
+        self.total_steps = _step_count("total_steps", total_steps)
+        self.pct_start = _fraction("pct_start", pct_start)
+        self.div_final = _positive("div_final", div_final)
+        self.start_step = _start(start_step)
+        self._phases = [
+            Phase(self.pct_start, "constant", self.lr, self.lr),
+            Phase(1.0 - self.pct_start, "cos", self.lr, self.lr / self.div_final),
+        ]
+
+    def __call__(self, step):
+        return join_phases(self._phases, self._position(step))
+
+    def get_config(self):
+        return {"lr": self.lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
+                "div_final": self.div_final, "start_step": self.start_step}
+
+
+@_REGISTER
+class SGDRSchedule(_StepSchedule):
+    """Cosine annealing with warm restarts (SGDR).
+
+    Cycle `i` lasts `cycle_len * cycle_mult**i` steps and anneals from
+    `max_lr` to `min_lr`; the cycle index is computed in closed form, so no
+    branch is needed.
+
+    Example:
+
+    >>> schedule = SGDRSchedule(1.0, cycle_len=10, cycle_mult=2)
+    >>> float(schedule(10)), float(schedule(30))
+    (1.0, 1.0)
+    """
+
+    def __init__(self, max_lr, cycle_len, cycle_mult=2.0, min_lr=0.0, start_step=0):
+        self.max_lr = _positive("max_lr", max_lr)
+        self.cycle_len = _step_count("cycle_len", cycle_len)
+        if not isinstance(cycle_mult, (int, float)) or cycle_mult < 1:
+            raise ValueError(f"`cycle_mult` must be >= 1. Received: cycle_mult={cycle_mult!r}")
+        self.cycle_mult = float(cycle_mult)
+        if not 0 <= min_lr < self.max_lr:
+            raise ValueError(
+                f"`min_lr` must be in [0, max_lr). Received: min_lr={min_lr!r}, max_lr={max_lr!r}")
+        self.min_lr = float(min_lr)
+        self.start_step = _start(start_step)
+
+    def __call__(self, step):
+        t = ops.maximum(self._elapsed(step), 0.0)
+        length = float(self.cycle_len)
+        if self.cycle_mult == 1.0:
+            pos = ops.mod(t, length) / length
+        else:
+            m = self.cycle_mult
+            # Small epsilon so exact cycle boundaries land in the next cycle.
+            index = ops.floor(ops.log1p(t * (m - 1.0) / length + 1e-6) / math.log(m))
+            begin = length * (ops.power(m, index) - 1.0) / (m - 1.0)
+            pos = ops.clip((t - begin) / (length * ops.power(m, index)), 0.0, 1.0)
+        return self.min_lr + (self.max_lr - self.min_lr) / 2.0 * (1.0 + ops.cos(math.pi * pos))
+
+    def get_config(self):
+        return {"max_lr": self.max_lr, "cycle_len": self.cycle_len,
+                "cycle_mult": self.cycle_mult, "min_lr": self.min_lr,
+                "start_step": self.start_step}
+
+
+@_REGISTER
+class TriangularSchedule(_StepSchedule):
+    """Cyclical learning rate (Smith's triangular policy).
+
+    Goes linearly from `base_lr` up to `max_lr` in `step_size` steps and back
+    down in as many, forever.
+
+    Example:
+
+    >>> schedule = TriangularSchedule(0.1, 1.0, step_size=5)
+    >>> [round(float(schedule(s)), 2) for s in (0, 5, 10)]
+    [0.1, 1.0, 0.1]
+    """
+
+    def __init__(self, base_lr, max_lr, step_size, start_step=0):
+        self.base_lr = _positive("base_lr", base_lr)
+        self.max_lr = _positive("max_lr", max_lr)
+        if self.max_lr < self.base_lr:
+            raise ValueError(
+                f"`max_lr` must be >= `base_lr`. Received: base_lr={base_lr}, max_lr={max_lr}")
+        self.step_size = _step_count("step_size", step_size)
+        self.start_step = _start(start_step)
+
+    def __call__(self, step):
+        t = ops.maximum(self._elapsed(step), 0.0) / float(self.step_size)
+        distance = ops.abs(ops.mod(t, 2.0) - 1.0)  # 1 at a trough, 0 at a peak
+        return self.base_lr + (self.max_lr - self.base_lr) * (1.0 - distance)
+
+    def get_config(self):
+        return {"base_lr": self.base_lr, "max_lr": self.max_lr,
+                "step_size": self.step_size, "start_step": self.start_step}
+
+
+@_REGISTER
+class ExponentialSweep(_StepSchedule):
+    """Geometric sweep from `start_lr` to `end_lr` in `num_steps` (the LR range test).
+
+    Example:
+
+    >>> sweep = ExponentialSweep(1e-7, 10.0, num_steps=100)
+    >>> round(float(sweep(50)), 8)
+    0.001
+    """
+
+    def __init__(self, start_lr, end_lr, num_steps, start_step=0):
+        self.start_lr = _positive("start_lr", start_lr)
+        self.end_lr = _positive("end_lr", end_lr)
+        if self.end_lr <= self.start_lr:
+            raise ValueError(
+                "`end_lr` must be larger than `start_lr`. "
+                f"Received: start_lr={start_lr}, end_lr={end_lr}")
+        self.num_steps = _step_count("num_steps", num_steps)
+        self.total_steps = self.num_steps
+        self.start_step = _start(start_step)
+
+    def __call__(self, step):
+        pos = self._position(step)
+        return self.start_lr * ops.power(self.end_lr / self.start_lr, pos)
+
+    def get_config(self):
+        return {"start_lr": self.start_lr, "end_lr": self.end_lr,
+                "num_steps": self.num_steps, "start_step": self.start_step}
+
+
+def with_start_step(schedule, start_step):
+    """Returns a copy of a dlkeras schedule that begins at `start_step`."""
+    config = schedule.get_config()
+    config["start_step"] = int(start_step)
+    return type(schedule).from_config(config)
