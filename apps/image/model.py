@@ -104,3 +104,29 @@ def loss_and_metrics(task, threshold=0.5, beta=2.0):
     if task == "regression":
         return keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
     raise ValueError(f"`task` must be one of {list(TASK_ACTIVATIONS)}. Received: task={task!r}")
+
+
+def compile_image_model(image_model, learning_rate=1e-3, weight_decay=1e-2, threshold=0.5,
+                        beta=2.0, **compile_kwargs):
+    """Compiles with one AdamW per layer group (discriminative rates) and the task's loss.
+
+    Args:
+        image_model: an :class:`ImageModel`.
+        learning_rate: base rate of every group (the recipes replace it by schedules).
+        weight_decay: decoupled weight decay of AdamW.
+        threshold: multi-label decision threshold of the metrics.
+        beta: F-beta's beta for multi-label.
+        **compile_kwargs: passed to ``model.compile`` (``jit_compile``,
+            ``steps_per_execution``...).
+
+    Example:
+    >>> compile_image_model(image_model, learning_rate=1e-3)  # doctest: +SKIP
+    """
+    from dlkeras.discriminative import discriminative_optimizer
+    from dlkeras.optimizers import ScheduledAdamW
+
+    optimizer = discriminative_optimizer(
+        image_model.layer_groups, ScheduledAdamW(learning_rate, weight_decay=weight_decay))
+    loss, metrics = loss_and_metrics(image_model.task, threshold, beta)
+    image_model.model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **compile_kwargs)
+    return image_model.model

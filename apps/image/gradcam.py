@@ -1,0 +1,73 @@
+"""Grad-CAM: where in the image the last conv stage saw evidence for a class.
+
+For a class score ``y``, each channel ``k`` of the last conv feature map
+``A`` is weighted by the spatial mean of ``dy/dA_k``; the heat map is
+``ReLU(sum_k w_k A_k)``, scaled to [0, 1] and resized to the image.
+"""
+import keras
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def grad_cam(image_model, images, class_indices=None):
+    """Computes Grad-CAM heat maps.
+
+    Args:
+        image_model: an :class:`~apps.image.model.ImageModel` (its backbone
+            names the last conv layer, ``backbone.last_conv_layer_name``).
+        images: float32 RGB 0..255 ``(B, H, W, 3)``.
+        class_indices: the class explained for each image; default the
+            predicted one.
+
+    Returns:
+        ``(heatmaps, class_indices)``: float32 ``(B, H, W)`` in [0, 1] and int ``(B,)``.
+
+    Example:
+    >>> heatmaps, classes = grad_cam(image_model, images)  # doctest: +SKIP
+    """
+    backbone = image_model.backbone
+    try:
+        conv_layer = backbone.model.get_layer(backbone.last_conv_layer_name)
+    except ValueError as error:
+        raise ValueError(f"Backbone {backbone.name!r} has no layer named "
+                         f"{backbone.last_conv_layer_name!r} for Grad-CAM.") from error
+    feature_model = keras.Model(backbone.model.inputs,
+                                [conv_layer.output, backbone.model.output])
+    images = tf.convert_to_tensor(images, tf.float32)
+    with tf.GradientTape() as tape:
+        conv_maps, features = feature_model(images, training=False)
+        outputs = image_model.head(features, training=False)
+        if class_indices is None:
+            class_indices = tf.argmax(outputs, axis=-1)
+        class_indices = tf.cast(tf.convert_to_tensor(class_indices), tf.int32)
+        scores = tf.gather(outputs, class_indices, axis=1, batch_dims=1)
+    gradients = tape.gradient(scores, conv_maps)
+    channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    maps = tf.nn.relu(tf.reduce_sum(channel_weights * conv_maps, axis=-1))
+    maps = maps / (tf.reduce_max(maps, axis=(1, 2), keepdims=True) + 1e-12)
+    heatmaps = tf.image.resize(maps[..., None], tf.shape(images)[1:3], method="bilinear")
+    return heatmaps[..., 0].numpy(), class_indices.numpy()
+
+
+def plot_grad_cam(images, heatmaps, titles=None, alpha=0.45):
+    """Overlays heat maps on their images, one column each; returns the Figure.
+
+    Example:
+    >>> figure = plot_grad_cam(np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8)), ["cat"])
+    >>> len(figure.axes)
+    1
+    """
+    count = len(images)
+    figure, grid = plt.subplots(1, count, figsize=(3 * count, 3.3), squeeze=False)
+    for index, axes in enumerate(grid[0]):
+        axes.imshow(np.clip(np.asarray(images[index]), 0, 255).astype(np.uint8))
+        axes.imshow(heatmaps[index], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        axes.set_title(titles[index] if titles else "", fontsize=9)
+        axes.axis("off")
+    figure.suptitle("Grad-CAM")
+    figure.tight_layout()
+    return figure
