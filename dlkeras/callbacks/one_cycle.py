@@ -1,0 +1,84 @@
+"""The one-cycle policy as a callback that installs schedules, then stays out of the way.
+
+Example:
+
+>>> import keras, numpy as np
+>>> from dlkeras.callbacks import OneCycle
+>>> from dlkeras.optimizers import ScheduledAdam
+>>> x = np.random.rand(64, 4).astype("float32"); y = x.sum(axis=1)
+>>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+>>> model.compile(optimizer=ScheduledAdam(), loss="mse")
+>>> _ = model.fit(x, y, batch_size=16, epochs=2, callbacks=[OneCycle(1e-2)], verbose=0)
+>>> float(model.optimizer.learning_rate) < 1e-6
+True
+"""
+
+import keras
+
+from dlkeras.freezing import build_optimizer_for_unfreezing
+from dlkeras.installing import current_step, install_learning_rate, install_momentum
+from dlkeras.layer_groups import spread_learning_rates
+from dlkeras.optimizers import sub_optimizers
+from dlkeras.schedules import OneCycleMomentum, OneCycleSchedule
+
+
+class OneCycle(keras.callbacks.Callback):
+    """Installs one-cycle learning-rate and momentum schedules for this `fit`.
+
+    At the first epoch of the fit, each group's optimizer gets a
+    `OneCycleSchedule` (and a `OneCycleMomentum` where the optimizer can
+    schedule momentum) spanning all the steps of this fit, starting at the
+    current step. The schedules then run inside the compiled step; the
+    callback does no per-batch work. They stay installed after the fit
+    (the rate rests at its final value).
+
+    Args:
+        max_lr: peak rate: a float, a `(lo, hi)` tuple spread over the
+            layer groups, or a list with one rate per group.
+        div, div_final, pct_start: as for `OneCycleSchedule`.
+        moms: (start, middle, end) momentum, or None to leave momentum alone.
+        total_steps: cycle length; default epochs x steps of this fit.
+    """
+
+    def __init__(self, max_lr, div=25.0, div_final=1e5, pct_start=0.25,
+                 moms=(0.95, 0.85, 0.95), total_steps=None):
+        super().__init__()
+        # Validate everything now rather than at the first epoch.
+        spread_learning_rates(max_lr, 1 if not isinstance(max_lr, list) else len(max_lr))
+        OneCycleSchedule(1.0, 1, div=div, div_final=div_final, pct_start=pct_start)
+        if moms is not None:
+            OneCycleMomentum(1, moms=moms, pct_start=pct_start)
+        self.max_lr, self.div, self.div_final = max_lr, div, div_final
+        self.pct_start, self.moms, self.total_steps = pct_start, moms, total_steps
+        self._installed = False
+
+    def on_train_begin(self, logs=None):
+        self._installed = False
+
+    def _cycle_length(self, first_epoch):
+        if self.total_steps is not None:
+            return self.total_steps
+        steps = self.params.get("steps")
+        if not steps:
+            raise ValueError(
+                "OneCycle cannot tell how many steps this fit has (the dataset has no "
+                "known length). Pass `steps_per_epoch` to fit, or `total_steps` to OneCycle.")
+        return (self.params["epochs"] - first_epoch) * steps
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._installed:
+            return
+        model = self.model
+        build_optimizer_for_unfreezing(model)
+        total = self._cycle_length(epoch)
+        subs = sub_optimizers(model.optimizer)
+        for sub, rate in zip(subs, spread_learning_rates(self.max_lr, len(subs))):
+            start = current_step(sub)
+            install_learning_rate(sub, OneCycleSchedule(
+                rate, total, div=self.div, div_final=self.div_final,
+                pct_start=self.pct_start, start_step=start))
+            if self.moms is not None:
+                install_momentum(sub, OneCycleMomentum(
+                    total, moms=self.moms, pct_start=self.pct_start, start_step=start))
+        model.make_train_function(force=True)
+        self._installed = True
