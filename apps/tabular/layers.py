@@ -1,0 +1,135 @@
+"""Keras layers that turn raw table columns into model inputs, inside the model.
+
+`Categorify` maps category strings to embedding indices, with fixed indices for
+unknown (0) and missing (1) values so serving never fails on a new category.
+`FillMissing` replaces NaN in continuous columns by training medians and appends
+an is-missing indicator for the columns that had gaps in training.
+`ScaledSigmoid` squashes regression outputs into a known `y_range`.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+UNKNOWN_INDEX = 0
+MISSING_INDEX = 1
+MISSING_TOKEN = ""  # what a missing category is sent as when serving
+
+
+@keras.saving.register_keras_serializable(package="dlkeras")
+class Categorify(keras.layers.Layer):
+    """Category strings to integer indices through a `StringLookup`.
+
+    Index 0 is any category not seen in training, index 1 is a missing value
+    (the empty string), and the training categories follow from index 2.
+
+    Args:
+        vocabulary: the training categories (strings, without the empty one).
+        **kwargs: base `Layer` arguments (name, ...).
+
+    Example:
+        >>> layer = Categorify(["red", "blue"])
+        >>> layer(tf.constant(["blue", "", "green"])).numpy().tolist()
+        [3, 1, 0]
+    """
+
+    def __init__(self, vocabulary, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary = [str(v) for v in vocabulary]
+        if MISSING_TOKEN in self.vocabulary:
+            raise ValueError("vocabulary must not hold the empty string; it is the missing token.")
+        self.lookup = keras.layers.StringLookup(
+            vocabulary=[MISSING_TOKEN] + self.vocabulary,
+            num_oov_indices=1, mask_token=None, output_mode="int",
+        )
+
+    @property
+    def cardinality(self) -> int:
+        """Number of distinct indices, unknown and missing included."""
+        return len(self.vocabulary) + 2
+
+    def call(self, categories):
+        return tf.cast(self.lookup(categories), "int32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, categories):
+        return keras.KerasTensor(categories.shape, dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary}
+
+
+@keras.saving.register_keras_serializable(package="dlkeras")
+class FillMissing(keras.layers.Layer):
+    """Replace NaN by per-column fill values and add is-missing indicators.
+
+    Input is a `(batch, n_columns)` float matrix. Output is the filled matrix,
+    followed by one 0/1 column per index in `indicator_columns`.
+
+    Args:
+        fill_values: one fill value per column (fastai uses the training median).
+        indicator_columns: column positions that get an is-missing indicator.
+        **kwargs: base `Layer` arguments.
+
+    Example:
+        >>> layer = FillMissing([2.0, 5.0], indicator_columns=[1])
+        >>> layer(tf.constant([[1.0, float("nan")]])).numpy().tolist()
+        [[1.0, 5.0, 1.0]]
+    """
+
+    def __init__(self, fill_values, indicator_columns=(), **kwargs):
+        super().__init__(**kwargs)
+        self.fill_values = [float(v) for v in fill_values]
+        self.indicator_columns = [int(i) for i in indicator_columns]
+        bad = [i for i in self.indicator_columns if not 0 <= i < len(self.fill_values)]
+        if bad:
+            raise ValueError(f"indicator_columns out of range for {len(self.fill_values)} "
+                             f"columns. Received: indicator_columns={bad}")
+
+    def call(self, values):
+        missing = tf.math.is_nan(values)
+        filled = tf.where(missing, tf.constant(self.fill_values, values.dtype), values)
+        if not self.indicator_columns:
+            return filled
+        flags = tf.gather(tf.cast(missing, values.dtype), self.indicator_columns, axis=1)
+        return tf.concat([filled, flags], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.fill_values) + len(self.indicator_columns))
+
+    def get_config(self):
+        return {**super().get_config(), "fill_values": self.fill_values,
+                "indicator_columns": self.indicator_columns}
+
+
+@keras.saving.register_keras_serializable(package="dlkeras")
+class ScaledSigmoid(keras.layers.Layer):
+    """`low + (high - low) * sigmoid(x)`: keeps regression outputs in `y_range`.
+
+    Args:
+        low: smallest reachable output.
+        high: largest reachable output.
+        **kwargs: base `Layer` arguments.
+
+    Example:
+        >>> ScaledSigmoid(0.0, 10.0)(tf.constant([[0.0]])).numpy().tolist()
+        [[5.0]]
+    """
+
+    def __init__(self, low, high, **kwargs):
+        super().__init__(**kwargs)
+        if not float(low) < float(high):
+            raise ValueError(f"y_range must be (low, high) with low < high. "
+                             f"Received: y_range=({low}, {high})")
+        self.low, self.high = float(low), float(high)
+
+    def call(self, logits):
+        return self.low + (self.high - self.low) * keras.ops.sigmoid(logits)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "low": self.low, "high": self.high}

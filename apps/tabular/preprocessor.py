@@ -1,0 +1,110 @@
+"""The preprocessing half of a tabular model: raw columns in, numbers out.
+
+`build_preprocessor` learns its state (vocabularies, medians, mean/variance)
+from the training frame with vectorized pandas/numpy and returns a Keras model
+that maps a dict of raw 1-D columns to
+`{"categorical": int32 (batch, n_cat), "continuous": float32 (batch, n_cont')}`.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+
+from apps.tabular.frames import category_strings, continuous_values
+from apps.tabular.layers import MISSING_TOKEN, Categorify, FillMissing
+from apps.tabular.roles import ColumnRoles
+
+
+def category_vocabulary(series: pd.Series) -> list[str]:
+    """Sorted distinct category strings of a training column, missing excluded.
+
+    Example:
+        >>> category_vocabulary(pd.Series(["b", "a", None, "b"]))
+        ['a', 'b']
+    """
+    values = pd.unique(category_strings(series))
+    return sorted(v for v in values if v != MISSING_TOKEN)
+
+
+def continuous_statistics(df: pd.DataFrame, cont_names: list[str]) -> dict:
+    """Medians, NaN indicators and post-fill mean/variance of continuous columns.
+
+    Returns:
+        dict with `medians` (list), `indicator_columns` (positions of columns
+        with NaN in training), `mean` and `variance` (of filled values, with
+        indicators appended as mean 0 / variance 1 so they pass unchanged).
+
+    Example:
+        >>> stats = continuous_statistics(pd.DataFrame({"x": [1.0, None, 3.0]}), ["x"])
+        >>> stats["medians"], stats["indicator_columns"]
+        ([2.0], [0])
+    """
+    values = np.stack([continuous_values(df[c]) for c in cont_names], axis=1)
+    missing = np.isnan(values)
+    medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(len(cont_names))
+    medians = np.where(np.isnan(medians), 0.0, medians)  # an all-NaN column fills with 0
+    filled = np.where(missing, medians, values)
+    indicators = [i for i in range(len(cont_names)) if missing[:, i].any()]
+    variance = filled.var(axis=0)
+    return {
+        "medians": medians.astype(float).tolist(),
+        "indicator_columns": indicators,
+        "mean": filled.mean(axis=0).tolist() + [0.0] * len(indicators),
+        "variance": np.where(variance > 0, variance, 1.0).tolist() + [1.0] * len(indicators),
+    }
+
+
+def raw_input_layers(roles: ColumnRoles) -> dict:
+    """One `keras.Input` of shape `()` per raw column: string or float32."""
+    inputs = {name: keras.Input(shape=(), dtype="string", name=name) for name in roles.cat_names}
+    inputs.update({name: keras.Input(shape=(), dtype="float32", name=name)
+                   for name in roles.cont_names})
+    return inputs
+
+
+def build_preprocessor(train_df: pd.DataFrame, roles: ColumnRoles) -> keras.Model:
+    """Fit preprocessing state on `train_df` and return it as a Keras model.
+
+    Args:
+        train_df: training rows only (validation must not leak into medians,
+            vocabularies or normalization statistics).
+        roles: the column roles.
+
+    Returns:
+        A functional model named "preprocessor"; its `categorify` layers are
+        reachable as `preprocessor.get_layer("categorify_<column>")`.
+
+    Example:
+        >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
+        >>> df = pd.DataFrame({"c": ["a", "b"], "x": [1.0, 3.0], "y": [0, 1]})
+        >>> pre = build_preprocessor(df, roles)
+        >>> pre({"c": np.array(["b"]), "x": np.array([3.0], "float32")})["categorical"].numpy()
+        array([[3]], dtype=int32)
+    """
+    inputs = raw_input_layers(roles)
+    outputs = {}
+    if roles.cat_names:
+        indices = [Categorify(category_vocabulary(train_df[name]), name=f"categorify_{name}")(
+            inputs[name]) for name in roles.cat_names]
+        outputs["categorical"] = keras.ops.stack(indices, axis=1)
+    if roles.cont_names:
+        stats = continuous_statistics(train_df, roles.cont_names)
+        values = keras.ops.stack([inputs[name] for name in roles.cont_names], axis=1)
+        filled = FillMissing(stats["medians"], stats["indicator_columns"],
+                             name="fill_missing")(values)
+        outputs["continuous"] = keras.layers.Normalization(
+            mean=stats["mean"], variance=stats["variance"], name="normalize")(filled)
+    return keras.Model(inputs, outputs, name="preprocessor")
+
+
+def cardinalities(preprocessor: keras.Model, roles: ColumnRoles) -> list[int]:
+    """Number of embedding rows each categorical column needs."""
+    return [preprocessor.get_layer(f"categorify_{name}").cardinality for name in roles.cat_names]
+
+
+def continuous_width(preprocessor: keras.Model) -> int:
+    """Width of the "continuous" output (columns plus NaN indicators); 0 if none."""
+    if "continuous" not in preprocessor.output:
+        return 0
+    return int(preprocessor.output["continuous"].shape[-1])
