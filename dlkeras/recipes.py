@@ -40,7 +40,7 @@ def _first_dimension(x):
 
 
 def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
-            batch_size=None, log_dir=None, verbose="auto", **fit_kwargs):
+            batch_size=None, log_dir=None, callbacks=None, verbose="auto", **fit_kwargs):
     """Runs the LR range test on `model` and puts the model back as it was.
 
     Short datasets are cycled through until `num_steps` steps have run.
@@ -50,6 +50,7 @@ def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
         x, y, batch_size, **fit_kwargs: as for `model.fit` (no validation).
         num_steps, start_lr, end_lr: the sweep.
         log_dir: TensorBoard logdir for the plot, or None.
+        callbacks: more callbacks to run during the sweep.
 
     Returns:
         The `LRFinder`, with `lrs`, `losses`, `suggestion(s)` and `plot()`.
@@ -60,8 +61,9 @@ def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
     fit_kwargs.pop("validation_data", None)
     fit_kwargs.pop("epochs", None)
     finder = LRFinder(start_lr=start_lr, end_lr=end_lr, num_steps=num_steps, log_dir=log_dir)
+    all_callbacks = [finder] + list(callbacks or [])
     if isinstance(x, tf.data.Dataset):
-        model.fit(x.repeat(), epochs=1, steps_per_epoch=num_steps, callbacks=[finder],
+        model.fit(x.repeat(), epochs=1, steps_per_epoch=num_steps, callbacks=all_callbacks,
                   verbose=verbose, **fit_kwargs)
         return finder
     if isinstance(x, keras.utils.PyDataset):
@@ -71,7 +73,7 @@ def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
     if per_epoch < 1:
         raise ValueError("lr_find got an empty dataset.")
     model.fit(x, y, batch_size=batch_size, epochs=math.ceil(num_steps / per_epoch),
-              callbacks=[finder], verbose=verbose, **fit_kwargs)
+              callbacks=all_callbacks, verbose=verbose, **fit_kwargs)
     return finder
 
 
