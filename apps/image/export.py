@@ -10,37 +10,15 @@ Signatures (neither needs dlkeras or Keras custom objects to serve):
 Both return ``outputs`` (float32 ``[B, C]``: class probabilities, tag
 probabilities or regression values) and ``class_names`` (string ``[B, C]``).
 """
-import os
 import pathlib
-import re
 
 import keras
 import tensorflow as tf
+from dlkeras.export import new_version_dir
 
 from apps.image.pipeline import to_model_pixels
 
-
-def new_version_dir(name, root=None):
-    """``<root>/<name>/<n+1>/`` where ``n`` is the highest existing version.
-
-    Uses ``dlkeras.export.new_version_dir`` when the core provides it.
-
-    Example:
-    >>> new_version_dir("digits", root="/tmp/none-yet").name  # doctest: +SKIP
-    '1'
-    """
-    try:
-        from dlkeras.export import new_version_dir as core_new_version_dir
-    except ImportError:
-        core_new_version_dir = None
-    if core_new_version_dir is not None:
-        return pathlib.Path(core_new_version_dir(name, root=root))
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or ""):
-        raise ValueError(f"Model name must be letters, digits, '_', '-' or '.'. "
-                         f"Received: name={name!r}")
-    base = pathlib.Path(root or os.environ.get("DLKERAS_SAVED_MODELS", "saved_models")) / name
-    versions = [int(p.name) for p in base.glob("*") if p.is_dir() and p.name.isdigit()]
-    return base / str(max(versions, default=0) + 1)
+__all__ = ["export_image_model", "new_version_dir", "serving_functions"]
 
 
 def serving_functions(model, size, class_names):

@@ -5,12 +5,9 @@ For a class score ``y``, each channel ``k`` of the last conv feature map
 ``ReLU(sum_k w_k A_k)``, scaled to [0, 1] and resized to the image.
 """
 import keras
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from dlkeras.plots import new_figure
 
 
 def grad_cam(image_model, images, class_indices=None):
@@ -62,7 +59,8 @@ def plot_grad_cam(images, heatmaps, titles=None, alpha=0.45):
     1
     """
     count = len(images)
-    figure, grid = plt.subplots(1, count, figsize=(3 * count, 3.3), squeeze=False)
+    figure = new_figure(3 * count, 3.3)
+    grid = figure.subplots(1, count, squeeze=False)
     for index, axes in enumerate(grid[0]):
         axes.imshow(np.clip(np.asarray(images[index]), 0, 255).astype(np.uint8))
         axes.imshow(heatmaps[index], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)

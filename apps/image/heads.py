@@ -33,7 +33,7 @@ class ConcatPooling2D(keras.layers.Layer):
 
 
 def build_head(feature_channels, num_outputs, activation="softmax", hidden_units=512,
-               dropout=0.5, name="head"):
+               dropout=0.5, bn_momentum=0.9, name="head"):
     """Builds the head: concat pooling, BN, dropout, dense, BN, dropout, dense.
 
     Args:
@@ -42,6 +42,12 @@ def build_head(feature_channels, num_outputs, activation="softmax", hidden_units
         activation: last activation (``"softmax"``, ``"sigmoid"`` or None).
         hidden_units: width of the hidden ReLU Dense layer; 0 leaves it out.
         dropout: rate before the last Dense; half of it before the hidden one.
+        bn_momentum: momentum of the moving statistics of the head's
+            BatchNormalization. 0.9 (PyTorch's 0.1) rather than Keras' 0.99:
+            a new head is often trained for only a few hundred steps, and with
+            0.99 its inference statistics are still mostly the initial (0, 1)
+            after 100 steps (0.99**100 = 0.37), so validation predictions
+            collapse to one class.
         name: name of the returned sub-model.
 
     Returns:
@@ -58,11 +64,11 @@ def build_head(feature_channels, num_outputs, activation="softmax", hidden_units
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
     layers = [keras.Input((None, None, feature_channels)), ConcatPooling2D(name="concat_pool"),
-              keras.layers.BatchNormalization(name="head_bn_1")]
+              keras.layers.BatchNormalization(momentum=bn_momentum, name="head_bn_1")]
     if hidden_units:
         layers += [keras.layers.Dropout(dropout / 2, name="head_dropout_1"),
                    keras.layers.Dense(hidden_units, activation="relu", name="head_hidden"),
-                   keras.layers.BatchNormalization(name="head_bn_2")]
+                   keras.layers.BatchNormalization(momentum=bn_momentum, name="head_bn_2")]
     layers += [keras.layers.Dropout(dropout, name="head_dropout_2"),
                keras.layers.Dense(num_outputs, activation=activation, dtype="float32",
                                   name="head_output")]

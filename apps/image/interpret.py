@@ -5,11 +5,8 @@ writes them to PNG and, optionally, to TensorBoard.
 """
 import pathlib
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from dlkeras.plots import new_figure
 
 _EPSILON = 1e-7
 
@@ -79,7 +76,8 @@ def top_losses(outputs, targets, k=9, task="single_label"):
 def plot_confusion_matrix(matrix, class_names, title="Confusion matrix"):
     """Draws a confusion matrix with its counts; returns the Figure."""
     size = max(4.0, 0.5 * len(class_names) + 2)
-    figure, axes = plt.subplots(figsize=(size, size))
+    figure = new_figure(size, size)
+    axes = figure.add_subplot(1, 1, 1)
     axes.imshow(matrix, cmap="Blues")
     ticks = np.arange(len(class_names))
     axes.set_xticks(ticks, class_names, rotation=90)
@@ -100,7 +98,8 @@ def plot_top_losses(images, outputs, targets, class_names, k=9):
     indices, losses = top_losses(outputs, targets, k)
     columns = int(np.ceil(np.sqrt(len(indices))))
     rows = int(np.ceil(len(indices) / columns))
-    figure, grid = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
+    figure = new_figure(3 * columns, 3.2 * rows)
+    grid = figure.subplots(rows, columns, squeeze=False)
     for axes in grid.ravel():
         axes.axis("off")
     for axes, index, loss in zip(grid.ravel(), indices, losses):
@@ -127,5 +126,4 @@ def save_figure(figure, path, log_dir=None, tag=None, step=0):
         from dlkeras.plots import log_figure
 
         log_figure(figure, str(log_dir), tag or path.stem, step=step)
-    plt.close(figure)
     return path
