@@ -1,10 +1,12 @@
 """`create_backbone`: a pretrained convolutional body that takes raw pixels."""
 
 import dataclasses
+import re
 from typing import List, Optional, Tuple
 
 import keras
 
+from dlkeras.layer_groups import LayerGroup
 from dlkeras.backbones.registry import get_backbone_spec
 from dlkeras.backbones.weights import (
     IMAGENET,
@@ -14,6 +16,33 @@ from dlkeras.backbones.weights import (
 )
 
 BODY_GROUP_NAMES = ("body_early", "body_late")
+
+
+class BodyLayerGroup(LayerGroup):
+    """A ``dlkeras.layer_groups.LayerGroup`` that also unpacks as ``(name, layers)``.
+
+    Code written against either form works: ``LayerGroups(bb.body_groups)``
+    or ``for name, layers in bb.body_groups``.
+
+    Args:
+        name: the group's name.
+        layers: its layers, in model order.
+
+    Example:
+        >>> import keras
+        >>> name, layers = BodyLayerGroup("body_early", [keras.layers.Dense(2)])
+        >>> name, len(layers)
+        ('body_early', 1)
+    """
+
+    def __iter__(self):
+        return iter((self.name, self.layers))
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return (self.name, self.layers)[index]
 
 
 @dataclasses.dataclass
@@ -26,7 +55,8 @@ class Backbone:
             (B, H, W, 3), to the last feature map (B, h, w, C). The family's
             preprocessing is inside.
         feature_channels: C, the channels of the last feature map.
-        body_groups: two (group name, layers) pairs, earliest layers first,
+        body_groups: two :class:`BodyLayerGroup` (``LayerGroup`` objects that
+            also unpack as ``(group name, layers)``), earliest layers first,
             together covering every layer of ``model`` but its input.
         last_conv_layer_name: layer of ``model`` whose output is the last
             convolutional feature map (for Grad-CAM).
@@ -37,7 +67,7 @@ class Backbone:
     name: str
     model: keras.Model
     feature_channels: int
-    body_groups: List[Tuple[str, list]]
+    body_groups: List[BodyLayerGroup]
     last_conv_layer_name: str
     preprocessing: str
     input_shape: Tuple[Optional[int], Optional[int], int]
@@ -81,7 +111,7 @@ def split_body(model, late_group_start):
             the second group.
 
     Returns:
-        ``[("body_early", layers), ("body_late", layers)]``.
+        ``[BodyLayerGroup("body_early", ...), BodyLayerGroup("body_late", ...)]``.
 
     Example:
         >>> from dlkeras.backbones.registry import get_backbone_spec
@@ -90,8 +120,6 @@ def split_body(model, late_group_start):
         >>> groups[1][1][0].name
         'block5_expand_conv'
     """
-    import re
-
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     starts = [i for i, layer in enumerate(layers) if re.match(late_group_start, layer.name)]
     if not starts or starts[0] == 0:
@@ -100,7 +128,10 @@ def split_body(model, late_group_start):
             f"{late_group_start!r}."
         )
     boundary = starts[0]
-    return [(BODY_GROUP_NAMES[0], layers[:boundary]), (BODY_GROUP_NAMES[1], layers[boundary:])]
+    return [
+        BodyLayerGroup(BODY_GROUP_NAMES[0], layers[:boundary]),
+        BodyLayerGroup(BODY_GROUP_NAMES[1], layers[boundary:]),
+    ]
 
 
 def _build_model(spec, input_shape, weights):
