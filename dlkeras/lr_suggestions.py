@@ -49,8 +49,10 @@ def suggest_valley(lrs, losses):
     length = np.ones(n, dtype=int)   # longest decreasing run ending at i
     first = np.arange(n)             # where that run starts
     for i in range(1, n):
-        earlier = np.flatnonzero(losses[:i] > losses[i])
+        earlier = np.flatnonzero(losses[:i] > losses[i])[::-1]
         if earlier.size:
+            # Among equally long runs take the latest start: a flat stretch
+            # before the descent is not part of the valley.
             best = earlier[np.argmax(length[earlier])]
             length[i], first[i] = length[best] + 1, first[best]
     end = int(np.argmax(length))

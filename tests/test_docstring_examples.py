@@ -1,0 +1,21 @@
+"""Every core module's docstring examples run and give the values they show."""
+
+import doctest
+import importlib
+
+import pytest
+
+CORE_MODULES = [
+    "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.optimizers",
+    "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",
+    "dlkeras.installing", "dlkeras.lr_suggestions", "dlkeras.plots", "dlkeras.export",
+    "dlkeras.recipes", "dlkeras.callbacks.lr_finder", "dlkeras.callbacks.one_cycle",
+    "dlkeras.callbacks.hyperparameter_logger", "dlkeras.callbacks.gradual_unfreezing",
+]
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
