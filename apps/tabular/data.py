@@ -81,6 +81,18 @@ def index_batched_dataset(features: dict, target, batch_size: int, *, shuffle: b
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def labelled_dataset(preprocessor, df: pd.DataFrame, roles: ColumnRoles,
+                     batch_size: int = 16384) -> tf.data.Dataset:
+    """Ordered `(features, target)` batches of a labelled frame (for evaluation).
+
+    Example:
+        >>> # network.evaluate(labelled_dataset(pre, test_df, roles))
+    """
+    return index_batched_dataset(preprocess_frame(preprocessor, df, roles),
+                                 encode_target(df, roles), batch_size,
+                                 shuffle=False, drop_remainder=False)
+
+
 class TabularData:
     """Preprocessed training and validation rows with their `tf.data` views.
 

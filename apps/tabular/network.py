@@ -1,7 +1,7 @@
 """The learning half of a tabular model: entity embeddings plus an MLP.
 
-Each categorical column gets its own `Embedding` (named `embedding_<column>`),
-sized by `emb_sz_rule`; embeddings go through dropout, continuous features
+Each categorical column gets its own embedding table, sized by `emb_sz_rule`
+(all tables packed in one `PackedEmbeddings` layer named "embeddings"); embeddings go through dropout, continuous features
 through BatchNorm, and the concatenation through `Dense -> ReLU -> BN ->
 Dropout` blocks into a task head.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from apps.tabular.layers import ScaledSigmoid
+from apps.tabular.layers import PackedEmbeddings, ScaledSigmoid
 
 
 def emb_sz_rule(n_categories: int) -> int:
@@ -54,11 +54,7 @@ def _head(features, task: str, n_outputs: int, y_range):
 
 
 def _embed(categorical, cat_names, cards, sizes, embed_p):
-    pieces = [
-        keras.layers.Embedding(card, size, name=f"embedding_{name}")(categorical[:, i])
-        for i, (name, card, size) in enumerate(zip(cat_names, cards, sizes))
-    ]
-    joined = pieces[0] if len(pieces) == 1 else keras.layers.Concatenate(name="embeddings")(pieces)
+    joined = PackedEmbeddings(cards, sizes, name="embeddings")(categorical)
     return keras.layers.Dropout(embed_p, name="embedding_dropout")(joined) if embed_p else joined
 
 

@@ -1,0 +1,139 @@
+"""Benchmark: the tabular app on gss_wages, on the protocol shared with fastai.
+
+Protocol: `apps.tabular.gss.load_gss_wages` (rows with `realrinc` kept,
+`high_income = realrinc > median`); validation = first 20 % of
+`np.random.RandomState(42).permutation(n)`; layers [200, 100], batch size
+1024, LR finder (100 steps), then `fit_one_cycle` 5 epochs at lr_max=1e-2
+with AdamW weight decay 0.01. Each seed runs in a fresh process, so graph
+tracing and first-call costs are counted every time.
+
+Run:
+    python benchmarks/tabular_gss.py                 # 3 seeds, table
+    python benchmarks/tabular_gss.py --seeds 0 --steps-per-execution 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+FASTAI = {"fit_s": 1.35, "epoch_s": 0.27, "steps_per_s": 123, "val_acc": 0.782,
+          "lr_find_s": 0.94, "peak_rss_mb": 720}
+
+
+class EpochTimer:
+    """Keras callback recording wall time per epoch (train + validation)."""
+
+    def __new__(cls):
+        import keras
+
+        class _Timer(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.times = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.times.append(time.perf_counter() - self._start)
+
+        return _Timer()
+
+
+def run_seed(seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
+    """One full protocol run in this process; returns the measurements."""
+    import keras
+    import numpy as np
+
+    from apps.tabular.frames import random_split
+    from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
+    from apps.tabular.learner import TabularLearner
+
+    df = load_gss_wages()
+    keras.utils.set_random_seed(seed)
+    _, valid_idx = random_split(len(df), 0.2, seed=42)
+    start = time.perf_counter()
+    learn = TabularLearner.from_df(
+        df, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES, valid_idx=valid_idx, seed=seed,
+        layers=[200, 100], batch_size=1024, wd=0.01,
+        steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    build_s = time.perf_counter() - start
+    start = time.perf_counter()
+    finder = learn.lr_find()
+    lr_find_s = time.perf_counter() - start
+    timer = EpochTimer()
+    start = time.perf_counter()
+    history = learn.fit_one_cycle(5, lr_max=1e-2, callbacks=[timer])
+    fit_s = time.perf_counter() - start
+    steps = len(learn.data.train_y) // learn.data.batch_size
+    steady = statistics.median(timer.times[1:])
+    return {
+        "seed": seed, "build_s": build_s, "lr_find_s": lr_find_s,
+        "suggestion": finder.suggestion, "fit_s": fit_s, "epoch_s": timer.times,
+        "steady_epoch_s": steady, "steps_per_s": steps / steady,
+        "val_acc": float(history.history["val_accuracy"][-1]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "train_steps_per_epoch": steps, "n_valid": int(len(np.asarray(valid_idx))),
+    }
+
+
+def table(results: list[dict]) -> str:
+    """Markdown table: one row per seed, the median, and fastai's numbers."""
+    lines = ["| seed | LR find s | suggestion | fit s | epoch 1 s | epochs 2-5 s (median) "
+             "| steps/s | val acc | peak RSS MB |", "|" + "---|" * 9]
+    for r in results:
+        lines.append(f"| {r['seed']} | {r['lr_find_s']:.2f} | {r['suggestion']:.1e} | "
+                     f"{r['fit_s']:.2f} | {r['epoch_s'][0]:.2f} | {r['steady_epoch_s']:.3f} | "
+                     f"{r['steps_per_s']:.0f} | {r['val_acc']:.4f} | {r['peak_rss_mb']:.0f} |")
+    med = {k: statistics.median(r[k] for r in results)
+           for k in ("lr_find_s", "fit_s", "steady_epoch_s", "steps_per_s", "val_acc", "peak_rss_mb")}
+    first = statistics.median(r["epoch_s"][0] for r in results)
+    lines.append(f"| median | {med['lr_find_s']:.2f} | | {med['fit_s']:.2f} | {first:.2f} | "
+                 f"{med['steady_epoch_s']:.3f} | {med['steps_per_s']:.0f} | {med['val_acc']:.4f} "
+                 f"| {med['peak_rss_mb']:.0f} |")
+    f = FASTAI
+    lines.append(f"| fastai 2.8.12 | {f['lr_find_s']:.2f} | 1e-03 | {f['fit_s']:.2f} | | "
+                 f"{f['epoch_s']:.3f} | {f['steps_per_s']} | {f['val_acc']:.3f} | "
+                 f"{f['peak_rss_mb']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_seed(args.seeds[0], args.steps_per_execution, args.jit_compile)))
+        return
+    results = []
+    for seed in args.seeds:
+        command = [sys.executable, __file__, "--child", "--seeds", str(seed),
+                   "--steps-per-execution", str(args.steps_per_execution)]
+        command += ["--jit-compile"] if args.jit_compile else []
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))), env.get("PYTHONPATH", "")])
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if done.returncode:
+            raise SystemExit(f"seed {seed} failed:\n{done.stderr[-3000:]}")
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"seed {seed}: " + json.dumps({k: v for k, v in results[-1].items()
+                                              if k != "epoch_s"}), flush=True)
+    print(table(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
