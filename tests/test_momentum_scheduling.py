@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from core_fixtures import np_one_cycle, np_one_cycle_momentum, regression_data
+from core_fixtures import (np_one_cycle, np_one_cycle_momentum, regression_data,
+                           three_layer_model)
 from dlkeras import (HyperparameterLogger, OneCycle, OneCycleMomentum, OneCycleSchedule,
                      ScheduledAdam, ScheduledAdamW, ScheduledSGD, discriminative_optimizer)
-from core_fixtures import three_layer_model
 
 STEPS = 6
 
@@ -22,36 +22,36 @@ def full_batch_gradient(w, x, y):
     return 2.0 / len(x) * x.T @ (x @ w - y)
 
 
+W0 = np.full((4, 1), 0.1, dtype="float32")
+
+
+def trained_linear_kernel(optimizer, x, y):
+    """Full-batch training of a bias-free linear model from W0, one step an epoch."""
+    model = linear_model(W0)
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=len(x), epochs=STEPS, shuffle=False, verbose=0)
+    return model.get_weights()[0]
+
+
 def test_sgd_momentum_schedule_matches_hand_computation():
     x, y = regression_data(n=16)
-    w0 = np.full((4, 1), 0.1, dtype="float32")
-    model = linear_model(w0)
     lr, mom = OneCycleSchedule(0.05, STEPS), OneCycleMomentum(STEPS)
-    model.compile(optimizer=ScheduledSGD(lr, momentum=mom), loss="mse")
-    model.fit(x, y, batch_size=16, epochs=STEPS, shuffle=False, verbose=0)
-
-    w, m = w0.astype("float64"), np.zeros_like(w0, dtype="float64")
+    kernel = trained_linear_kernel(ScheduledSGD(lr, momentum=mom), x, y)
+    w, m = W0.astype("float64"), np.zeros_like(W0, dtype="float64")
     for k in range(STEPS):
         g = full_batch_gradient(w, x, y)
         m = np_one_cycle_momentum(k, STEPS) * m - np_one_cycle(k, STEPS, 0.05) * g
         w = w + m
-    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-4, atol=1e-6)
-
-    constant = linear_model(w0)
-    constant.compile(optimizer=ScheduledSGD(lr, momentum=0.95), loss="mse")
-    constant.fit(x, y, batch_size=16, epochs=STEPS, shuffle=False, verbose=0)
-    assert np.abs(constant.get_weights()[0] - w).max() > 1e-3  # the schedule mattered
+    np.testing.assert_allclose(kernel, w, rtol=1e-4, atol=1e-6)
+    constant = trained_linear_kernel(ScheduledSGD(lr, momentum=0.95), x, y)
+    assert np.abs(constant - w).max() > 1e-3  # the schedule mattered
 
 
 def test_adam_beta1_schedule_matches_hand_computation():
     x, y = regression_data(n=16)
-    w0 = np.full((4, 1), 0.1, dtype="float32")
-    model = linear_model(w0)
     lr, mom = OneCycleSchedule(0.05, STEPS), OneCycleMomentum(STEPS)
-    model.compile(optimizer=ScheduledAdam(lr, beta_1=mom), loss="mse")
-    model.fit(x, y, batch_size=16, epochs=STEPS, shuffle=False, verbose=0)
-
-    w = w0.astype("float64")
+    kernel = trained_linear_kernel(ScheduledAdam(lr, beta_1=mom), x, y)
+    w = W0.astype("float64")
     m, v = np.zeros_like(w), np.zeros_like(w)
     beta_2, eps = 0.999, 1e-7
     for k in range(STEPS):
@@ -61,7 +61,7 @@ def test_adam_beta1_schedule_matches_hand_computation():
         v += (g * g - v) * (1 - beta_2)
         alpha = rate * np.sqrt(1 - beta_2 ** (k + 1)) / (1 - b1 ** (k + 1))
         w = w - m * alpha / (np.sqrt(v) + eps)
-    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(kernel, w, rtol=1e-4, atol=1e-6)
 
 
 def train_full_pipeline(optimizer_factory, steps_per_execution=1, jit_compile=False):

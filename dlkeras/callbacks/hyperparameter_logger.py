@@ -86,7 +86,7 @@ class HyperparameterLogger(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(f"{self.log_dir}/train")
         with self._writer.as_default():
             for name, value in values.items():
-                tf.summary.scalar(name if "/" in name else f"{name}/all", value, step=step)
+                tf.summary.scalar(name, value, step=step)
 
     def _last_step(self):
         return int(self.model.optimizer.iterations) - 1
