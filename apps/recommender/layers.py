@@ -1,0 +1,149 @@
+"""Layers of the recommender models: factor embeddings, a global bias, item side features.
+
+`FactorEmbedding` is where weight decay on embeddings lives: an L2 penalty on
+the rows looked up in the batch (see `docs` in the package README section),
+so embedding gradients stay sparse. Index 0 is the lookup layers'
+out-of-vocabulary index; its row always reads as zeros, so an unseen user or
+item contributes nothing and the prediction falls back to the bias path.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+_REGISTER = keras.saving.register_keras_serializable(package="dlkeras")
+
+
+@_REGISTER
+class FactorEmbedding(keras.layers.Embedding):
+    """An `Embedding` with an L2 penalty on the looked-up rows and a zero OOV row.
+
+    The penalty is `l2 * mean over the batch of sum(row ** 2)`, added with
+    `add_loss`; only rows used in the batch get a gradient from it.
+
+    Args:
+        input_dim: vocabulary size including the OOV index 0.
+        output_dim: width of a row.
+        l2: penalty factor (>= 0); 0 disables it.
+        **kwargs: any `keras.layers.Embedding` argument.
+
+    Example:
+        >>> layer = FactorEmbedding(3, 2, l2=0.1, embeddings_initializer="ones")
+        >>> layer(np.array([0, 2])).numpy().tolist()
+        [[0.0, 0.0], [1.0, 1.0]]
+    """
+
+    def __init__(self, input_dim, output_dim, l2=0.0, **kwargs):
+        if not isinstance(l2, (int, float)) or l2 < 0:
+            raise ValueError(f"l2 must be a float >= 0. Received: l2={l2!r}")
+        super().__init__(input_dim, output_dim, **kwargs)
+        self.l2 = float(l2)
+
+    def call(self, inputs):
+        rows = super().call(inputs)
+        known = ops.cast(ops.not_equal(inputs, 0), rows.dtype)
+        rows = rows * ops.expand_dims(known, -1)
+        if self.l2 > 0:
+            self.add_loss(self.l2 * ops.mean(ops.sum(ops.square(rows), axis=-1)))
+        return rows
+
+    def get_config(self):
+        return {**super().get_config(), "l2": self.l2}
+
+
+@_REGISTER
+class GlobalBias(keras.layers.Layer):
+    """Adds one trainable scalar (the global bias, in logit space) to its input.
+
+    Args:
+        initial_value: starting value of the bias.
+        **kwargs: base `Layer` arguments.
+
+    Example:
+        >>> GlobalBias(0.5)(np.zeros((2,), "float32")).numpy().tolist()
+        [0.5, 0.5]
+    """
+
+    def __init__(self, initial_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.initial_value = float(initial_value)
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            shape=(), name="bias",
+            initializer=keras.initializers.Constant(self.initial_value))
+
+    def call(self, inputs):
+        return inputs + ops.cast(self.bias, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "initial_value": self.initial_value}
+
+
+@_REGISTER
+class ItemSideFeatures(keras.layers.Layer):
+    """Maps an item index to an embedding of its side features (genres, year bucket).
+
+    The per-item tables (multi-hot genres, year bucket) are non-trainable
+    weights, so they travel with the model and its SavedModel; the genre and
+    year embeddings are trainable `FactorEmbedding`s with the same L2 penalty.
+    An item's genre embedding is the mean over its genres.
+
+    Args:
+        n_items: item vocabulary size including the OOV index 0.
+        n_genres: number of distinct genres.
+        n_year_buckets: number of year buckets (bucket 0 = unknown year).
+        output_dim: width of the side embedding (added to the item factors).
+        l2: penalty factor on the looked-up side embeddings.
+        **kwargs: base `Layer` arguments.
+
+    Example:
+        >>> layer = ItemSideFeatures(2, 3, 2, output_dim=4)
+        >>> layer.set_tables(np.array([[0, 0, 0], [1, 0, 1]]), np.array([0, 1]))
+        >>> layer(np.array([1, 0])).shape
+        TensorShape([2, 4])
+    """
+
+    def __init__(self, n_items, n_genres, n_year_buckets, output_dim, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items, self.n_genres = int(n_items), int(n_genres)
+        self.n_year_buckets, self.output_dim, self.l2 = int(n_year_buckets), int(output_dim), float(l2)
+        self.genre_table = self.add_weight(shape=(self.n_items, self.n_genres), name="genre_table",
+                                           initializer="zeros", trainable=False)
+        self.year_table = self.add_weight(shape=(self.n_items,), name="year_table",
+                                          initializer="zeros", trainable=False, dtype="int32")
+        init = keras.initializers.RandomNormal(stddev=0.01)
+        self.genre_embedding = self.add_weight(shape=(self.n_genres, self.output_dim),
+                                               name="genre_embedding", initializer=init)
+        self.year_embedding = FactorEmbedding(self.n_year_buckets, self.output_dim, l2=self.l2,
+                                              embeddings_initializer=init, name="year_embedding")
+
+    def set_tables(self, genre_multi_hot, year_bucket):
+        """Fills the per-item tables: `(n_items, n_genres)` 0/1 and `(n_items,)` bucket ids."""
+        genre_multi_hot = np.asarray(genre_multi_hot, "float32")
+        if genre_multi_hot.shape != (self.n_items, self.n_genres):
+            raise ValueError(f"genre_multi_hot must have shape {(self.n_items, self.n_genres)}. "
+                             f"Received: shape={genre_multi_hot.shape}")
+        self.genre_table.assign(genre_multi_hot)
+        self.year_table.assign(np.asarray(year_bucket, "int32"))
+
+    def call(self, item_index):
+        genres = ops.take(self.genre_table, item_index, axis=0)
+        counts = ops.maximum(ops.sum(genres, axis=-1, keepdims=True), 1.0)
+        genre_vectors = ops.matmul(genres, self.genre_embedding) / counts
+        if self.l2 > 0:
+            self.add_loss(self.l2 * ops.mean(ops.sum(ops.square(genre_vectors), axis=-1)))
+        years = ops.take(self.year_table, item_index, axis=0)
+        return genre_vectors + self.year_embedding(years)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "n_items": self.n_items, "n_genres": self.n_genres,
+                "n_year_buckets": self.n_year_buckets, "output_dim": self.output_dim,
+                "l2": self.l2}

@@ -1,0 +1,177 @@
+"""Collaborative-filtering models that take raw user and item ids.
+
+Both models map raw ids to indices with `IntegerLookup`/`StringLookup`
+inside the model (index 0 = unseen id) and predict
+`ScaledSigmoid(y_range)(global_bias + user_bias + item_bias + interaction)`:
+
+- `"dot"`: the interaction is the dot product of user and item factors.
+- `"neural"`: the interaction is an MLP over the concatenated embeddings,
+  gated to 0 when either id is unseen.
+
+An unseen user or item has zero factors and zero bias, so its prediction
+falls back to the global bias (plus the known side's bias).
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from apps.recommender.layers import FactorEmbedding, GlobalBias, ItemSideFeatures
+from apps.tabular.layers import ScaledSigmoid
+from apps.tabular.network import emb_sz_rule
+
+MODEL_KINDS = ("dot", "neural")
+_FACTOR_INIT = keras.initializers.RandomNormal(stddev=0.01)
+
+
+def default_y_range(ratings) -> tuple[float, float]:
+    """fastai's rating range: from `min(0, lowest)` to the highest plus 10 % of the span.
+
+    Example:
+        >>> default_y_range([0.5, 3.0, 5.0])
+        (0.0, 5.5)
+    """
+    values = np.asarray(ratings, "float64")
+    low = min(0.0, float(values.min()))
+    high = float(values.max())
+    return low, high + 0.1 * (high - low if high > low else 1.0)
+
+
+def id_lookup(vocabulary, name: str) -> keras.layers.Layer:
+    """`IntegerLookup` for integer ids, `StringLookup` otherwise; OOV index 0.
+
+    Example:
+        >>> id_lookup([10, 20], "user_lookup")(np.array([20, 99])).numpy().tolist()
+        [2, 0]
+    """
+    vocab = np.asarray(vocabulary)
+    if len(vocab) == 0:
+        raise ValueError(f"{name}: the id vocabulary is empty.")
+    if vocab.dtype.kind in "iu":
+        return keras.layers.IntegerLookup(vocabulary=vocab.astype("int64"), name=name)
+    return keras.layers.StringLookup(vocabulary=[str(v) for v in vocab], name=name)
+
+
+def _id_input(vocabulary, name: str):
+    dtype = "int64" if np.asarray(vocabulary).dtype.kind in "iu" else "string"
+    return keras.Input(shape=(), dtype=dtype, name=name)
+
+
+def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=(0.0, 5.5),
+                      l2: float = 0.1, layers=(100, 50), mean_rating=None,
+                      side_features=None) -> keras.Model:
+    """Builds a dot-product or neural collaborative-filtering model.
+
+    Args:
+        users: user vocabulary (raw ids seen in training).
+        items: item vocabulary (raw ids seen in training).
+        kind: `"dot"` or `"neural"`.
+        n_factors: factor width (dot: both sides; neural: an int for both, or
+            `None` for `emb_sz_rule` per side).
+        y_range: `(low, high)` of the scaled sigmoid.
+        l2: L2 penalty on looked-up embedding rows (the embedding weight decay).
+        layers: hidden widths of the neural model's MLP.
+        mean_rating: initialises the global bias so the first predictions sit
+            at it; defaults to the middle of `y_range`.
+        side_features: optional `SideFeatureTables` whose embedding is added
+            to the item factors.
+
+    Returns:
+        An uncompiled `keras.Model` with inputs `user_id`, `item_id`.
+
+    Example:
+        >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
+        >>> model({"user_id": np.array([1]), "item_id": np.array([30])}).shape
+        TensorShape([1])
+    """
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"kind must be one of {MODEL_KINDS}. Received: kind={kind!r}")
+    user_in, item_in = _id_input(users, "user_id"), _id_input(items, "item_id")
+    scorer = build_scorer(len(users) + 1, len(items) + 1, kind=kind, n_factors=n_factors,
+                          y_range=y_range, l2=l2, layers=layers, mean_rating=mean_rating,
+                          side_features=side_features)
+    indices = {"user_index": id_lookup(users, "user_lookup")(user_in),
+               "item_index": id_lookup(items, "item_lookup")(item_in)}
+    return keras.Model({"user_id": user_in, "item_id": item_in}, scorer(indices),
+                       name=f"{kind}_recommender")
+
+
+def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
+                 y_range=(0.0, 5.5), l2: float = 0.1, layers=(100, 50), mean_rating=None,
+                 side_features=None) -> keras.Model:
+    """The trainable part of a recommender: (user index, item index) -> rating.
+
+    Index 0 is the unseen id. Trained on indices (so the step has no hash
+    lookups and can be XLA-compiled) and nested, as the layer `"scorer"`,
+    inside the raw-id model of `build_recommender`. Arguments as there.
+
+    Example:
+        >>> scorer = build_scorer(3, 4, n_factors=2, y_range=(0.0, 1.0))
+        >>> scorer({"user_index": np.array([0]), "item_index": np.array([0])}).numpy().tolist()
+        [0.5]
+    """
+    low, high = _check_y_range(y_range)
+    user_index = keras.Input(shape=(), dtype="int32", name="user_index")
+    item_index = keras.Input(shape=(), dtype="int32", name="item_index")
+    user_width, item_width = _widths(kind, n_factors, n_users, n_items)
+    user_vec = FactorEmbedding(n_users, user_width, l2=l2, embeddings_initializer=_FACTOR_INIT,
+                               name="user_factors")(user_index)
+    item_vec = FactorEmbedding(n_items, item_width, l2=l2, embeddings_initializer=_FACTOR_INIT,
+                               name="item_factors")(item_index)
+    if side_features is not None:
+        item_vec = item_vec + side_features.layer(n_items, item_width, l2)(item_index)
+    if kind == "dot":
+        interaction = ops.sum(user_vec * item_vec, axis=-1)
+    else:
+        interaction = _mlp(user_vec, item_vec, layers) * _both_known(user_index, item_index)
+    score = interaction + _bias(n_users, "user_bias", l2, user_index)
+    score = score + _bias(n_items, "item_bias", l2, item_index)
+    middle = (low + high) / 2 if mean_rating is None else float(mean_rating)
+    score = GlobalBias(_logit((middle - low) / (high - low)), name="global_bias")(score)
+    rating = ScaledSigmoid(low, high, name="rating")(score)
+    return keras.Model({"user_index": user_index, "item_index": item_index}, rating,
+                       name="scorer")
+
+
+def _check_y_range(y_range):
+    try:
+        low, high = (float(v) for v in y_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"y_range must be a pair (low, high). Received: y_range={y_range!r}") from None
+    if not low < high:
+        raise ValueError(f"y_range must have low < high. Received: y_range={y_range!r}")
+    return low, high
+
+
+def _widths(kind, n_factors, n_users, n_items):
+    if n_factors is None:
+        if kind == "dot":
+            raise ValueError("The dot model needs one n_factors for both sides. Received: n_factors=None")
+        return emb_sz_rule(n_users), emb_sz_rule(n_items)
+    if not isinstance(n_factors, (int, np.integer)) or n_factors < 1:
+        raise ValueError(f"n_factors must be a positive int. Received: n_factors={n_factors!r}")
+    return int(n_factors), int(n_factors)
+
+
+def _mlp(user_vec, item_vec, layers):
+    hidden = ops.concatenate([user_vec, item_vec], axis=-1)
+    for position, units in enumerate(layers):
+        hidden = keras.layers.Dense(units, activation="relu", name=f"mlp_dense_{position}")(hidden)
+        hidden = keras.layers.BatchNormalization(name=f"mlp_bn_{position}")(hidden)
+    return ops.squeeze(keras.layers.Dense(1, name="mlp_out")(hidden), axis=-1)
+
+
+def _both_known(user_index, item_index):
+    return ops.cast(ops.logical_and(ops.not_equal(user_index, 0), ops.not_equal(item_index, 0)),
+                    "float32")
+
+
+def _bias(n_rows, name, l2, index):
+    layer = FactorEmbedding(n_rows, 1, l2=l2, embeddings_initializer="zeros", name=name)
+    return ops.squeeze(layer(index), axis=-1)
+
+
+def _logit(fraction: float) -> float:
+    fraction = min(max(fraction, 1e-4), 1 - 1e-4)
+    return float(np.log(fraction / (1 - fraction)))

