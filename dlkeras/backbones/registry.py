@@ -99,30 +99,30 @@ def _spec(name, constructor, module, preprocessing, late_group_start, **kwargs):
     )
 
 
-A = applications
+_apps = applications
 _SPECS = [
-    _spec("resnet50", A.ResNet50, A.resnet, "caffe", r"conv4_block1_"),
-    _spec("resnet101", A.ResNet101, A.resnet, "caffe", r"conv4_block1_"),
-    _spec("resnet152", A.ResNet152, A.resnet, "caffe", r"conv4_block1_"),
-    _spec("resnet50_v2", A.ResNet50V2, A.resnet_v2, "tf", r"conv4_block1_"),
-    _spec("resnet101_v2", A.ResNet101V2, A.resnet_v2, "tf", r"conv4_block1_"),
-    _spec("mobilenet_v2", A.MobileNetV2, A.mobilenet_v2, "tf", r"block_6_"),
-    _spec("mobilenet_v3_small", A.MobileNetV3Small, A.mobilenet_v3, "none", r"expanded_conv_3_"),
-    _spec("mobilenet_v3_large", A.MobileNetV3Large, A.mobilenet_v3, "none", r"expanded_conv_6_"),
+    _spec("resnet50", _apps.ResNet50, _apps.resnet, "caffe", r"conv4_block1_"),
+    _spec("resnet101", _apps.ResNet101, _apps.resnet, "caffe", r"conv4_block1_"),
+    _spec("resnet152", _apps.ResNet152, _apps.resnet, "caffe", r"conv4_block1_"),
+    _spec("resnet50_v2", _apps.ResNet50V2, _apps.resnet_v2, "tf", r"conv4_block1_"),
+    _spec("resnet101_v2", _apps.ResNet101V2, _apps.resnet_v2, "tf", r"conv4_block1_"),
+    _spec("mobilenet_v2", _apps.MobileNetV2, _apps.mobilenet_v2, "tf", r"block_6_"),
+    _spec("mobilenet_v3_small", _apps.MobileNetV3Small, _apps.mobilenet_v3, "none", r"expanded_conv_3_"),
+    _spec("mobilenet_v3_large", _apps.MobileNetV3Large, _apps.mobilenet_v3, "none", r"expanded_conv_6_"),
     *[
-        _spec(f"efficientnet_b{i}", getattr(A, f"EfficientNetB{i}"), A.efficientnet, "none", r"block4a_")
+        _spec(f"efficientnet_b{i}", getattr(_apps, f"EfficientNetB{i}"), _apps.efficientnet, "none", r"block4a_")
         for i in range(8)
     ],
     *[
-        _spec(f"efficientnet_v2_{s.lower()}", getattr(A, f"EfficientNetV2{s}"), A.efficientnet_v2,
+        _spec(f"efficientnet_v2_{s.lower()}", getattr(_apps, f"EfficientNetV2{s}"), _apps.efficientnet_v2,
               "none", r"block4a_")
         for s in ("B0", "B1", "B2", "B3", "S", "M", "L")
     ],
-    _spec("convnext_tiny", A.ConvNeXtTiny, A.convnext, "none", r"convnext_tiny_downsampling_block_1"),
-    _spec("convnext_small", A.ConvNeXtSmall, A.convnext, "none", r"convnext_small_downsampling_block_1"),
-    _spec("densenet121", A.DenseNet121, A.densenet, "torch", r"pool3_"),
-    _spec("densenet169", A.DenseNet169, A.densenet, "torch", r"pool3_"),
-    _spec("xception", A.Xception, A.xception, "tf", r"block4_", min_size=71),
+    _spec("convnext_tiny", _apps.ConvNeXtTiny, _apps.convnext, "none", r"convnext_tiny_downsampling_block_1"),
+    _spec("convnext_small", _apps.ConvNeXtSmall, _apps.convnext, "none", r"convnext_small_downsampling_block_1"),
+    _spec("densenet121", _apps.DenseNet121, _apps.densenet, "torch", r"pool3_"),
+    _spec("densenet169", _apps.DenseNet169, _apps.densenet, "torch", r"pool3_"),
+    _spec("xception", _apps.Xception, _apps.xception, "tf", r"block4_", min_size=71),
     BackboneSpec(
         name="efficientnet_lite0",
         build=_lite0,
