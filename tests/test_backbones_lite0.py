@@ -127,3 +127,17 @@ def test_damaged_cache_file_is_converted_again(tmp_path, monkeypatch, classifier
     assert (tmp_path / CACHE_FILE_NAME).stat().st_size > 15_000_000
     np.testing.assert_array_equal(model.get_layer("top_conv").kernel,
                                   classifier.get_layer("top_conv").kernel)
+
+
+def test_command_line_classifies_files_and_reports_bad_ones(classifier, tmp_path, capsys):
+    from dlkeras.backbones.__main__ import main
+
+    Image.fromarray(data.coffee()).save(tmp_path / "coffee.jpg", quality=95)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert main(["classify-lite0", str(tmp_path / "broken.jpg")]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+    assert main(["classify-lite0", str(tmp_path / "coffee.jpg"), "--top", "2"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    top_class, probability = line.split()[1].split(":")
+    assert int(top_class) == ESPRESSO and float(probability) > 0.9
+    assert main(["list"]) == 0 and "efficientnet_lite0" in capsys.readouterr().out
