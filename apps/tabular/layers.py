@@ -48,6 +48,10 @@ class Categorify(keras.layers.Layer):
         """Number of distinct indices, unknown and missing included."""
         return len(self.vocabulary) + 2
 
+    def build(self, input_shape):
+        self.lookup.build(input_shape)
+        self.built = True
+
     def call(self, categories):
         return tf.cast(self.lookup(categories), "int32")
 

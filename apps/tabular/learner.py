@@ -53,6 +53,18 @@ def join_model(preprocessor, network, roles) -> keras.Model:
     return keras.Model(inputs, network(preprocessor(inputs)), name="tabular_model")
 
 
+def inference_copy(model: keras.Model) -> keras.Model:
+    """A fresh copy of the full model with the same weights and no optimizer.
+
+    Saving and exporting use it: the trained network carries its optimizer,
+    whose state (and, after `lr_find`, a rebuilt variable list that TF's
+    tracking rejects) does not belong in an inference artefact.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 class TabularLearner:
     """A tabular model with its data and training recipe.
 
@@ -173,7 +185,7 @@ class TabularLearner:
         """Write `model.keras` and `roles.json` into `directory`."""
         directory = pathlib.Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save(directory / "model.keras")
+        inference_copy(self.model).save(directory / "model.keras")
         (directory / "roles.json").write_text(json.dumps(self.roles.to_dict(), indent=1))
         return directory
 
@@ -193,4 +205,4 @@ class TabularLearner:
         """SavedModel taking raw columns under `saved_models/<name>/<version>/`."""
         from apps.tabular.export import export_saved_model
 
-        return export_saved_model(self.model, self.roles, name, root=root)
+        return export_saved_model(inference_copy(self.model), self.roles, name, root=root)
