@@ -121,6 +121,8 @@ class ItemSideFeatures(keras.layers.Layer):
                                                name="genre_embedding", initializer=init)
         self.year_embedding = FactorEmbedding(self.n_year_buckets, self.output_dim, l2=self.l2,
                                               embeddings_initializer=init, name="year_embedding")
+        self.year_embedding.build((None,))
+        self.built = True
 
     def set_tables(self, genre_multi_hot, year_bucket):
         """Fills the per-item tables: `(n_items, n_genres)` 0/1 and `(n_items,)` bucket ids."""

@@ -1,0 +1,112 @@
+"""Sparse AdamW against dense Adam by hand, and the recipe on synthetic low-rank ratings."""
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from apps.recommender.optimizer import SparseAdamW
+from apps.recommender.training import (create_recommender, evaluate_ratings,
+                                       find_learning_rate, fit_recommender, scorer_of)
+from dlkeras.optimizers import ScheduledAdamW
+from dlkeras.schedules import OneCycleMomentum
+
+
+def _table(name="embeddings"):
+    return keras.Variable(np.arange(10, dtype="float32").reshape(5, 2) / 10, name=name)
+
+
+def _sparse_grad(values, rows):
+    return tf.IndexedSlices(tf.constant(values, tf.float32), tf.constant(rows, tf.int64),
+                            tf.constant([5, 2], tf.int64))
+
+
+def test_sparse_update_matches_dense_adam_on_touched_rows_and_skips_the_rest():
+    sparse_var, dense_var = _table(), _table()
+    sparse, dense = SparseAdamW(0.1, weight_decay=0.5), keras.optimizers.Adam(0.1)
+    step1 = _sparse_grad([[1, 2], [3, 4], [5, 6]], [1, 3, 1])  # row 1 twice: grads add up
+    sparse.apply([step1], [sparse_var])
+    dense.apply([tf.convert_to_tensor(step1)], [dense_var])
+    # Same update up to float rounding (the step is 0.1; a wrong formula is off by >1e-3).
+    np.testing.assert_allclose(sparse_var.numpy(), dense_var.numpy(), atol=2e-6)
+    step2 = _sparse_grad([[1, 1]], [2])
+    sparse.apply([step2], [sparse_var])
+    dense.apply([tf.convert_to_tensor(step2)], [dense_var])
+    np.testing.assert_allclose(sparse_var.numpy()[2], dense_var.numpy()[2], atol=2e-6)
+    before = _table().numpy()
+    np.testing.assert_array_equal(sparse_var.numpy()[[0, 4]], before[[0, 4]])  # never touched
+    # Dense Adam keeps moving row 1 on its momentum; the sparse update leaves it alone.
+    assert abs(dense_var.numpy()[1, 0] - sparse_var.numpy()[1, 0]) > 1e-2
+
+
+def test_decoupled_mode_equals_scheduled_adamw_and_l2_mode_skips_decay():
+    var_a, var_b, var_c = _table(), _table(), _table()
+    momentum = OneCycleMomentum(total_steps=4)
+    decoupled = SparseAdamW(0.1, weight_decay=0.5, decay_embeddings=True, beta_1=momentum)
+    reference = ScheduledAdamW(0.1, weight_decay=0.5, beta_1=OneCycleMomentum(total_steps=4))
+    l2_mode = SparseAdamW(0.1, weight_decay=0.5)
+    grad = _sparse_grad([[1, 2]], [1])
+    for _ in range(2):
+        decoupled.apply([grad], [var_a])
+        reference.apply([tf.convert_to_tensor(grad)], [var_b])
+        l2_mode.apply([grad], [var_c])
+    np.testing.assert_allclose(var_a.numpy(), var_b.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(var_c.numpy()[0], _table().numpy()[0])  # no decay on rows
+    assert not np.allclose(var_a.numpy()[0], _table().numpy()[0])  # decoupled decays all rows
+
+
+def test_sparse_adamw_config_round_trip():
+    optimizer = SparseAdamW(0.01, weight_decay=0.2, decay_embeddings=True,
+                            beta_1=OneCycleMomentum(total_steps=10))
+    clone = SparseAdamW.from_config(optimizer.get_config())
+    assert clone.decay_embeddings and clone.weight_decay == pytest.approx(0.2)
+    assert float(clone.current_momentum()) == pytest.approx(0.95)
+
+
+def _low_rank_ratings(n_users=40, n_items=30, seed=0):
+    rng = np.random.default_rng(seed)
+    users, items = rng.normal(size=(n_users, 2)), rng.normal(size=(n_items, 2))
+    rating = np.clip(3 + users @ items.T, 0.5, 5.0)
+    uu, ii = np.meshgrid(np.arange(n_users), np.arange(n_items), indexing="ij")
+    frame = pd.DataFrame({"user": 100 + uu.ravel(), "item": 500 + ii.ravel(),
+                          "rating": rating.ravel().astype("float32")})
+    order = rng.permutation(len(frame))
+    return frame.iloc[order[240:]].reset_index(drop=True), frame.iloc[order[:240]].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kind, ratio", [("dot", 0.6), ("neural", 0.95)])
+def test_recipe_learns_low_rank_ratings(kind, ratio):
+    train, valid = _low_rank_ratings()
+    keras.utils.set_random_seed(0)
+    model = create_recommender(train, kind=kind, n_factors=4, wd=1e-3, steps_per_execution=10,
+                               jit_compile=False)
+    baseline = float(np.sqrt(np.mean((valid["rating"] - train["rating"].mean()) ** 2)))
+    history = fit_recommender(model, train, valid, epochs=10, lr_max=3e-2, batch_size=32)
+    assert history.history["lr"][0] < history.history["lr"][2]  # one-cycle warm-up ran
+    result = evaluate_ratings(model, valid)
+    assert result["rmse"] < ratio * baseline, (result, baseline)
+
+
+def test_steps_per_execution_and_xla_give_the_same_weights():
+    train, _ = _low_rank_ratings()
+    weights = []
+    for spe, jit in [(1, False), (8, True)]:
+        keras.utils.set_random_seed(1)
+        model = create_recommender(train, n_factors=3, steps_per_execution=spe, jit_compile=jit)
+        fit_recommender(model, train, epochs=2, lr_max=1e-2, batch_size=30, shuffle=False)
+        weights.append([w.numpy() for w in scorer_of(model).weights])
+    for first, second in zip(*weights):
+        np.testing.assert_allclose(first, second, atol=2e-5)
+
+
+def test_lr_find_restores_weights_and_steps_per_execution():
+    train, _ = _low_rank_ratings()
+    model = create_recommender(train, n_factors=3, steps_per_execution=8, jit_compile=False)
+    before = [w.numpy().copy() for w in scorer_of(model).weights]
+    finder = find_learning_rate(model, train, batch_size=16, num_steps=30)
+    assert len(finder.lrs) >= 20 and np.isfinite(finder.suggestion)
+    assert scorer_of(model).steps_per_execution == 8
+    for saved, weight in zip(before, scorer_of(model).weights):
+        np.testing.assert_array_equal(saved, weight.numpy())
+    with pytest.raises(ValueError, match="weight_decay_mode='sgd'"):
+        create_recommender(train, weight_decay_mode="sgd")
