@@ -92,3 +92,32 @@ def test_backbone_on_raw_pixels_equals_keras_application(tmp_path, name, constru
         scale = max(float(np.abs(want).max()), 1e-30)
         np.testing.assert_allclose(got / scale, want / scale, atol=1e-4)
     assert np.abs(expected[0]).max() > 0.1  # the first conv sees the preprocessed pixels
+
+
+def _normalization_output(model, pixels):
+    layer = next(l for l in model.layers if isinstance(l, keras.layers.Normalization))
+    return np.asarray(keras.Model(model.inputs, layer.output)(pixels))
+
+
+def test_local_imagenet_efficientnet_file_normalizes_like_the_download(tmp_path):
+    # Keras' EfficientNet ImageNet file stores mean and std**2 in its
+    # Normalization layer; built with weights="imagenet", Keras divides the
+    # result by sqrt(std) once more. A local copy must give the same inputs.
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    reference = applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
+    norm = next(l for l in reference.layers if isinstance(l, keras.layers.Normalization))
+    norm.set_weights([mean, std**2, np.array(0)])
+    official_like = tmp_path / "efficientnetb0_notop.h5"
+    with h5py.File(official_like, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, reference)
+
+    pixels = RNG.uniform(0, 255, size=(1, 32, 32, 3)).astype("float32")
+    expected = (pixels / 255.0 - mean) / std / np.sqrt(std)
+    backbone = create_backbone("efficientnet_b0", weights=str(official_like), input_shape=(32, 32, 3))
+    np.testing.assert_allclose(_normalization_output(backbone.model, pixels), expected, atol=1e-5)
+
+    # Saving that backbone and loading it again must not adjust twice.
+    ours = tmp_path / "ours.weights.h5"
+    backbone.model.save_weights(ours)
+    again = create_backbone("efficientnet_b0", weights=str(ours), input_shape=(None, None, 3))
+    np.testing.assert_allclose(_normalization_output(again.model, pixels), expected, atol=1e-5)

@@ -16,6 +16,7 @@ import re
 from typing import Callable, Optional
 
 import keras
+import numpy as np
 from keras import applications
 
 from dlkeras.backbones import efficientnet_lite
@@ -54,7 +55,44 @@ class BackboneSpec:
     family: Optional[str] = None
 
 
-def _keras_application(constructor, preprocessing, name, input_shape, weights):
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+
+
+def match_efficientnet_imagenet_normalization(model):
+    """Makes an EfficientNet (v1) loaded from a file normalize like "imagenet".
+
+    Built with ``weights="imagenet"``, Keras' EfficientNet divides its
+    normalized input once more by ``sqrt(std)`` (a layer it adds only in that
+    case, to match the checkpoint's convention), but not when built for a
+    weights file. When the loaded Normalization layer holds ImageNet's
+    (mean, std**2), that extra division is folded into its variance, so a
+    local copy of the ImageNet file behaves exactly like the download.
+
+    Args:
+        model: a headless EfficientNet B0-B7 whose weights were just loaded.
+
+    Returns:
+        True if the variance was adjusted.
+
+    Example:
+        >>> import keras
+        >>> model = keras.applications.EfficientNetB0(include_top=False, weights=None)
+        >>> match_efficientnet_imagenet_normalization(model)  # random init: untouched
+        False
+    """
+    std = np.array(IMAGENET_STD_RGB, "float32")
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization) and hasattr(layer, "adapt_variance"):
+            mean, variance = np.asarray(layer.adapt_mean), np.asarray(layer.adapt_variance)
+            if np.allclose(mean, IMAGENET_MEAN_RGB, rtol=1e-4) and np.allclose(variance, std**2, rtol=1e-4):
+                layer.adapt_variance.assign(variance * std)
+                layer.finalize_state()
+                return True
+    return False
+
+
+def _keras_application(constructor, preprocessing, name, input_shape, weights, after_load=None):
     """Builds a headless ``keras.applications`` model with preprocessing in front.
 
     The application is called on the preprocessed tensor, so its layers sit
@@ -74,6 +112,8 @@ def _keras_application(constructor, preprocessing, name, input_shape, weights):
     model = keras.Model(inputs, application.output, name=name)
     if weights not in (None, "imagenet"):
         model.load_weights(weights)
+        if after_load is not None:
+            after_load(model)
     return model
 
 
@@ -86,8 +126,8 @@ def _lite_preprocess_input(x):
     return (x - 127.0) / 128.0
 
 
-def _spec(name, constructor, module, preprocessing, late_group_start, **kwargs):
-    build = functools.partial(_keras_application, constructor, preprocessing)
+def _spec(name, constructor, module, preprocessing, late_group_start, after_load=None, **kwargs):
+    build = functools.partial(_keras_application, constructor, preprocessing, after_load=after_load)
     return BackboneSpec(
         name=name,
         build=build,
@@ -110,7 +150,8 @@ _SPECS = [
     _spec("mobilenet_v3_small", _apps.MobileNetV3Small, _apps.mobilenet_v3, "none", r"expanded_conv_3_"),
     _spec("mobilenet_v3_large", _apps.MobileNetV3Large, _apps.mobilenet_v3, "none", r"expanded_conv_6_"),
     *[
-        _spec(f"efficientnet_b{i}", getattr(_apps, f"EfficientNetB{i}"), _apps.efficientnet, "none", r"block4a_")
+        _spec(f"efficientnet_b{i}", getattr(_apps, f"EfficientNetB{i}"), _apps.efficientnet, "none", r"block4a_",
+              after_load=match_efficientnet_imagenet_normalization)
         for i in range(8)
     ],
     *[
