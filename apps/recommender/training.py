@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from apps.recommender.data import model_inputs
 from apps.recommender.metrics import mae, rmse
@@ -56,7 +57,7 @@ def index_inputs(model: keras.Model, ratings: pd.DataFrame) -> dict[str, np.ndar
 def create_recommender(train: pd.DataFrame, *, kind: str = "dot", n_factors=50, wd: float = 0.1,
                        weight_decay_mode: str = "l2", y_range=None, layers=(100, 50),
                        side_features: bool = False, steps_per_execution: int = 64,
-                       jit_compile: bool = True) -> keras.Model:
+                       jit_compile: bool = False) -> keras.Model:
     """Builds a recommender for the ids in `train` and compiles its scorer.
 
     Args:
@@ -70,7 +71,9 @@ def create_recommender(train: pd.DataFrame, *, kind: str = "dot", n_factors=50, 
         side_features: add item genre and year embeddings to the item factors
             (`train` needs `genres` and `year` columns).
         steps_per_execution: train steps per compiled call.
-        jit_compile: XLA-compile the train step.
+        jit_compile: XLA-compile the train step. Off by default: on a 2-core
+            CPU the compile took longer than it saved over a 5-epoch fit
+            (see the benchmark's `--profile`).
 
     Returns:
         The raw-id model; `scorer_of(model)` is compiled with `SparseAdamW` and MSE.
@@ -106,21 +109,49 @@ def find_learning_rate(model: keras.Model, train: pd.DataFrame, *, batch_size: i
     The sweep runs one step per execution (the finder needs a loss per step),
     then the compiled `steps_per_execution` is put back.
     """
-    x, y = index_inputs(model, train), train["rating"].to_numpy("float32")
     scorer = scorer_of(model)
     compiled_steps, scorer.steps_per_execution = scorer.steps_per_execution, 1
     scorer.make_train_function(force=True)
     try:
-        return lr_find(scorer, x, y, batch_size=batch_size, num_steps=num_steps,
-                       verbose=kwargs.pop("verbose", 0), **kwargs)
+        return lr_find(scorer, training_dataset(model, train, batch_size, kwargs.pop("seed", None)),
+                       num_steps=num_steps, verbose=kwargs.pop("verbose", 0), **kwargs)
     finally:
         scorer.steps_per_execution = compiled_steps
         scorer.make_train_function(force=True)
 
 
+def training_dataset(model: keras.Model, train: pd.DataFrame, batch_size: int,
+                     seed: int | None = None) -> tf.data.Dataset:
+    """Shuffled, full batches of `(indices, ratings)`; the last partial batch is dropped.
+
+    Rows are shuffled as a permutation of row numbers each epoch and
+    gathered a batch at a time from in-memory tensors (no per-row work), and
+    every batch has the same shape, so the train step is traced and compiled
+    once (fastai also drops the last partial training batch).
+
+    Example:
+        >>> frame = pd.DataFrame({"user": [1, 2, 3], "item": [4, 5, 6], "rating": [1.0, 2.0, 3.0]})
+        >>> model = build_recommender([1, 2, 3], [4, 5, 6], n_factors=2)
+        >>> int(training_dataset(model, frame, batch_size=2).cardinality())
+        1
+    """
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
+    if len(train) < batch_size:
+        raise ValueError(f"The training table has {len(train)} rows, fewer than one batch "
+                         f"(batch_size={batch_size}).")
+    tensors = ({name: tf.constant(values) for name, values in index_inputs(model, train).items()},
+               tf.constant(train["rating"].to_numpy("float32")))
+    order = tf.data.Dataset.range(len(train)).shuffle(len(train), seed=seed,
+                                                      reshuffle_each_iteration=True)
+    batches = order.batch(batch_size, drop_remainder=True).map(
+        lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), tensors))
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
 def fit_recommender(model: keras.Model, train: pd.DataFrame, valid: pd.DataFrame | None = None,
                     *, epochs: int = 5, lr_max: float = 5e-3, batch_size: int = 64,
-                    **kwargs) -> keras.callbacks.History:
+                    seed: int | None = None, **kwargs) -> keras.callbacks.History:
     """`dlkeras.fit_one_cycle` on the scorer, validating on `valid` each epoch if given.
 
     Example:
@@ -129,15 +160,15 @@ def fit_recommender(model: keras.Model, train: pd.DataFrame, valid: pd.DataFrame
         >>> len(fit_recommender(model, frame, epochs=2, batch_size=4).history["loss"])
         2
     """
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
-    x, y = index_inputs(model, train), train["rating"].to_numpy("float32")
+    data = training_dataset(model, train, batch_size, seed)
+    kwargs.setdefault("shuffle", False)  # the dataset reshuffles itself each epoch
     if valid is not None:
+        # One batch for the whole validation set: a single trace of the test step.
         kwargs["validation_data"] = (index_inputs(model, valid),
                                      valid["rating"].to_numpy("float32"))
-        kwargs.setdefault("validation_batch_size", 4096)
-    return fit_one_cycle(scorer_of(model), x, y, epochs=epochs, lr_max=lr_max,
-                         batch_size=batch_size, verbose=kwargs.pop("verbose", 0), **kwargs)
+        kwargs.setdefault("validation_batch_size", min(len(valid), 32768))
+    return fit_one_cycle(scorer_of(model), data, epochs=epochs, lr_max=lr_max,
+                         verbose=kwargs.pop("verbose", 0), **kwargs)
 
 
 def predict_ratings(model: keras.Model, ratings: pd.DataFrame) -> np.ndarray:
