@@ -117,8 +117,10 @@ def train_image_model(source, config=TrainConfig(), valid_source=None, backbone=
     train_ds = make_dataset(source, config.size, config.batch_size, training=True,
                             augmentation=augmentation, seed=config.seed)
     valid_ds = make_dataset(valid_source, config.size, config.batch_size)
-    if config.steps_per_epoch:
-        train_ds = train_ds.repeat()
+    # Repeat with a fixed step count: files dropped as unreadable leave the
+    # dataset without a known length, which one-cycle schedules need.
+    train_ds = train_ds.repeat()
+    steps_per_epoch = config.steps_per_epoch or math.ceil(len(source) / config.batch_size)
     image_model = _build(source, config, backbone)
     suggestion, lr_plot = _find_learning_rate(image_model, train_ds, config, run_dir, log_dir)
     base_lr = config.base_lr or suggestion
@@ -126,7 +128,7 @@ def train_image_model(source, config=TrainConfig(), valid_source=None, backbone=
     histories = dlkeras.fine_tune(
         image_model.model, train_ds, epochs=config.epochs, layer_groups=image_model.layer_groups,
         base_lr=base_lr, freeze_epochs=config.freeze_epochs, validation_data=valid_ds,
-        log_dir=str(log_dir), steps_per_epoch=config.steps_per_epoch, verbose=config.verbose)
+        log_dir=str(log_dir), steps_per_epoch=steps_per_epoch, verbose=config.verbose)
     metrics = image_model.model.evaluate(valid_ds, return_dict=True, verbose=0)
     if config.tta:
         metrics.update(_tta_metrics(image_model, valid_ds))
