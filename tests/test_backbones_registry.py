@@ -60,6 +60,7 @@ def test_weights_file_with_wrong_suffix_is_rejected(tmp_path):
     ("resnet50", (32, 32, 1), r"input_shape=\(32, 32, 1\)"),
     ("resnet50", (16, 16, 3), r"at least 32 pixels.*input_shape=\(16, 16, 3\)"),
     ("xception", (64, None, 3), r"'xception' needs height and width of at least 71"),
+    ("resnet50", (64.0, 64, 3), r"input_shape=\(64.0, 64, 3\)"),
 ])
 def test_bad_input_shape_is_rejected(name, shape, message):
     with pytest.raises(ValueError, match=message):
@@ -102,7 +103,8 @@ def test_variable_size_backbone_builds_runs_and_splits(name):
 
 
 def test_fixed_size_backbone_has_static_output_shape():
-    backbone = create_backbone("mobilenet_v3_small", weights=None, input_shape=(64, 64, 3))
+    backbone = create_backbone("mobilenet_v3_small", weights=None,
+                               input_shape=(np.int64(64), 64, 3))
     assert tuple(backbone.model.output.shape) == (None, 2, 2, 576)
     assert backbone.input_shape == (64, 64, 3) and backbone.preprocessing == "none"
 

@@ -1,12 +1,12 @@
 """`create_backbone`: a pretrained convolutional body that takes raw pixels."""
 
 import dataclasses
+import numbers
 import re
 from typing import List, Optional, Tuple
 
 import keras
 
-from dlkeras.layer_groups import LayerGroup
 from dlkeras.backbones.registry import get_backbone_spec
 from dlkeras.backbones.weights import (
     IMAGENET,
@@ -14,6 +14,7 @@ from dlkeras.backbones.weights import (
     check_weights_argument,
     download_failure_message,
 )
+from dlkeras.layer_groups import LayerGroup
 
 BODY_GROUP_NAMES = ("body_early", "body_late")
 
@@ -94,12 +95,13 @@ def check_input_shape(input_shape, spec):
             f"`input_shape` must be (height, width, 3) for RGB images. Received: input_shape={input_shape!r}"
         )
     for size in shape[:2]:
-        if size is not None and (not isinstance(size, int) or size < spec.min_size):
+        is_integer = isinstance(size, numbers.Integral) and not isinstance(size, bool)
+        if size is not None and (not is_integer or size < spec.min_size):
             raise ValueError(
                 f"Backbone {spec.name!r} needs height and width of at least {spec.min_size} "
                 f"pixels (or None for any size). Received: input_shape={input_shape!r}"
             )
-    return shape
+    return tuple(None if size is None else int(size) for size in shape)
 
 
 def split_body(model, late_group_start):
