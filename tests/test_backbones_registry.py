@@ -102,6 +102,20 @@ def test_variable_size_backbone_builds_runs_and_splits(name):
     assert all(isinstance(g, LayerGroup) for g in backbone.body_groups)
 
 
+def test_split_body_explains_a_missing_boundary():
+    from dlkeras.backbones.backbone import split_body
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="late_dense")(
+        keras.layers.Dense(3, name="early_dense")(inputs)), name="tiny")
+    (_, early), (_, late) = split_body(model, r"late_")
+    assert [l.name for l in early] == ["early_dense"] and [l.name for l in late] == ["late_dense"]
+    with pytest.raises(ValueError, match=r"'tiny'.*'block9_'"):
+        split_body(model, r"block9_")
+    with pytest.raises(ValueError, match="no layer after the first"):
+        split_body(model, r"early_")
+
+
 def test_fixed_size_backbone_has_static_output_shape():
     backbone = create_backbone("mobilenet_v3_small", weights=None,
                                input_shape=(np.int64(64), 64, 3))

@@ -45,7 +45,8 @@ def _list(args):
     from dlkeras.backbones.registry import BACKBONES
 
     for name, spec in sorted(BACKBONES.items()):
-        print(f"{name:22s} preprocessing={spec.preprocessing:6s} min_size={spec.min_size}")
+        print(f"{name:22s} family={spec.family:18s} preprocessing={spec.preprocessing:6s} "
+              f"min_size={spec.min_size}")
     return 0
 
 
