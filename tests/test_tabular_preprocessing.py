@@ -166,3 +166,25 @@ def test_full_model_save_and_reload_round_trip(tmp_path):
     again = keras.saving.load_model(tmp_path / "m.keras")
     raw = raw_inputs(df, roles)
     np.testing.assert_allclose(model(raw).numpy(), again(raw).numpy(), atol=1e-6)
+
+
+def test_tabular_adamw_matches_scheduled_adamw_and_round_trips():
+    from apps.tabular.optimizer import TabularAdamW
+    from dlkeras.optimizers import ScheduledAdamW
+    from dlkeras.schedules import OneCycleMomentum, OneCycleSchedule
+
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    y = x @ np.array([1.0, -2.0, 0.5], "float32")
+    weights = []
+    for optimizer_class in (ScheduledAdamW, TabularAdamW):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+        model.compile(optimizer_class(OneCycleSchedule(0.05, 16), weight_decay=0.1,
+                                      beta_1=OneCycleMomentum(16)), loss="mse")
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for reference, ours in zip(*weights):
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
+    again = keras.optimizers.deserialize(keras.optimizers.serialize(
+        TabularAdamW(1e-3, weight_decay=0.02, beta_2=0.99)))
+    assert type(again) is TabularAdamW and again.weight_decay == 0.02 and again.beta_2 == 0.99

@@ -30,7 +30,7 @@ def _metrics(task):
 
 
 def compile_network(network, task, *, wd=0.01, steps_per_execution=1, jit_compile=False):
-    """Compile with dlkeras' `ScheduledAdamW` (decoupled weight decay `wd`).
+    """Compile with dlkeras' `ScheduledAdamW` (as `TabularAdamW`, decoupled decay `wd`).
 
     Adam's constants are fastai's (`beta_2=0.99`, `epsilon=1e-5`) so the
     one-cycle recipe behaves as it does there; `beta_1` is scheduled by
@@ -39,11 +39,24 @@ def compile_network(network, task, *, wd=0.01, steps_per_execution=1, jit_compil
     Example:
         >>> # compile_network(network, "binary", wd=0.01, steps_per_execution=32)
     """
-    from dlkeras.optimizers import ScheduledAdamW
+    from apps.tabular.optimizer import TabularAdamW
 
-    optimizer = ScheduledAdamW(learning_rate=1e-3, weight_decay=wd, beta_2=0.99, epsilon=1e-5)
+    optimizer = TabularAdamW(learning_rate=1e-3, weight_decay=wd, beta_2=0.99, epsilon=1e-5)
     network.compile(optimizer=optimizer, loss=_LOSSES[task], metrics=_metrics(task),
                     steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+
+
+def build_training_state(network, features: dict, target) -> None:
+    """Create metric and optimizer variables before the first `fit`.
+
+    Keras' TF trainer (without a distribution strategy) creates them inside
+    the first traced train step, and a tf.function that creates variables is
+    traced a second time: building them here halves the first fit's tracing.
+    """
+    sample = ({name: values[:2] for name, values in features.items()}, target[:2])
+    network._symbolic_build(data_batch=sample)  # Keras' own pre-build (private API)
+    if not network.optimizer.built:
+        network.optimizer.build(network.trainable_variables)
 
 
 def join_model(preprocessor, network, roles) -> keras.Model:
@@ -119,6 +132,7 @@ class TabularLearner:
         compile_network(network, roles.task, wd=wd, steps_per_execution=steps_per_execution,
                         jit_compile=jit_compile)
         data = TabularData(preprocessor, roles, train_df, valid_df, batch_size, seed)
+        build_training_state(network, data.train_x, data.train_y)
         return cls(join_model(preprocessor, network, roles), roles, data)
 
     def _require_data(self):
