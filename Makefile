@@ -16,7 +16,7 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m dlkeras.demo
+	$(PY) -m apps.image demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

@@ -26,19 +26,24 @@ import keras
 
 
 def trainable_capable_variables(layers):
-    """Variables of `layers` (and their sublayers) created trainable.
+    """Variables of `layers` (and their sublayers) created trainable, in `weights` order.
 
     Keras flips `variable.trainable` when a layer is frozen, but keeps the
     variable in its layer's `_trainable_variables`; that list says which
-    variables would train once everything is unfrozen.
+    variables would train once everything is unfrozen. The order is the one
+    of `layer.weights`, which is also `model.trainable_variables`' order once
+    everything is unfrozen: Keras builds a reloaded model's optimizer in that
+    order, so ours must build in it too for checkpoints to line up.
     """
+    capable = {id(v) for layer in layers
+               for sub in layer._flatten_layers(include_self=True, recursive=True)
+               for v in sub._trainable_variables}
     seen, result = set(), []
     for layer in layers:
-        for sub in layer._flatten_layers(include_self=True, recursive=True):
-            for variable in sub._trainable_variables:
-                if id(variable) not in seen:
-                    seen.add(id(variable))
-                    result.append(variable)
+        for variable in layer.weights:
+            if id(variable) in capable and id(variable) not in seen:
+                seen.add(id(variable))
+                result.append(variable)
     return result
 
 

@@ -148,3 +148,35 @@ def test_layer_group_helpers_and_errors():
         spread_learning_rates([1e-3, 1e-2], 3)
     with pytest.raises(ValueError, match="positive"):
         spread_learning_rates(-1e-3, 3)
+
+
+def test_reload_after_fine_tune_with_a_nested_body(tmp_path):
+    """Optimizer variables line up on reload even when the body is a nested model."""
+    from dlkeras import LayerGroup, fine_tune
+
+    keras.utils.set_random_seed(0)
+    body_in = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(4, 3, name="c1")(body_in)
+    h = keras.layers.BatchNormalization(name="bn1")(h)
+    body = keras.Model(body_in, keras.layers.Conv2D(4, 3, name="c2")(h), name="body")
+    inputs = keras.Input((8, 8, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(body(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(pooled))
+    groups = LayerGroups([LayerGroup("early", [body.get_layer("c1"), body.get_layer("bn1")]),
+                          LayerGroup("late", [body.get_layer("c2")]),
+                          LayerGroup("head", [model.get_layer("head")])])
+    model.compile(optimizer=discriminative_optimizer(groups, ScheduledAdamW()),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.RandomState(0)
+    x, y = rng.rand(32, 8, 8, 3).astype("float32"), rng.randint(0, 2, 32)
+    fine_tune(model, x, y, epochs=1, layer_groups=groups, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert [v.path for v in reloaded.optimizer.variables] == [
+        v.path for v in model.optimizer.variables]
+    for a, b in zip(model.optimizer.variables, reloaded.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for m in (model, reloaded):
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), reloaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
