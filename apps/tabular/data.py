@@ -2,8 +2,9 @@
 
 The preprocessor runs once over each frame (column-wise, no per-row Python),
 and the resulting int/float matrices are batched by index: each epoch draws
-one random permutation, cuts it into batches and gathers rows, so a 30k-row
-epoch is ~30 dataset elements rather than 30k.
+one random permutation and gathers all rows in that order with one op, and
+batches are slices of the result, so a 30k-row epoch is ~30 dataset elements
+with no per-batch (let alone per-row) function calls.
 """
 from __future__ import annotations
 
@@ -58,7 +59,6 @@ def index_batched_dataset(features: dict, target, batch_size: int, *, shuffle: b
     tensors = {k: tf.constant(v) for k, v in features.items()}
     labels = None if target is None else tf.constant(target)
     n_batches = n_rows // batch_size if drop_remainder else -(-n_rows // batch_size)
-    starts = tf.range(n_batches, dtype=tf.int64) * batch_size
     if shuffle:
         # A fresh seed each time Keras re-iterates the dataset (once per epoch).
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
@@ -67,18 +67,27 @@ def index_batched_dataset(features: dict, target, batch_size: int, *, shuffle: b
     else:
         positions = tf.data.Dataset.from_tensors(tf.range(n_rows))
 
-    def take_batches(idx):
-        ends = tf.minimum(starts + batch_size, n_rows)
-        return tf.data.Dataset.from_tensor_slices((starts, ends)).map(
-            lambda s, e: idx[s:e])
+    n_full = n_rows // batch_size
 
-    def gather(idx):
-        x = {k: tf.gather(v, idx) for k, v in tensors.items()}
-        return x if labels is None else (x, tf.gather(labels, idx))
+    def gather(idx, shape):
+        x = {k: tf.reshape(tf.gather(v, idx), tf.concat([shape, tf.shape(v)[1:]], 0))
+             for k, v in tensors.items()}
+        if labels is None:
+            return x
+        return x, tf.reshape(tf.gather(labels, idx), tf.concat([shape, tf.shape(labels)[1:]], 0))
 
-    dataset = positions.flat_map(take_batches).map(gather)
+    def epoch_batches(idx):
+        # One gather per epoch; batches are then plain slices (no per-batch function).
+        full = tf.data.Dataset.from_tensor_slices(
+            gather(idx[:n_full * batch_size], [n_full, batch_size]))
+        if drop_remainder or n_rows == n_full * batch_size:
+            return full
+        rest = idx[n_full * batch_size:]
+        return full.concatenate(tf.data.Dataset.from_tensors(gather(rest, tf.shape(rest))))
+
+    dataset = positions.flat_map(epoch_batches)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(2)
 
 
 def labelled_dataset(preprocessor, df: pd.DataFrame, roles: ColumnRoles,
