@@ -188,3 +188,25 @@ def test_tabular_adamw_matches_scheduled_adamw_and_round_trips():
     again = keras.optimizers.deserialize(keras.optimizers.serialize(
         TabularAdamW(1e-3, weight_decay=0.02, beta_2=0.99)))
     assert type(again) is TabularAdamW and again.weight_decay == 0.02 and again.beta_2 == 0.99
+
+
+def test_index_batched_dataset_shuffles_each_epoch_and_keeps_rows_aligned():
+    from apps.tabular.data import index_batched_dataset
+
+    features = {"a": np.arange(10, dtype="int32")[:, None], "b": np.arange(10.0)[:, None] * 2}
+    train = index_batched_dataset(features, np.arange(10), 3, shuffle=True,
+                                  drop_remainder=True, seed=5)
+    epochs = [[(x["a"].numpy()[:, 0], x["b"].numpy()[:, 0], y.numpy()) for x, y in train]
+              for _ in range(2)]
+    for epoch in epochs:
+        assert len(epoch) == 3 and all(len(y) == 3 for _, _, y in epoch)
+        for a, b, y in epoch:  # features and target of a row travel together
+            np.testing.assert_array_equal(a, y)
+            np.testing.assert_array_equal(b, 2.0 * y)
+        assert len(set(np.concatenate([y for _, _, y in epoch]))) == 9
+    assert not all(np.array_equal(p[2], q[2]) for p, q in zip(*epochs))
+    valid = index_batched_dataset(features, np.arange(10), 4, shuffle=False, drop_remainder=False)
+    assert [y.numpy().tolist() for _, y in valid] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert int(valid.cardinality()) == 3
+    with pytest.raises(ValueError, match="batch_size=32"):
+        index_batched_dataset(features, np.arange(10), 32, shuffle=True, drop_remainder=True)
