@@ -58,6 +58,9 @@ class _ScheduledHyperparameters:
         self._schedule_step_source = source
 
     def _get_current_learning_rate(self):
+        cached = getattr(self, "_step_learning_rate", None)
+        if cached is not None:
+            return cached
         if isinstance(self._learning_rate, LearningRateSchedule):
             return self._learning_rate(self.schedule_step)
         return super()._get_current_learning_rate()
@@ -81,10 +84,17 @@ class _ScheduledHyperparameters:
         return self._momentum_schedule(self.schedule_step)
 
     def apply(self, grads, trainable_variables=None):
-        # Evaluated once per step; update_step reads it for every variable.
+        # Schedules are evaluated once per step. Keras reads `learning_rate`
+        # again for every variable's weight decay, and update_step reads the
+        # momentum for every variable: both get these tensors.
         if self._momentum_schedule is not None:
             self._step_momentum = ops.cast(self.current_momentum(), "float32")
-        return super().apply(grads, trainable_variables)
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            self._step_learning_rate = self._learning_rate(self.schedule_step)
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            self._step_learning_rate = None
 
     def get_config(self):
         config = super().get_config()

@@ -47,16 +47,20 @@ def test_sgd_momentum_schedule_matches_hand_computation():
     assert np.abs(constant - w).max() > 1e-3  # the schedule mattered
 
 
-def test_adam_beta1_schedule_matches_hand_computation():
+@pytest.mark.parametrize("weight_decay", [0.0, 0.5])
+def test_adam_beta1_schedule_and_weight_decay_match_hand_computation(weight_decay):
     x, y = regression_data(n=16)
     lr, mom = OneCycleSchedule(0.05, STEPS), OneCycleMomentum(STEPS)
-    kernel = trained_linear_kernel(ScheduledAdam(lr, beta_1=mom), x, y)
+    optimizer = (ScheduledAdamW(lr, beta_1=mom, weight_decay=weight_decay) if weight_decay
+                 else ScheduledAdam(lr, beta_1=mom))
+    kernel = trained_linear_kernel(optimizer, x, y)
     w = W0.astype("float64")
     m, v = np.zeros_like(w), np.zeros_like(w)
     beta_2, eps = 0.999, 1e-7
     for k in range(STEPS):
         g = full_batch_gradient(w, x, y)
         b1, rate = np_one_cycle_momentum(k, STEPS), np_one_cycle(k, STEPS, 0.05)
+        w = w - w * weight_decay * rate  # decoupled, with this step's rate
         m += (g - m) * (1 - b1)
         v += (g * g - v) * (1 - beta_2)
         alpha = rate * np.sqrt(1 - beta_2 ** (k + 1)) / (1 - b1 ** (k + 1))
