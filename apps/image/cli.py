@@ -37,10 +37,14 @@ def _add_training_flags(parser, defaults):
     group.add_argument("--freeze-epochs", type=int, default=defaults.freeze_epochs,
                        help="epochs training only the head first (default: %(default)s)")
     group.add_argument("--lr", type=float, default=defaults.base_lr,
-                       help="fine_tune's base learning rate (default: the LR finder's "
-                            "'valley' suggestion)")
+                       help="fine_tune's base learning rate (default: %(default)s; "
+                            "None means the LR finder's suggestion)")
     group.add_argument("--lr-find-steps", type=int, default=defaults.lr_find_steps,
                        help="steps of the LR range test (default: %(default)s)")
+    group.add_argument("--lr-suggestion", choices=["valley", "steep", "minimum"],
+                       default=defaults.lr_suggestion,
+                       help="LR-finder suggestion used when --lr is not given "
+                            "(default: %(default)s)")
     group.add_argument("--hidden-units", type=int, default=defaults.hidden_units,
                        help="width of the head's hidden layer, 0 for none (default: %(default)s)")
     group.add_argument("--dropout", type=float, default=defaults.dropout,

@@ -17,7 +17,8 @@ def config_from_args(args, base):
     return dataclasses.replace(
         base, backbone=args.backbone, weights=weights, size=args.size,
         batch_size=args.batch_size, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
-        base_lr=args.lr, lr_find_steps=args.lr_find_steps, hidden_units=args.hidden_units,
+        base_lr=args.lr, lr_find_steps=args.lr_find_steps, lr_suggestion=args.lr_suggestion,
+        hidden_units=args.hidden_units,
         dropout=args.dropout, steps_per_epoch=args.steps_per_epoch,
         augment=not args.no_augment, flip=not args.no_flip, tta=args.tta, seed=args.seed,
         name=args.name, run_dir=args.run_dir, export_root=args.export_root,

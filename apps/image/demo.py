@@ -11,9 +11,13 @@ import numpy as np
 from apps.image import data, datasets
 from apps.image.train import TrainConfig, train_image_model
 
+# base_lr is fixed: on this run the LR finder's curve is flat and noisy from
+# 1e-7 to 1e-3, and its valley (~1.6e-4) trains to 0.3 accuracy in 3 epochs where
+# 1e-2 reaches 0.85 (both measured; the finder still runs and its plot is saved).
 DEMO_DEFAULTS = dict(backbone="efficientnet_lite0", weights="imagenet", size=64,
-                     batch_size=32, epochs=2, freeze_epochs=1, lr_find_steps=40,
-                     flip=False, hidden_units=256, dropout=0.25, name="mnist5k_lite0")
+                     batch_size=32, epochs=2, freeze_epochs=1, base_lr=1e-2,
+                     lr_find_steps=40, flip=False, hidden_units=256, dropout=0.25,
+                     name="mnist5k_lite0")
 
 
 def demo_config(**overrides):

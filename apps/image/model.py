@@ -41,7 +41,7 @@ class ImageModel:
 
 
 def build_image_model(backbone, class_names, task="single_label", hidden_units=512,
-                      dropout=0.5, name="image_model"):
+                      dropout=0.5, bn_momentum=0.9, name="image_model"):
     """Puts a new head on ``backbone`` for ``task``.
 
     Args:
@@ -52,6 +52,14 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
             ``"regression"`` (linear outputs).
         hidden_units: width of the hidden Dense layer (0 for none).
         dropout: dropout before the last Dense; half of it before the hidden one.
+        bn_momentum: momentum of every BatchNormalization's moving statistics,
+            backbone and head (None leaves the backbone's as built). 0.9 is
+            PyTorch's 0.1, which fastai's ``train_bn=True`` recipe assumes:
+            BN layers of the frozen body train on batch statistics, and with
+            Keras' 0.99 the moving statistics used for validation lag hundreds
+            of steps behind them (measured on MNIST-5k, Lite0, 64 px, 1 frozen
+            + 1 unfrozen epoch of 32 steps: 0.37/0.73 validation accuracy with
+            0.9, and a drop to 0.57 after unfreezing with 0.99).
         name: name of the Keras model.
 
     Returns:
@@ -70,15 +78,40 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
     if not class_names:
         raise ValueError(f"`class_names` must name at least one output. "
                          f"Received: class_names={class_names!r}")
+    if bn_momentum is not None:
+        set_batchnorm_momentum(backbone.model, bn_momentum)
     head = build_head(backbone.feature_channels, len(class_names),
                       activation=TASK_ACTIVATIONS[task], hidden_units=hidden_units,
-                      dropout=dropout)
+                      dropout=dropout, bn_momentum=bn_momentum or 0.9)
     inputs = keras.Input(backbone.model.input_shape[1:], name="image")
     outputs = head(backbone.model(inputs))
     model = keras.Model(inputs, outputs, name=name)
     groups = image_layer_groups(backbone, head)
     return ImageModel(model=model, backbone=backbone, head=head, layer_groups=groups,
                       task=task, class_names=list(class_names))
+
+
+def set_batchnorm_momentum(model, momentum):
+    """Sets ``momentum`` on every BatchNormalization inside ``model`` (nested too).
+
+    Call it before the model is compiled (the value is read when the train
+    step is traced). Returns how many layers were changed.
+
+    Example:
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
+    >>> set_batchnorm_momentum(model, 0.9), model.layers[0].momentum
+    (1, 0.9)
+    """
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum}")
+    changed, pending = 0, list(model.layers)
+    while pending:
+        layer = pending.pop()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = float(momentum)
+            changed += 1
+        pending.extend(getattr(layer, "layers", []))
+    return changed
 
 
 def loss_and_metrics(task, threshold=0.5, beta=2.0):

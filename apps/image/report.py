@@ -69,7 +69,11 @@ def write_reports(image_model, images, outputs, targets, out_dir, log_dir=None,
             out_dir / "top_losses.png", log_dir, "interpretation/top_losses")
     chosen = worst[:gradcam_count]
     heatmaps, classes = grad_cam(image_model, images[chosen].astype("float32"))
-    titles = [f"explains: {names[c]}" for c in classes]
+    if task == "single_label":
+        titles = [f"predicted {names[c]} / actual {names[int(t)]}"
+                  for c, t in zip(classes, targets[chosen])]
+    else:
+        titles = [f"explains: {names[c]}" for c in classes]
     paths["grad_cam"] = interpret.save_figure(
         plot_grad_cam(images[chosen], heatmaps, titles), out_dir / "grad_cam.png",
         log_dir, "interpretation/grad_cam")

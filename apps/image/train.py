@@ -38,6 +38,8 @@ class TrainConfig:
         freeze_epochs: epochs with only the head training.
         base_lr: ``fine_tune``'s base rate; None takes the LR finder's valley.
         lr_find_steps: length of the LR range test.
+        lr_suggestion: which LR-finder suggestion becomes ``base_lr`` when it
+            is not given: ``"valley"``, ``"steep"`` or ``"minimum"``.
         valid_pct: validation share when no validation source is given.
         seed: split, shuffle and weight-initialisation seed.
         augment: flip/rotate/zoom/contrast the training images.
@@ -61,6 +63,7 @@ class TrainConfig:
     freeze_epochs: int = 1
     base_lr: Optional[float] = None
     lr_find_steps: int = 50
+    lr_suggestion: str = "valley"
     valid_pct: float = 0.2
     seed: int = 42
     augment: bool = True
@@ -124,7 +127,8 @@ def train_image_model(source, config=TrainConfig(), valid_source=None, backbone=
     image_model = _build(source, config, backbone)
     suggestion, lr_plot = _find_learning_rate(image_model, train_ds, config, run_dir, log_dir)
     base_lr = config.base_lr or suggestion
-    print(f"LR finder suggests {suggestion:.2e} (plot: {lr_plot}); fine-tuning at base_lr={base_lr:.2e}")
+    print(f"LR finder suggests {suggestion:.2e} ({config.lr_suggestion}; plot: {lr_plot}); "
+          f"fine-tuning at base_lr={base_lr:.2e}")
     histories = dlkeras.fine_tune(
         image_model.model, train_ds, epochs=config.epochs, layer_groups=image_model.layer_groups,
         base_lr=base_lr, freeze_epochs=config.freeze_epochs, validation_data=valid_ds,
@@ -160,7 +164,10 @@ def _find_learning_rate(image_model, train_ds, config, run_dir, log_dir):
     dlkeras.freeze(image_model.model, image_model.layer_groups)
     finder = dlkeras.lr_find(image_model.model, train_ds, num_steps=config.lr_find_steps,
                              log_dir=str(log_dir / "lr_find"), verbose=config.verbose)
-    suggestion = finder.suggestion
+    if config.lr_suggestion not in finder.suggestions:
+        raise ValueError(f"`lr_suggestion` must be one of {sorted(finder.suggestions)}. "
+                         f"Received: lr_suggestion={config.lr_suggestion!r}")
+    suggestion = finder.suggestions[config.lr_suggestion]
     if suggestion is None or not math.isfinite(suggestion) or suggestion <= 0:
         print(f"LR finder gave no usable suggestion ({suggestion}); using {FALLBACK_LR:g}")
         suggestion = FALLBACK_LR
