@@ -108,8 +108,9 @@ def test_cli_train_predict_export(trained, tmp_path, capsys):
     cli_main(["train", "--csv", str(csv), "--target", "high_income", "--cat", "occrecode",
               "wrkstat", "gender", "educcat", "maritalcat", "year", "--cont", "age", "prestg10",
               "childs", "--epochs", "1", "--batch-size", "128", "--layers", "16",
-              "--model-dir", str(model_dir), "--verbose", "0"])
+              "--model-dir", str(model_dir), "--verbose", "0", "--log-dir", str(tmp_path / "tb")])
     assert '"val_accuracy"' in capsys.readouterr().out
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     cli_main(["predict", "--csv", str(csv), "--model-dir", str(model_dir), "--out", str(out)])
     predictions = pd.read_csv(out)
     assert list(predictions.columns) == ["p_0", "p_1", "high_income"]
@@ -131,5 +132,5 @@ def test_cli_help_documents_every_command(capsys):
         assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--csv", "--target", "--cat", "--cont", "--lr-find", "--y-range", "--out",
-                 "--name", "--model-dir"):
+                 "--name", "--model-dir", "--log-dir"):
         assert flag in text

@@ -102,7 +102,7 @@ def gss_learner():
     return learn, history, df.iloc[valid_idx]
 
 
-def test_gss_slice_trains_and_explains(gss_learner):
+def test_gss_slice_trains_and_explains(gss_learner, tmp_path):
     learn, history, valid_df = gss_learner
     assert history.history["val_accuracy"][-1] > 0.72  # majority class is ~0.5
     importance = permutation_importance(learn, valid_df, n_repeats=1)
@@ -112,8 +112,9 @@ def test_gss_slice_trains_and_explains(gss_learner):
     near = nearest_categories(learn, "educcat", "Graduate", k=3)
     assert len(near) == 3 and "Graduate" not in near["category"].tolist()
     assert near["cosine"].is_monotonic_decreasing
-    figure = plot_embedding_projection(learn, "occrecode")
+    figure = plot_embedding_projection(learn, "occrecode", log_dir=tmp_path / "tb")
     assert len(figure.axes[0].texts) == 11  # one label per occupation group
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
 
 
 def test_project_2d_recovers_known_directions():

@@ -43,7 +43,8 @@ def _train(args) -> None:
         finder = learn.lr_find()
         print(f"lr_find suggestions: {finder.suggestions}")
         lr_max = lr_max or finder.suggestion
-    history = learn.fit_one_cycle(args.epochs, lr_max=lr_max or 1e-2, verbose=args.verbose)
+    history = learn.fit_one_cycle(args.epochs, lr_max=lr_max or 1e-2, verbose=args.verbose,
+                                  log_dir=args.log_dir)
     final = {k: round(float(v[-1]), 5) for k, v in history.history.items()}
     print(f"final epoch: {json.dumps(final)}")
     print(f"saved to {learn.save(args.model_dir)}")
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help="where to save the model")
     train.add_argument("--export", metavar="NAME", help="also export saved_models/NAME/<v>/")
     train.add_argument("--export-root", help="saved-models root (default ./saved_models)")
+    train.add_argument("--log-dir", help="TensorBoard logdir (metrics, lr and momentum)")
     train.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity")
     train.set_defaults(run=_train)
 

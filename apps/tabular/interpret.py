@@ -73,8 +73,16 @@ def project_2d(matrix: np.ndarray) -> np.ndarray:
     return projected
 
 
-def plot_embedding_projection(learner, column: str, include_special: bool = False):
+def plot_embedding_projection(learner, column: str, include_special: bool = False,
+                              log_dir=None):
     """A matplotlib Figure: the column's categories on their first two PCs.
+
+    Args:
+        learner: a trained `TabularLearner`.
+        column: a categorical column.
+        include_special: also plot the unknown and missing vectors.
+        log_dir: when given, the figure is also written to this TensorBoard
+            logdir as image `embeddings/<column>`.
 
     Example:
         >>> # fig = plot_embedding_projection(learn, "educcat"); fig.savefig("educ.png")
@@ -93,6 +101,10 @@ def plot_embedding_projection(learner, column: str, include_special: bool = Fals
     axes.set_title(f"Embedding of {column!r} (PCA)")
     axes.set_xlabel("PC 1")
     axes.set_ylabel("PC 2")
+    if log_dir is not None:
+        from dlkeras.plots import log_figure
+
+        log_figure(figure, log_dir, f"embeddings/{column}")
     return figure
 
 
