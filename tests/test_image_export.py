@@ -8,7 +8,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from apps.image.export import export_image_model, new_version_dir

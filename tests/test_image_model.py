@@ -35,6 +35,7 @@ def test_layer_groups_are_body_groups_then_head():
     assert groups.names == ["body_early", "body_late", "head"]
     assert groups["head"].layers == [image_model.head]
     assert [l.name for l in groups[0].layers] == ["stem_conv", "stem_bn"]
+    assert backbone.model.get_layer("stem_bn").momentum == 0.9  # see build_image_model
     head_layers = [l.name for l in image_model.head.layers]
     assert head_layers == ["concat_pool", "head_bn_1", "head_dropout_1", "head_hidden",
                            "head_bn_2", "head_dropout_2", "head_output"]

@@ -16,10 +16,10 @@ def tiny_backbone(seed=0, channels=(8, 16)):
     inputs = keras.Input((None, None, 3), name="pixels")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
     x = keras.layers.Conv2D(channels[0], 3, strides=2, padding="same", name="stem_conv")(x)
-    x = keras.layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     x = keras.layers.Conv2D(channels[1], 3, strides=2, padding="same", name="late_conv")(x)
-    x = keras.layers.BatchNormalization(momentum=0.9, name="late_bn")(x)
+    x = keras.layers.BatchNormalization(name="late_bn")(x)
     x = keras.layers.ReLU(name="late_relu")(x)
     model = keras.Model(inputs, x, name="tiny_backbone")
     layers = {layer.name: layer for layer in model.layers}

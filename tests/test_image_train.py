@@ -53,3 +53,25 @@ def test_run_leaves_plots_logs_keras_model_and_saved_model(result):
     np.testing.assert_allclose(outputs,
                                outcome.image_model.model.predict(images.astype("float32"), verbose=0),
                                atol=1e-5)
+
+
+def test_multi_label_run_reports_f_beta_and_exports_sigmoid_outputs(tmp_path):
+    images, labels = stripes(96, size=16, seed=3)
+    bright = (images.mean(axis=(1, 2, 3)) > np.median(images.mean(axis=(1, 2, 3))))
+    tags = np.stack([labels == 0, labels == 1, bright], axis=1).astype("float32")
+    source = data.from_arrays(images, tags, class_names=["horizontal", "vertical", "bright"],
+                              task="multi_label")
+    config = TrainConfig(size=16, batch_size=32, epochs=1, freeze_epochs=1, lr_find_steps=5,
+                         base_lr=1e-2, hidden_units=8, augment=False, name="tags",
+                         run_dir=str(tmp_path / "run"), export_root=str(tmp_path / "saved"),
+                         verbose=0)
+    outcome = train_image_model(source, config, backbone=tiny_backbone(seed=5))
+    assert set(outcome.metrics) == {"loss", "accuracy", "f_beta"}
+    assert 0.0 <= outcome.metrics["f_beta"] <= 1.0 and outcome.most_confused == []
+    assert "confusion_matrix" not in outcome.paths and outcome.paths["grad_cam"].is_file()
+    served = tf.saved_model.load(str(outcome.paths["saved_model"])).signatures["serve_pixels"]
+    outputs = served(pixels=tf.constant(images[:8]))["outputs"].numpy()
+    assert outputs.shape == (8, 3) and not np.allclose(outputs.sum(axis=1), 1.0)
+    np.testing.assert_allclose(
+        outputs, outcome.image_model.model.predict(images[:8].astype("float32"), verbose=0),
+        atol=1e-5)

@@ -10,7 +10,6 @@ import dataclasses
 
 import keras
 
-from apps.image.heads import ConcatPooling2D  # noqa: F401  (registered layer)
 from apps.image.heads import build_head
 from apps.image.groups import image_layer_groups
 
