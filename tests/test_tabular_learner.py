@@ -25,11 +25,12 @@ def rule_frame(n=3000, seed=0):
     return pd.DataFrame({"shop": shop, "x": x, "noise": rng.normal(size=n), "y": y})
 
 
-@pytest.mark.parametrize("steps_per_execution", [1, 4])
-def test_binary_rule_is_learned(steps_per_execution):
+@pytest.mark.parametrize("steps_per_execution, jit_compile", [(1, False), (4, False), (1, True)])
+def test_binary_rule_is_learned(steps_per_execution, jit_compile):
     keras.utils.set_random_seed(0)
     learn = TabularLearner.from_df(rule_frame(), "y", batch_size=128, layers=[32],
-                                   steps_per_execution=steps_per_execution)
+                                   steps_per_execution=steps_per_execution,
+                                   jit_compile=jit_compile)
     history = learn.fit_one_cycle(6, lr_max=2e-2)
     # Rows with x missing are guessed at median x: ~half of those 10 % wrong.
     assert history.history["val_accuracy"][-1] > 0.9
@@ -105,7 +106,8 @@ def gss_learner():
 def test_gss_slice_trains_and_explains(gss_learner, tmp_path):
     learn, history, valid_df = gss_learner
     assert history.history["val_accuracy"][-1] > 0.72  # majority class is ~0.5
-    importance = permutation_importance(learn, valid_df, n_repeats=1)
+    importance = permutation_importance(learn, n_repeats=1)  # the learner's validation rows
+    pd.testing.assert_frame_equal(learn.data.valid_df, valid_df)
     assert sorted(importance.index) == sorted(GSS_CAT_NAMES + GSS_CONT_NAMES)
     # Income depends on work status far more than on the number of children.
     assert importance["wrkstat"] > importance["childs"]

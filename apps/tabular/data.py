@@ -128,6 +128,7 @@ class TabularData:
         self.train_x = preprocess_frame(preprocessor, train_df, roles)
         self.train_y = encode_target(train_df, roles)
         self.valid_x = self.valid_y = None
+        self.valid_df = valid_df  # kept for interpretation (permutation importance)
         if valid_df is not None and len(valid_df):
             self.valid_x = preprocess_frame(preprocessor, valid_df, roles)
             self.valid_y = encode_target(valid_df, roles)

@@ -132,7 +132,7 @@ def _shuffled(features, learner, column, permutation):
     return shuffled
 
 
-def permutation_importance(learner, df: pd.DataFrame, n_repeats: int = 3,
+def permutation_importance(learner, df: pd.DataFrame | None = None, n_repeats: int = 3,
                            seed: int = 0) -> pd.Series:
     """Score drop per input column when that column is shuffled across rows.
 
@@ -141,7 +141,7 @@ def permutation_importance(learner, df: pd.DataFrame, n_repeats: int = 3,
 
     Args:
         learner: a trained `TabularLearner`.
-        df: labelled rows to score on (use validation rows).
+        df: labelled rows to score on; the learner's validation rows when None.
         n_repeats: shuffles per column, averaged.
         seed: seed of the shuffles.
 
@@ -151,6 +151,11 @@ def permutation_importance(learner, df: pd.DataFrame, n_repeats: int = 3,
     Example:
         >>> # permutation_importance(learn, valid_df).head()
     """
+    if df is None:
+        df = getattr(learner.data, "valid_df", None)
+        if df is None or not len(df):
+            raise ValueError("permutation_importance needs labelled rows: pass df=..., "
+                             "or use a learner built with validation rows.")
     features = preprocess_frame(learner.preprocessor, df, learner.roles)
     target = encode_target(df, learner.roles)
     base = _score(learner, features, target)
