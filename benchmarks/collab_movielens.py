@@ -41,12 +41,12 @@ CONFIGS = {
 FASTAI = {"dot-64": (35.1, 0.889), "dot-1024": (2.3, 0.901), "neural-64": (103.0, 0.911)}
 
 
-def run_one(name: str, seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
+def run_one(name: str, seed: int, steps_per_execution: int, jit_compile: bool | None) -> dict:
     import keras
 
     from apps.recommender.data import load_movielens, random_split
     from apps.recommender.training import (create_recommender, evaluate_ratings,
-                                           find_learning_rate, fit_recommender)
+                                           find_learning_rate, fit_recommender, scorer_of)
 
     config = dict(CONFIGS[name])
     batch_size, lr_max = config.pop("batch_size"), config.pop("lr_max")
@@ -70,7 +70,8 @@ def run_one(name: str, seed: int, steps_per_execution: int, jit_compile: bool) -
             "steady_steps_per_s": steps / 5 / statistics.median(epochs.times[1:]),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "valid_rmse": evaluate_ratings(model, valid)["rmse"],
-            "steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": bool(scorer_of(model).jit_compile)}
 
 
 class EpochTimer:
@@ -96,7 +97,7 @@ class EpochTimer:
 def _in_subprocess(name, seed, steps_per_execution, jit_compile) -> dict:
     command = [sys.executable, os.path.abspath(__file__), "--single", name, "--seeds", str(seed),
                "--steps-per-execution", str(steps_per_execution),
-               "--jit" if jit_compile else "--no-jit"]
+               *({True: ["--jit"], False: ["--no-jit"]}.get(jit_compile, []))]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{name} seed {seed} failed:\n{done.stderr[-3000:]}")
@@ -104,9 +105,9 @@ def _in_subprocess(name, seed, steps_per_execution, jit_compile) -> dict:
 
 
 def summarise(results: list[dict]) -> str:
-    lines = ["| config | seeds | fit s (median) | s/epoch | steps/s | lr_find s | lr sugg. "
+    lines = ["| config | XLA | seeds | fit s (median) | s/epoch | steps/s | lr_find s | lr sugg. "
              "| peak RSS MiB | valid RMSE median (min-max) | fastai fit s / RMSE |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["config"] for r in results):
         runs = [r for r in results if r["config"] == name]
         med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
@@ -115,7 +116,7 @@ def summarise(results: list[dict]) -> str:
         sugg = statistics.median(r["lr_suggestion"] or float("nan") for r in runs)
         fastai = FASTAI.get(name)
         lines.append(
-            f"| {name} | {len(runs)} | {med('fit_s'):.2f} | {epoch:.2f} | {med('steps_per_s'):.0f} "
+            f"| {name} | {'on' if runs[0]['jit_compile'] else 'off'} | {len(runs)} | {med('fit_s'):.2f} | {epoch:.2f} | {med('steps_per_s'):.0f} "
             f"| {med('lr_find_s'):.2f} | {sugg:.2g} | {med('peak_rss_mib'):.0f} "
             f"| {statistics.median(rmses):.4f} ({min(rmses):.4f}-{max(rmses):.4f}) "
             f"| {f'{fastai[0]} / {fastai[1]}' if fastai else '-'} |")
@@ -129,13 +130,18 @@ def main(argv=None):
                                                       "dot-64-side"])
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--steps-per-execution", type=int, default=64)
-    parser.add_argument("--jit", dest="jit", action="store_true", default=False)
-    parser.add_argument("--no-jit", dest="jit", action="store_false")
+    parser.add_argument("--jit", dest="jit", action="store_true", default=None,
+                        help="force XLA on (default: create_recommender's choice per kind)")
+    parser.add_argument("--no-jit", dest="jit", action="store_false", help="force XLA off")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true",
                         help="dot-64, seed 0, over steps_per_execution x jit_compile")
     parser.add_argument("--json", help="also write all runs to this file")
+    parser.add_argument("--table", nargs="*", help="print the table of these --json files")
     args = parser.parse_args(argv)
+    if args.table:
+        print(summarise([run for path in args.table for run in json.load(open(path))]))
+        return
     if args.single:
         print(json.dumps(run_one(args.single, args.seeds[0], args.steps_per_execution, args.jit)))
         return
@@ -148,7 +154,7 @@ def main(argv=None):
     for name, seed, spe, jit in grid:
         results.append(_in_subprocess(name, seed, spe, jit))
         row = results[-1]
-        print(f"{name} seed={seed} spe={spe} jit={jit}: fit {row['fit_s']:.2f}s "
+        print(f"{name} seed={seed} spe={spe} jit={row['jit_compile']}: fit {row['fit_s']:.2f}s "
               f"epochs {[round(t, 2) for t in row['epoch_s']]} lr_find {row['lr_find_s']:.2f}s "
               f"rmse {row['valid_rmse']:.4f} rss {row['peak_rss_mib']:.0f}MiB", flush=True)
     if args.json:

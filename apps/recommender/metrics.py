@@ -82,7 +82,7 @@ def held_out_positives(valid: pd.DataFrame, threshold: float = 4.0) -> dict:
 
 
 def ranking_metrics(recommend, valid: pd.DataFrame, k: int = 10, threshold: float = 4.0,
-                    batch_users: int = 64) -> dict[str, float]:
+                    batch_users: int = 16) -> dict[str, float]:
     """Mean precision@k, recall@k, NDCG@k of `recommend` over users with held-out positives.
 
     Args:

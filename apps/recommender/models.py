@@ -158,7 +158,9 @@ def _mlp(user_vec, item_vec, layers):
     hidden = ops.concatenate([user_vec, item_vec], axis=-1)
     for position, units in enumerate(layers):
         hidden = keras.layers.Dense(units, activation="relu", name=f"mlp_dense_{position}")(hidden)
-        hidden = keras.layers.BatchNormalization(name=f"mlp_bn_{position}")(hidden)
+        # PyTorch-style running statistics (momentum 0.1 there = 0.9 here): with
+        # few steps per fit, Keras' default 0.99 leaves them far behind the weights.
+        hidden = keras.layers.BatchNormalization(momentum=0.9, name=f"mlp_bn_{position}")(hidden)
     return ops.squeeze(keras.layers.Dense(1, name="mlp_out")(hidden), axis=-1)
 
 
