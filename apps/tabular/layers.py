@@ -201,4 +201,3 @@ class PackedEmbeddings(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "cardinalities": self.cardinalities,
                 "sizes": self.sizes, "init_std": self.init_std}
-
