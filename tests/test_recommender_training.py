@@ -111,3 +111,17 @@ def test_lr_find_restores_weights_and_steps_per_execution():
         np.testing.assert_array_equal(saved, weight.numpy())
     with pytest.raises(ValueError, match="weight_decay_mode='sgd'"):
         create_recommender(train, weight_decay_mode="sgd")
+
+
+def test_compiled_scorer_with_sparse_adamw_saves_and_reloads(tmp_path):
+    train, _ = _low_rank_ratings()
+    model = create_recommender(train, n_factors=3, weight_decay_mode="decoupled", wd=0.3,
+                               steps_per_execution=4)
+    fit_recommender(model, train, epochs=1, lr_max=1e-2, batch_size=64, seed=0)
+    scorer_of(model).save(tmp_path / "scorer.keras")
+    reloaded = keras.saving.load_model(tmp_path / "scorer.keras")
+    assert isinstance(reloaded.optimizer, SparseAdamW)
+    assert reloaded.optimizer.decay_embeddings
+    assert reloaded.optimizer.weight_decay == pytest.approx(0.3)
+    x = {"user_index": np.array([0, 1, 5], "int32"), "item_index": np.array([3, 0, 7], "int32")}
+    np.testing.assert_allclose(reloaded(x).numpy(), scorer_of(model)(x).numpy(), rtol=1e-6)
