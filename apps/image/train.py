@@ -90,13 +90,13 @@ class TrainResult:
     paths: dict
 
 
-def train_image_model(source, config=TrainConfig(), valid_source=None, backbone=None):
+def train_image_model(source, config=None, valid_source=None, backbone=None):
     """Fine-tunes a pretrained backbone on ``source`` and exports it.
 
     Args:
         source: an :class:`~apps.image.data.ImageSource` (split by
             ``config.valid_pct`` unless ``valid_source`` is given).
-        config: a :class:`TrainConfig`.
+        config: a :class:`TrainConfig` (default: ``TrainConfig()``).
         valid_source: optional separate validation source.
         backbone: a ready backbone object instead of ``config.backbone``.
 
@@ -111,6 +111,7 @@ def train_image_model(source, config=TrainConfig(), valid_source=None, backbone=
     """
     import keras
 
+    config = config or TrainConfig()
     keras.utils.set_random_seed(config.seed)
     run_dir = _run_dir(config)
     log_dir = run_dir / "logs"
@@ -133,18 +134,23 @@ def train_image_model(source, config=TrainConfig(), valid_source=None, backbone=
         image_model.model, train_ds, epochs=config.epochs, layer_groups=image_model.layer_groups,
         base_lr=base_lr, freeze_epochs=config.freeze_epochs, validation_data=valid_ds,
         log_dir=str(log_dir), steps_per_epoch=steps_per_epoch, verbose=config.verbose)
-    metrics = image_model.model.evaluate(valid_ds, return_dict=True, verbose=0)
-    if config.tta:
-        metrics.update(_tta_metrics(image_model, valid_ds))
-    images, outputs, targets = collect_predictions(image_model.model, valid_ds)
-    figures, pairs = write_reports(image_model, images, outputs, targets, run_dir, log_dir)
+    metrics, pairs, figures = _evaluate_and_explain(image_model, valid_ds, config, run_dir, log_dir)
     paths = dict(run_dir=run_dir, logs=log_dir, lr_find=lr_plot, **figures)
     paths["keras_model"] = save_run(image_model, config, run_dir)
     paths["saved_model"] = export_image_model(image_model.model, config.size,
                                               image_model.class_names, config.name,
                                               root=config.export_root)
-    return TrainResult(image_model, suggestion, base_lr, histories,
-                       {k: float(v) for k, v in metrics.items()}, pairs, paths)
+    return TrainResult(image_model, suggestion, base_lr, histories, metrics, pairs, paths)
+
+
+def _evaluate_and_explain(image_model, valid_ds, config, run_dir, log_dir):
+    """Validation metrics (plus TTA ones), most-confused pairs and the figures."""
+    metrics = image_model.model.evaluate(valid_ds, return_dict=True, verbose=0)
+    if config.tta:
+        metrics.update(_tta_metrics(image_model, valid_ds))
+    images, outputs, targets = collect_predictions(image_model.model, valid_ds)
+    figures, pairs = write_reports(image_model, images, outputs, targets, run_dir, log_dir)
+    return {k: float(v) for k, v in metrics.items()}, pairs, figures
 
 
 def _build(source, config, backbone):
