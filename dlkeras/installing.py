@@ -1,8 +1,12 @@
 """Putting schedules into optimizers, and taking a snapshot to put things back.
 
-Callbacks use these at train begin; they touch `_learning_rate` and the
-optimizer's variable list, the two places Keras keeps what a learning-rate
-setter changes, so the snapshot can undo an installation exactly.
+Keras' `optimizer.learning_rate = schedule` untracks the optimizer's
+learning-rate variable, which edits a tracked list that TensorFlow then
+refuses to save ("tracking is exclusively for append-only data
+structures"): `model.export` fails afterwards. So schedules are installed by
+replacing `_learning_rate` only; the variable stays tracked (and unused), the
+optimizer's variable list never changes, and restoring is putting the old
+object back.
 """
 
 import warnings
@@ -16,8 +20,11 @@ def current_step(optimizer):
 
 
 def install_learning_rate(optimizer, schedule):
-    """Makes `optimizer` (not a MultiOptimizer) follow `schedule` from now on."""
-    optimizer.learning_rate = schedule
+    """Makes `optimizer` (not a MultiOptimizer) follow `schedule` from now on.
+
+    The train function must be rebuilt afterwards (`make_train_function(force=True)`).
+    """
+    optimizer._learning_rate = schedule
 
 
 def install_momentum(optimizer, schedule):
@@ -49,7 +56,7 @@ class OptimizerSnapshot:
     >>> import keras
     >>> optimizer = keras.optimizers.Adam(1e-3)
     >>> snapshot = OptimizerSnapshot(optimizer)
-    >>> optimizer.learning_rate = keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5)
+    >>> install_learning_rate(optimizer, keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5))
     >>> snapshot.restore()
     >>> round(float(optimizer.learning_rate), 6)
     0.001
@@ -57,21 +64,13 @@ class OptimizerSnapshot:
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        self._parts = []
-        for sub in sub_optimizers(optimizer):
-            self._parts.append((sub, sub._learning_rate, list(sub._variables),
-                                getattr(sub, "_momentum_schedule", None)))
+        self._parts = [(sub, sub._learning_rate, getattr(sub, "_momentum_schedule", None))
+                       for sub in sub_optimizers(optimizer)]
         self._values = [v.numpy().copy() for v in optimizer.variables]
 
     def restore(self):
-        for sub, learning_rate, variables, momentum in self._parts:
+        for sub, learning_rate, momentum in self._parts:
             sub._learning_rate = learning_rate
-            # A tracked list: rebuild it in place (no element comparisons) so the
-            # variable order, which checkpoints rely on, is what it was.
-            while len(sub._variables):
-                sub._variables.pop()
-            for variable in variables:
-                sub._variables.append(variable)
             if supports_momentum_schedule(sub):
                 sub._momentum_schedule = momentum
         for variable, value in zip(self.optimizer.variables, self._values):

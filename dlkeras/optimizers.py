@@ -47,6 +47,22 @@ class _ScheduledHyperparameters:
 
     _momentum_attr = None  # "beta_1" or "momentum"
 
+    def _track_learning_rate_variable(self):
+        """Gives the optimizer a `learning_rate` variable even when it got a schedule.
+
+        Keras creates that variable only for a float rate. Keeping one always
+        means the variable layout (which checkpoints are matched by) is the
+        same whether a schedule was passed, installed later, or neither.
+        """
+        if isinstance(self._learning_rate, keras.Variable):
+            return
+        with keras.name_scope(self.name, caller=self):
+            variable = keras.Variable(
+                float(keras.ops.convert_to_numpy(self._get_current_learning_rate())),
+                name="learning_rate", dtype=keras.config.floatx(), trainable=False,
+                aggregation="only_first_replica")
+        self._track_variable(variable)
+
     @property
     def schedule_step(self):
         """The step schedules are evaluated on (a parent's counter if attached)."""
@@ -135,6 +151,7 @@ class ScheduledAdam(_ScheduledHyperparameters, keras.optimizers.Adam):
         schedule, constant = _split_momentum("beta_1", beta_1)
         super().__init__(learning_rate=learning_rate, beta_1=constant, **kwargs)
         self._momentum_schedule = schedule
+        self._track_learning_rate_variable()
 
     def update_step(self, gradient, variable, learning_rate):
         if self._momentum_schedule is None:
@@ -194,6 +211,7 @@ class ScheduledSGD(_ScheduledHyperparameters, keras.optimizers.SGD):
         schedule, constant = _split_momentum("momentum", momentum)
         super().__init__(learning_rate=learning_rate, momentum=constant, **kwargs)
         self._momentum_schedule = schedule
+        self._track_learning_rate_variable()
 
     def update_step(self, gradient, variable, learning_rate):
         if self._momentum_schedule is None:

@@ -18,7 +18,7 @@ import keras
 from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import current_step, install_learning_rate, install_momentum
 from dlkeras.layer_groups import spread_learning_rates
-from dlkeras.optimizers import sub_optimizers
+from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
 from dlkeras.schedules import OneCycleMomentum, OneCycleSchedule
 
 
@@ -29,8 +29,12 @@ class OneCycle(keras.callbacks.Callback):
     `OneCycleSchedule` (and a `OneCycleMomentum` where the optimizer can
     schedule momentum) spanning all the steps of this fit, starting at the
     current step. The schedules then run inside the compiled step; the
-    callback does no per-batch work. They stay installed after the fit
-    (the rate rests at its final value).
+    callback does no per-batch work. On dlkeras optimizers they stay
+    installed after the fit (the rate rests at its final value), so a
+    checkpoint saved during or after the fit resumes the cycle. On plain
+    Keras optimizers the rate is put back into their `learning_rate`
+    variable at its final value when the fit ends, since a plain optimizer
+    saved with a schedule no longer matches its checkpoint's variables.
 
     Args:
         max_lr: peak rate: a float, a `(lo, hi)` tuple spread over the
@@ -54,6 +58,15 @@ class OneCycle(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._installed = False
+        self._plain = []  # (optimizer, its learning-rate variable) to put back
+
+    def on_train_end(self, logs=None):
+        for optimizer, variable in self._plain:
+            variable.assign(optimizer._learning_rate(current_step(optimizer)))
+            optimizer._learning_rate = variable
+        if self._plain:
+            self.model.make_train_function(force=True)
+        self._plain = []
 
     def _cycle_length(self, first_epoch):
         if self.total_steps is not None:
@@ -74,6 +87,9 @@ class OneCycle(keras.callbacks.Callback):
         subs = sub_optimizers(model.optimizer)
         for sub, rate in zip(subs, spread_learning_rates(self.max_lr, len(subs))):
             start = current_step(sub)
+            if not supports_momentum_schedule(sub) and isinstance(sub._learning_rate,
+                                                                  keras.Variable):
+                self._plain.append((sub, sub._learning_rate))
             install_learning_rate(sub, OneCycleSchedule(
                 rate, total, div=self.div, div_final=self.div_final,
                 pct_start=self.pct_start, start_step=start))
