@@ -119,8 +119,10 @@ class LRFinder(keras.callbacks.Callback):
         self._optimizer_state.restore()
         self.model.make_train_function(force=True)
         lrs, losses = self.lrs, self.losses
-        if len(lrs) > 10:  # the last points are already blowing up
-            lrs, losses = lrs[:-5], losses[:-5]
+        if len(lrs) > 10:
+            # The first tenth is dominated by the smoothing's warm-up, the last
+            # points are already blowing up: neither should be suggested.
+            lrs, losses = lrs[len(lrs) // 10:-5], losses[len(losses) // 10:-5]
         try:
             self.suggestions = {name: f(lrs, losses) for name, f in SUGGESTERS.items()}
         except ValueError as error:
