@@ -129,8 +129,9 @@ def summarize(results, epochs):
             print(f"{key}: never reached the target in {epochs} epochs "
                   f"(best {max(a for _, a in results[key]):.4f})")
         else:
+            goal = " (goal for one-cycle: <= 0.33)" if key == "b_one_cycle" else ""
             print(f"{key}: epoch {epoch} ({seconds:.1f}s); epochs ratio vs (a) = "
-                  f"{epoch / best_epoch:.2f} (goal for one-cycle: <= 0.33)")
+                  f"{epoch / best_epoch:.2f}{goal}")
         summary[key] = {"epochs": epoch, "seconds": seconds,
                         "ratio": None if epoch is None else epoch / best_epoch}
     return summary
