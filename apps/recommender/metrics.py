@@ -65,7 +65,7 @@ def ranking_scores(recommended, relevant, k: int) -> dict[str, float]:
     hits = np.array([item in relevant for item in list(recommended)[:k]], "float64")
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = discounts[:min(k, len(relevant))].sum()
-    return {"precision": hits.sum() / k, "recall": hits.sum() / len(relevant),
+    return {"precision": float(hits.sum() / k), "recall": float(hits.sum() / len(relevant)),
             "ndcg": float((hits * discounts[:len(hits)]).sum() / ideal)}
 
 
@@ -114,7 +114,7 @@ def ranking_metrics(recommend, valid: pd.DataFrame, k: int = 10, threshold: floa
         for user, items in zip(batch, lists):
             for name, value in ranking_scores(_plain(items), positives[user], k).items():
                 totals[name] += value
-    result = {f"{name}@{k}": value / len(users) for name, value in totals.items()}
+    result = {f"{name}@{k}": float(value / len(users)) for name, value in totals.items()}
     return {**result, "users": len(users)}
 
 
