@@ -1,5 +1,6 @@
 """Finding image files and weeding out the ones TensorFlow cannot decode."""
 import logging
+import re
 
 import tensorflow as tf
 
@@ -14,8 +15,8 @@ def read_error(path):
     a file that passes here does not break an epoch later.
 
     Example:
-    >>> read_error("/no/such/file.png")[:14]
-    'cannot read: '
+    >>> read_error("/no/such/file.png")
+    'cannot read: /no/such/file.png; No such file or directory [Op:ReadFile]'
     """
     try:
         data = tf.io.read_file(path)
@@ -52,4 +53,6 @@ def drop_unreadable(paths):
 
 def _first_line(error):
     message = getattr(error, "message", None) or str(error)
-    return message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    # TensorFlow prefixes eager errors with "{{function_node ...}} "; drop it.
+    message = re.sub(r"^\{\{[^}]*\}\}\s*", "", message.strip())
+    return message.splitlines()[0] if message else type(error).__name__
