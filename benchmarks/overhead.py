@@ -80,7 +80,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--samples", type=int, default=64 * 200)
+    parser.add_argument("--mlp-steps", type=int, default=1500, help="steps per MLP epoch")
+    parser.add_argument("--cnn-steps", type=int, default=300, help="steps per CNN epoch")
     args = parser.parse_args()
     print(f"{'model':5} {'spe':>4} {'plain steps/s':>14} {'dlkeras steps/s':>16} {'overhead':>9}")
     for kind in ("mlp", "cnn"):
@@ -88,8 +89,9 @@ def main():
             best = {False: 0.0, True: 0.0}
             for _ in range(args.repeats):
                 for machinery in (False, True):
+                    steps = args.mlp_steps if kind == "mlp" else args.cnn_steps
                     rate = steps_per_second(kind, machinery, spe, args.epochs,
-                                            args.batch_size, args.samples)
+                                            args.batch_size, steps * args.batch_size)
                     best[machinery] = max(best[machinery], rate)
             overhead = best[False] / best[True] - 1
             print(f"{kind:5} {spe:>4} {best[False]:>14.0f} {best[True]:>16.0f} {overhead:>8.1%}",
