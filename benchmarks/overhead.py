@@ -4,14 +4,18 @@ Plain: Keras Adam at a constant rate. dlkeras: one-cycle learning rates and
 momentum, three discriminative layer groups (one `ScheduledAdam` each) and
 the hyper-parameter logger. Same model, data, batch size and seed. Each
 configuration trains `--epochs` epochs; the first epoch (tracing) is left
-out of the rate, and the best of `--repeats` alternating runs is kept, so
-that noise from other processes counts against neither side.
+out, and the rate is taken from the median epoch time over `--repeats`
+runs whose order alternates (plain first, then dlkeras first), so that
+warm-up and noise from other processes count against neither side.
 
 Run: `python benchmarks/overhead.py` (prints a table; takes a few minutes).
 """
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -23,14 +27,17 @@ import dlkeras  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+    """Wall and CPU (all threads of this process) seconds of each epoch."""
 
     def on_train_begin(self, logs=None):
-        self.times = []
+        self.times, self.cpu_times = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self._start)
+        self.cpu_times.append(time.process_time() - self._cpu_start)
 
 
 def mlp():
@@ -57,7 +64,7 @@ def data(kind, n):
     return rng.normal(size=shape).astype("float32"), rng.randint(0, 10, size=n)
 
 
-def steps_per_second(kind, machinery, steps_per_execution, epochs, batch_size, n):
+def steady_epoch_times(kind, machinery, steps_per_execution, epochs, batch_size, n):
     keras.utils.set_random_seed(0)
     model, boundaries = (mlp if kind == "mlp" else cnn)()
     callbacks = [EpochTimer()]
@@ -71,31 +78,45 @@ def steps_per_second(kind, machinery, steps_per_execution, epochs, batch_size, n
                   steps_per_execution=steps_per_execution)
     x, y = data(kind, n)
     model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
-    steps = n // batch_size
-    return steps * (epochs - 1) / sum(callbacks[0].times[1:])
+    return callbacks[0].times[1:], callbacks[0].cpu_times[1:]
+
+
+def measure_in_fresh_process(kind, machinery, spe, epochs, batch_size, n):
+    """Runs one configuration in its own Python process (no state left by earlier runs)."""
+    code = ("import json, benchmarks.overhead as b; print('RESULT', json.dumps("
+            f"b.steady_epoch_times({kind!r}, {machinery}, {spe}, {epochs}, {batch_size}, {n})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--mlp-steps", type=int, default=1500, help="steps per MLP epoch")
     parser.add_argument("--cnn-steps", type=int, default=300, help="steps per CNN epoch")
     args = parser.parse_args()
-    print(f"{'model':5} {'spe':>4} {'plain steps/s':>14} {'dlkeras steps/s':>16} {'overhead':>9}")
+    print(f"{'model':5} {'spe':>4} {'plain steps/s':>14} {'dlkeras steps/s':>16} "
+          f"{'wall overhead':>14} {'CPU overhead':>13}")
     for kind in ("mlp", "cnn"):
         for spe in (1, 32):
-            best = {False: 0.0, True: 0.0}
-            for _ in range(args.repeats):
-                for machinery in (False, True):
-                    steps = args.mlp_steps if kind == "mlp" else args.cnn_steps
-                    rate = steps_per_second(kind, machinery, spe, args.epochs,
-                                            args.batch_size, steps * args.batch_size)
-                    best[machinery] = max(best[machinery], rate)
-            overhead = best[False] / best[True] - 1
-            print(f"{kind:5} {spe:>4} {best[False]:>14.0f} {best[True]:>16.0f} {overhead:>8.1%}",
-                  flush=True)
+            wall, cpu = {False: [], True: []}, {False: [], True: []}
+            steps = args.mlp_steps if kind == "mlp" else args.cnn_steps
+            for repeat in range(args.repeats):
+                order = (False, True) if repeat % 2 == 0 else (True, False)
+                for machinery in order:
+                    epoch_wall, epoch_cpu = measure_in_fresh_process(
+                        kind, machinery, spe, args.epochs, args.batch_size,
+                        steps * args.batch_size)
+                    wall[machinery] += epoch_wall
+                    cpu[machinery] += epoch_cpu
+            rate = {m: steps / float(np.median(t)) for m, t in wall.items()}
+            cpu_ratio = float(np.median(cpu[True]) / np.median(cpu[False])) - 1
+            print(f"{kind:5} {spe:>4} {rate[False]:>14.0f} {rate[True]:>16.0f} "
+                  f"{rate[False] / rate[True] - 1:>14.1%} {cpu_ratio:>13.1%}", flush=True)
 
 
 if __name__ == "__main__":
