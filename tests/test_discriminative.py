@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from core_fixtures import regression_data, three_layer_model, weights_of
-from dlkeras import (DiscriminativeOptimizer, GradualUnfreezing, LayerGroup, LayerGroups,
+from dlkeras import (DiscriminativeOptimizer, GradualUnfreezing, OneCycle, LayerGroup, LayerGroups,
                      ScheduledAdam, ScheduledAdamW, discriminative_optimizer, even_mults,
                      freeze, freeze_to, spread_learning_rates, unfreeze)
 
@@ -105,7 +105,7 @@ def test_unfreezing_an_optimizer_built_too_early_is_a_clear_error():
         unfreeze(model, groups)
 
 
-def test_save_reload_and_continue_equals_uninterrupted():
+def test_save_reload_and_continue_equals_uninterrupted(tmp_path):
     x, y = regression_data(n=64)
 
     def compiled():
@@ -114,15 +114,13 @@ def test_save_reload_and_continue_equals_uninterrupted():
                       loss="mse")
         return model
 
-    from dlkeras import OneCycle
     straight = compiled()
     straight.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
                  callbacks=[OneCycle((1e-3, 1e-2), total_steps=16)])
     interrupted = compiled()
     interrupted.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0,
                     callbacks=[OneCycle((1e-3, 1e-2), total_steps=16)])
-    import tempfile, os
-    path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    path = tmp_path / "model.keras"
     interrupted.save(path)
     resumed = keras.models.load_model(path)
     assert isinstance(resumed.optimizer, DiscriminativeOptimizer)
