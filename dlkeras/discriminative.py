@@ -27,6 +27,8 @@ Example:
 import keras
 from keras.optimizers import MultiOptimizer, OptimizerMap
 
+from dlkeras.keras_internals import (inner_optimizer_list, routed_optimizer_index,
+                                     step_counter)
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import _ScheduledHyperparameters
 
@@ -49,7 +51,7 @@ class DiscriminativeOptimizer(MultiOptimizer):
                 optimizer.attach_schedule_step(self._shared_step)
 
     def _shared_step(self):
-        return self._iterations
+        return step_counter(self)
 
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None or len(grads) == 0:
@@ -57,8 +59,8 @@ class DiscriminativeOptimizer(MultiOptimizer):
         trainable_variables = list(trainable_variables)
         if not self.built:
             self.build(trainable_variables)
-        unknown = [v.path for v in trainable_variables
-                   if self._var_key(v) not in self._var_to_optimizer_idx]
+        indices = [routed_optimizer_index(self, v) for v in trainable_variables]
+        unknown = [v.path for v, i in zip(trainable_variables, indices) if i is None]
         if unknown:
             raise ValueError(
                 f"The optimizer was built without the variables {unknown[:5]} "
@@ -67,14 +69,13 @@ class DiscriminativeOptimizer(MultiOptimizer):
                 "(`dlkeras.build_optimizer_for_unfreezing(model)`; the dlkeras "
                 "callbacks and recipes do this), or compile again with a new optimizer.")
         routed = [([], []) for _ in self.optimizers]
-        for grad, variable in zip(grads, trainable_variables):
-            index = self._var_to_optimizer_idx[self._var_key(variable)]
+        for grad, variable, index in zip(grads, trainable_variables, indices):
             routed[index][0].append(grad)
             routed[index][1].append(variable)
         for optimizer, (group_grads, group_vars) in zip(self.optimizers, routed):
             if group_vars:
                 optimizer.apply(group_grads, group_vars)
-        self._iterations.assign_add(1)
+        step_counter(self).assign_add(1)
 
 
 def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):
@@ -114,5 +115,5 @@ def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):
     result = DiscriminativeOptimizer(optimizer_map)
     # Keep group order (MultiOptimizer lists the default optimizer last already),
     # including groups that own no variable yet.
-    result._inner_optimizers[:] = optimizers
+    inner_optimizer_list(result)[:] = optimizers
     return result

@@ -29,6 +29,7 @@ Example:
 
 import keras
 
+from dlkeras.keras_internals import built_variable_keys, sublayers, variable_key
 from dlkeras.layer_groups import trainable_capable_variables
 
 NORMALIZATION_LAYERS = (
@@ -41,8 +42,8 @@ NORMALIZATION_LAYERS = (
 def _leaf_layers(layer):
     """`layer` and everything inside it that holds no further sublayers."""
     return [
-        sub for sub in layer._flatten_layers(include_self=True, recursive=True)
-        if not list(sub._flatten_layers(include_self=False, recursive=False))
+        sub for sub in sublayers(layer)
+        if not sublayers(sub, include_self=False, recursive=False)
     ]
 
 
@@ -59,10 +60,10 @@ def build_optimizer_for_unfreezing(model):
     if not optimizer.built:
         optimizer.build(variables)
         return
-    known = getattr(optimizer, "_trainable_variables_indices", None)
+    known = built_variable_keys(optimizer)
     if known is None:
         return
-    missing = [v.path for v in variables if optimizer._var_key(v) not in known]
+    missing = [v.path for v in variables if variable_key(optimizer, v) not in known]
     if missing:
         raise ValueError(
             f"The optimizer was built before layers {missing[:5]} ({len(missing)} "

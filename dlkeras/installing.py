@@ -4,13 +4,15 @@ Keras' `optimizer.learning_rate = schedule` untracks the optimizer's
 learning-rate variable, which edits a tracked list that TensorFlow then
 refuses to save ("tracking is exclusively for append-only data
 structures"): `model.export` fails afterwards. So schedules are installed by
-replacing `_learning_rate` only; the variable stays tracked (and unused), the
+setting the optimizer's learning-rate object directly
+(`dlkeras.keras_internals.set_learning_rate_object`); the variable stays tracked (and unused), the
 optimizer's variable list never changes, and restoring is putting the old
 object back.
 """
 
 import warnings
 
+from dlkeras.keras_internals import learning_rate_object, set_learning_rate_object
 from dlkeras.optimizers import schedule_step_of, sub_optimizers, supports_momentum_schedule
 
 
@@ -24,7 +26,7 @@ def install_learning_rate(optimizer, schedule):
 
     The train function must be rebuilt afterwards (`make_train_function(force=True)`).
     """
-    optimizer._learning_rate = schedule
+    set_learning_rate_object(optimizer, schedule)
 
 
 def install_momentum(optimizer, schedule):
@@ -64,15 +66,15 @@ class OptimizerSnapshot:
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        self._parts = [(sub, sub._learning_rate, getattr(sub, "_momentum_schedule", None))
+        self._parts = [(sub, learning_rate_object(sub), getattr(sub, "momentum_schedule", None))
                        for sub in sub_optimizers(optimizer)]
         self._values = [v.numpy().copy() for v in optimizer.variables]
 
     def restore(self):
         for sub, learning_rate, momentum in self._parts:
-            sub._learning_rate = learning_rate
+            set_learning_rate_object(sub, learning_rate)
             if supports_momentum_schedule(sub):
-                sub._momentum_schedule = momentum
+                sub.momentum_schedule = momentum
         for variable, value in zip(self.optimizer.variables, self._values):
             variable.assign(value)
 

@@ -24,6 +24,8 @@ import re
 
 import keras
 
+from dlkeras.keras_internals import sublayers, variables_created_trainable
+
 
 def trainable_capable_variables(layers):
     """Variables of `layers` (and their sublayers) created trainable, in `weights` order.
@@ -36,8 +38,8 @@ def trainable_capable_variables(layers):
     order, so ours must build in it too for checkpoints to line up.
     """
     capable = {id(v) for layer in layers
-               for sub in layer._flatten_layers(include_self=True, recursive=True)
-               for v in sub._trainable_variables}
+               for sub in sublayers(layer)
+               for v in variables_created_trainable(sub)}
     seen, result = set(), []
     for layer in layers:
         for variable in layer.weights:

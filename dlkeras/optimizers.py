@@ -27,6 +27,9 @@ from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 from keras.saving import deserialize_keras_object, serialize_keras_object
 
+from dlkeras.keras_internals import (learning_rate_object, track_variable,
+                                     variable_index)
+
 _REGISTER = keras.saving.register_keras_serializable(package="dlkeras")
 
 
@@ -54,14 +57,14 @@ class _ScheduledHyperparameters:
         means the variable layout (which checkpoints are matched by) is the
         same whether a schedule was passed, installed later, or neither.
         """
-        if isinstance(self._learning_rate, keras.Variable):
+        if isinstance(learning_rate_object(self), keras.Variable):
             return
         with keras.name_scope(self.name, caller=self):
             variable = keras.Variable(
                 float(keras.ops.convert_to_numpy(self._get_current_learning_rate())),
                 name="learning_rate", dtype=keras.config.floatx(), trainable=False,
                 aggregation="only_first_replica")
-        self._track_variable(variable)
+        track_variable(self, variable)
 
     @property
     def schedule_step(self):
@@ -77,8 +80,9 @@ class _ScheduledHyperparameters:
         cached = getattr(self, "_step_learning_rate", None)
         if cached is not None:
             return cached
-        if isinstance(self._learning_rate, LearningRateSchedule):
-            return self._learning_rate(self.schedule_step)
+        schedule = learning_rate_object(self)
+        if isinstance(schedule, LearningRateSchedule):
+            return schedule(self.schedule_step)
         return super()._get_current_learning_rate()
 
     @property
@@ -105,8 +109,9 @@ class _ScheduledHyperparameters:
         # momentum for every variable: both get these tensors.
         if self._momentum_schedule is not None:
             self._step_momentum = ops.cast(self.current_momentum(), "float32")
-        if isinstance(self._learning_rate, LearningRateSchedule):
-            self._step_learning_rate = self._learning_rate(self.schedule_step)
+        schedule = learning_rate_object(self)
+        if isinstance(schedule, LearningRateSchedule):
+            self._step_learning_rate = schedule(self.schedule_step)
         try:
             return super().apply(grads, trainable_variables)
         finally:
@@ -219,7 +224,7 @@ class ScheduledSGD(_ScheduledHyperparameters, keras.optimizers.SGD):
         learning_rate = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
         momentum = ops.cast(self._step_momentum, variable.dtype)
-        m = self.momentums[self._get_variable_index(variable)]
+        m = self.momentums[variable_index(self, variable)]
         step = ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate))
         self.assign(m, step)
         if self.nesterov:

@@ -57,13 +57,9 @@ def keras_models_dir():
         >>> keras_models_dir().name
         'models'
     """
-    try:
-        from keras.src.backend.config import keras_home
+    from dlkeras.keras_internals import keras_home
 
-        home = keras_home()
-    except ImportError:  # private API moved: fall back to Keras' documented default
-        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
-    return pathlib.Path(home) / "models"
+    return keras_home() / "models"
 
 
 def download_failure_message(backbone_name, error):

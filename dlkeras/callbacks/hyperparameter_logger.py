@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras.optimizers.schedules import LearningRateSchedule
 
+from dlkeras.keras_internals import learning_rate_object
 from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
 
 
@@ -33,7 +34,7 @@ def hyperparameters_at(optimizer, step):
     values = {}
     for sub in subs:
         suffix = f"/{sub.name}" if len(subs) > 1 else ""
-        rate = sub._learning_rate
+        rate = learning_rate_object(sub)
         values["lr" + suffix] = _value(rate(step) if isinstance(rate, LearningRateSchedule)
                                        else sub.learning_rate)
         schedule = getattr(sub, "momentum_schedule", None) if supports_momentum_schedule(sub) else None

@@ -17,6 +17,7 @@ import keras
 
 from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import current_step, install_learning_rate, install_momentum
+from dlkeras.keras_internals import learning_rate_object, set_learning_rate_object
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
 from dlkeras.schedules import OneCycleMomentum, OneCycleSchedule
@@ -62,8 +63,8 @@ class OneCycle(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         for optimizer, variable in self._plain:
-            variable.assign(optimizer._learning_rate(current_step(optimizer)))
-            optimizer._learning_rate = variable
+            variable.assign(learning_rate_object(optimizer)(current_step(optimizer)))
+            set_learning_rate_object(optimizer, variable)
         if self._plain:
             self.model.make_train_function(force=True)
         self._plain = []
@@ -87,9 +88,9 @@ class OneCycle(keras.callbacks.Callback):
         subs = sub_optimizers(model.optimizer)
         for sub, rate in zip(subs, spread_learning_rates(self.max_lr, len(subs))):
             start = current_step(sub)
-            if not supports_momentum_schedule(sub) and isinstance(sub._learning_rate,
+            if not supports_momentum_schedule(sub) and isinstance(learning_rate_object(sub),
                                                                   keras.Variable):
-                self._plain.append((sub, sub._learning_rate))
+                self._plain.append((sub, learning_rate_object(sub)))
             install_learning_rate(sub, OneCycleSchedule(
                 rate, total, div=self.div, div_final=self.div_final,
                 pct_start=self.pct_start, start_step=start))

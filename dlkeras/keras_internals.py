@@ -1,0 +1,173 @@
+"""Every use of Keras' private API in dlkeras, in one place.
+
+dlkeras needs a few things Keras 3 does not offer publicly; each function
+below wraps one private attribute (or `keras.src` import), says why it is
+needed, and names the Keras version it was checked against. Everything else
+in dlkeras and in the apps goes through these functions, so upgrading Keras
+means reading this file (and the hooks listed below) and re-running the
+tests.
+
+Checked against Keras 3.15.1 (TensorFlow backend).
+
+Private *hooks* that dlkeras classes override (method names, not attribute
+reads; a Keras upgrade must check their signatures too):
+
+- `BaseOptimizer._get_current_learning_rate()`: `dlkeras.optimizers`
+  evaluates schedules on the shared schedule step and once per step.
+- `BaseOptimizer._backend_update_step(grads, variables, learning_rate)`:
+  the fused and sparse update paths of `dlkeras.optimizers.ScheduledAdamW`.
+- `BaseOptimizer._use_weight_decay(variable)`: sparse updates skip decoupled
+  decay for embedding tables regularised by an L2 penalty.
+
+Example:
+
+>>> import keras
+>>> optimizer = keras.optimizers.Adam(1e-3)
+>>> isinstance(learning_rate_object(optimizer), keras.Variable)
+True
+"""
+
+import os
+import pathlib
+
+
+# --- Optimizers -----------------------------------------------------------
+
+def learning_rate_object(optimizer):
+    """What an optimizer holds as its learning rate: a Variable, a schedule, a float.
+
+    Why private: the public `optimizer.learning_rate` evaluates a schedule
+    (at Keras' own step) instead of returning it.
+    """
+    return optimizer._learning_rate
+
+
+def set_learning_rate_object(optimizer, value):
+    """Makes `optimizer` use `value` (a schedule or Variable) as its learning rate.
+
+    Why private: Keras' public setter replaces a learning-rate Variable by a
+    schedule by *untracking* the variable, which edits a tracked list that
+    TensorFlow then refuses to save ("tracking is exclusively for
+    append-only data structures"); `model.export` fails afterwards. Setting
+    the attribute directly keeps the variable tracked and the optimizer's
+    variable list unchanged, so checkpoints keep their layout.
+    """
+    optimizer._learning_rate = value
+
+
+def track_variable(optimizer, variable):
+    """Adds `variable` to the optimizer's saved variables.
+
+    Why private: Keras creates its `learning_rate` variable only for a float
+    rate; dlkeras optimizers always keep one so that a checkpoint's layout
+    does not depend on whether a schedule was passed.
+    """
+    optimizer._track_variable(variable)
+
+
+def step_counter(optimizer):
+    """The optimizer's raw counter of `apply` calls (one per batch).
+
+    Why private: with `gradient_accumulation_steps`, the public
+    `optimizer.iterations` counts *updates* (batches // steps), while Keras
+    evaluates a learning-rate schedule on the raw per-batch counter; a
+    schedule must advance per batch to follow the same position in a cycle.
+    A `MultiOptimizer` keeps its own counter here too.
+    """
+    return optimizer._iterations
+
+
+def variable_key(optimizer, variable):
+    """The key under which an optimizer identifies `variable` (its id).
+
+    Why private: needed to tell whether an optimizer was built on a variable
+    (a built optimizer refuses unknown variables).
+    """
+    return optimizer._var_key(variable)
+
+
+def built_variable_keys(optimizer):
+    """The keys of the variables a built optimizer was built on (None if unknown)."""
+    return getattr(optimizer, "_trainable_variables_indices", None)
+
+
+def variable_index(optimizer, variable):
+    """Position of `variable` in the optimizer's slot lists."""
+    return optimizer._get_variable_index(variable)
+
+
+def adam_slots(optimizer, variable):
+    """`(momentum, velocity)` slot variables of `variable` in a Keras Adam.
+
+    Why private: Adam keeps them in `_momentums` / `_velocities`; the fused
+    and sparse update paths update them directly.
+    """
+    index = optimizer._get_variable_index(variable)
+    return optimizer._momentums[index], optimizer._velocities[index]
+
+
+def inner_optimizer_list(multi_optimizer):
+    """The mutable list of a `MultiOptimizer`'s sub-optimizers, in group order.
+
+    Why private: `MultiOptimizer.optimizers` returns a copy; dlkeras reorders
+    the list so that every layer group keeps its position, also groups that
+    own no variable yet.
+    """
+    return multi_optimizer._inner_optimizers
+
+
+def routed_optimizer_index(multi_optimizer, variable):
+    """Index of the sub-optimizer a built `MultiOptimizer` routes `variable` to, or None.
+
+    Why private: the routing table is built once, at `build`, and lives in
+    `_var_to_optimizer_idx`.
+    """
+    return multi_optimizer._var_to_optimizer_idx.get(multi_optimizer._var_key(variable))
+
+
+# --- Layers and models ----------------------------------------------------
+
+def sublayers(layer, include_self=True, recursive=True):
+    """`layer`'s sublayers, nested ones included (Keras' own traversal order).
+
+    Why private: `Layer._flatten_layers` is the only traversal that sees
+    layers of nested models and layers held in attributes.
+    """
+    return list(layer._flatten_layers(include_self=include_self, recursive=recursive))
+
+
+def variables_created_trainable(layer):
+    """The variables `layer` itself created as trainable, whatever its `trainable` flag.
+
+    Why private: freezing a layer empties its public `trainable_weights`, but
+    Keras keeps the list in `_trainable_variables`; it says which variables
+    would train once everything is unfrozen.
+    """
+    return list(layer._trainable_variables)
+
+
+def prebuild_training_state(model, batch):
+    """Creates a compiled model's metric variables (and shapes) from one batch.
+
+    Why private: without it Keras creates them inside the first traced train
+    step, and a `tf.function` that creates variables is traced twice; doing
+    it up front halves the first epoch's tracing. `Trainer._symbolic_build`
+    is what Keras itself calls before distributed training.
+    """
+    model._symbolic_build(data_batch=batch)
+
+
+# --- Files ----------------------------------------------------------------
+
+def keras_home():
+    """Keras' home folder (`$KERAS_HOME` or `~/.keras`), where weights are cached.
+
+    Why private: the resolved path lives in `keras.src.backend.config`; if the
+    module moves, fall back to Keras' documented default.
+    """
+    try:
+        from keras.src.backend.config import keras_home as resolved
+    except ImportError:
+        return pathlib.Path(os.environ.get("KERAS_HOME",
+                                           os.path.join(os.path.expanduser("~"), ".keras")))
+    return pathlib.Path(resolved())
