@@ -105,7 +105,7 @@ def fit_pretrained(base_lr, freeze_epochs):
     def fit(image_model, train_ds, valid_ds, epochs, clock):
         compile_image_model(image_model)
         dlkeras.fine_tune(image_model.model, train_ds, epochs=epochs - freeze_epochs,
-                          layer_groups=image_model.layer_groups, base_lr=base_lr,
+                          layer_groups=image_model.layer_groups, lr_max=base_lr,
                           freeze_epochs=freeze_epochs, validation_data=valid_ds,
                           callbacks=[clock], verbose=0)
     return fit

@@ -104,22 +104,23 @@ def fit_one_cycle(model, x, y=None, *, epochs, lr_max, div=25.0, div_final=1e5,
                      **fit_kwargs)
 
 
-def fine_tune(model, x, y=None, *, epochs, layer_groups, base_lr=2e-3, freeze_epochs=1,
+def fine_tune(model, x, y=None, *, epochs, layer_groups, lr_max=2e-3, freeze_epochs=1,
               lr_mult=100, pct_start=0.3, div=5.0, train_bn=True, log_dir=None,
               callbacks=None, **fit_kwargs):
     """fastai's transfer-learning recipe: train the head frozen, then everything.
 
-    First `freeze_epochs` of one-cycle at `base_lr` with all groups but the
-    head frozen (`pct_start=0.99`); then, unfrozen, `epochs` of one-cycle
-    with rates spread from `base_lr / 2 / lr_mult` (first group) to
-    `base_lr / 2` (head).
+    First `freeze_epochs` of one-cycle peaking at `lr_max` with all groups
+    but the head frozen (`pct_start=0.99`); then, unfrozen, `epochs` of
+    one-cycle with peak rates spread from `lr_max / 2 / lr_mult` (first
+    group) to `lr_max / 2` (head).
 
     Args:
         model: compiled with `discriminative_optimizer(layer_groups, ...)`.
         x, y, **fit_kwargs: as for `model.fit`.
         epochs: unfrozen epochs.
         layer_groups: the `LayerGroups` the optimizer was built from.
-        base_lr, freeze_epochs, lr_mult, pct_start, div: the recipe's knobs.
+        lr_max: peak rate of the frozen phase (fastai's `base_lr`).
+        freeze_epochs, lr_mult, pct_start, div: the recipe's knobs.
         train_bn: keep normalization layers of frozen groups trainable.
 
     Returns:
@@ -143,9 +144,9 @@ def fine_tune(model, x, y=None, *, epochs, layer_groups, base_lr=2e-3, freeze_ep
     if freeze_epochs:
         freeze(model, layer_groups, train_bn=train_bn)
         histories[0] = fit_one_cycle(model, x, y, epochs=freeze_epochs,
-                                     lr_max=(base_lr / 10, base_lr), pct_start=0.99, **common)
+                                     lr_max=(lr_max / 10, lr_max), pct_start=0.99, **common)
     unfreeze(model, layer_groups)
-    half = base_lr / 2
+    half = lr_max / 2
     histories.append(fit_one_cycle(
         model, x, y, epochs=freeze_epochs + epochs, initial_epoch=freeze_epochs,
         lr_max=(half / lr_mult, half), pct_start=pct_start, div=div, **common))

@@ -10,7 +10,7 @@ Example:
 
 >>> import keras
 >>> from dlkeras.schedules import OneCycleSchedule
->>> schedule = OneCycleSchedule(max_lr=1e-2, total_steps=100)
+>>> schedule = OneCycleSchedule(lr_max=1e-2, total_steps=100)
 >>> round(float(schedule(0)), 6), round(float(schedule(25)), 6)
 (0.0004, 0.01)
 >>> optimizer = keras.optimizers.Adam(learning_rate=schedule)
@@ -62,16 +62,16 @@ class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 @_REGISTER
 class OneCycleSchedule(_StepSchedule):
-    """The one-cycle learning rate: cosine warm-up to `max_lr`, cosine decay.
+    """The one-cycle learning rate: cosine warm-up to `lr_max`, cosine decay.
 
-    Rises from `max_lr / div` to `max_lr` over the first `pct_start` of
-    `total_steps`, then falls to `max_lr / div_final` (fastai's defaults).
+    Rises from `lr_max / div` to `lr_max` over the first `pct_start` of
+    `total_steps`, then falls to `lr_max / div_final` (fastai's defaults).
 
     Args:
-        max_lr: peak learning rate.
+        lr_max: peak learning rate.
         total_steps: number of optimizer steps in the cycle.
-        div: initial rate is `max_lr / div`.
-        div_final: final rate is `max_lr / div_final`.
+        div: initial rate is `lr_max / div`.
+        div_final: final rate is `lr_max / div_final`.
         pct_start: fraction of the cycle spent warming up, in (0, 1).
         start_step: optimizer step at which the cycle begins.
 
@@ -82,24 +82,24 @@ class OneCycleSchedule(_StepSchedule):
     True
     """
 
-    def __init__(self, max_lr, total_steps, div=25.0, div_final=1e5,
+    def __init__(self, lr_max, total_steps, div=25.0, div_final=1e5,
                  pct_start=0.25, start_step=0):
-        self.max_lr = _positive("max_lr", max_lr)
+        self.lr_max = _positive("lr_max", lr_max)
         self.total_steps = _step_count("total_steps", total_steps)
         self.div = _positive("div", div)
         self.div_final = _positive("div_final", div_final)
         self.pct_start = _fraction("pct_start", pct_start)
         self.start_step = _start(start_step)
         self._phases = [
-            Phase(self.pct_start, "cos", self.max_lr / self.div, self.max_lr),
-            Phase(1.0 - self.pct_start, "cos", self.max_lr, self.max_lr / self.div_final),
+            Phase(self.pct_start, "cos", self.lr_max / self.div, self.lr_max),
+            Phase(1.0 - self.pct_start, "cos", self.lr_max, self.lr_max / self.div_final),
         ]
 
     def __call__(self, step):
         return join_phases(self._phases, self._position(step))
 
     def get_config(self):
-        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "div": self.div,
+        return {"lr_max": self.lr_max, "total_steps": self.total_steps, "div": self.div,
                 "div_final": self.div_final, "pct_start": self.pct_start,
                 "start_step": self.start_step}
 
@@ -145,7 +145,7 @@ class OneCycleMomentum(_StepSchedule):
 
 @_REGISTER
 class FlatCosSchedule(_StepSchedule):
-    """Flat at `lr` for `pct_start` of the steps, then cosine down to `lr / div_final`.
+    """Flat at `lr_max` for `pct_start` of the steps, then cosine down to `lr_max / div_final`.
 
     Example:
 
@@ -154,22 +154,22 @@ class FlatCosSchedule(_StepSchedule):
     True
     """
 
-    def __init__(self, lr, total_steps, pct_start=0.75, div_final=1e5, start_step=0):
-        self.lr = _positive("lr", lr)
+    def __init__(self, lr_max, total_steps, pct_start=0.75, div_final=1e5, start_step=0):
+        self.lr_max = _positive("lr_max", lr_max)
         self.total_steps = _step_count("total_steps", total_steps)
         self.pct_start = _fraction("pct_start", pct_start)
         self.div_final = _positive("div_final", div_final)
         self.start_step = _start(start_step)
         self._phases = [
-            Phase(self.pct_start, "constant", self.lr, self.lr),
-            Phase(1.0 - self.pct_start, "cos", self.lr, self.lr / self.div_final),
+            Phase(self.pct_start, "constant", self.lr_max, self.lr_max),
+            Phase(1.0 - self.pct_start, "cos", self.lr_max, self.lr_max / self.div_final),
         ]
 
     def __call__(self, step):
         return join_phases(self._phases, self._position(step))
 
     def get_config(self):
-        return {"lr": self.lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
+        return {"lr_max": self.lr_max, "total_steps": self.total_steps, "pct_start": self.pct_start,
                 "div_final": self.div_final, "start_step": self.start_step}
 
 
@@ -178,7 +178,7 @@ class SGDRSchedule(_StepSchedule):
     """Cosine annealing with warm restarts (SGDR).
 
     Cycle `i` lasts `cycle_len * cycle_mult**i` steps and anneals from
-    `max_lr` to `min_lr`; the cycle index is computed in closed form, so no
+    `lr_max` to `lr_min`; the cycle index is computed in closed form, so no
     branch is needed.
 
     Example:
@@ -188,16 +188,16 @@ class SGDRSchedule(_StepSchedule):
     (1.0, 1.0)
     """
 
-    def __init__(self, max_lr, cycle_len, cycle_mult=2.0, min_lr=0.0, start_step=0):
-        self.max_lr = _positive("max_lr", max_lr)
+    def __init__(self, lr_max, cycle_len, cycle_mult=2.0, lr_min=0.0, start_step=0):
+        self.lr_max = _positive("lr_max", lr_max)
         self.cycle_len = _step_count("cycle_len", cycle_len)
         if not isinstance(cycle_mult, (int, float)) or cycle_mult < 1:
             raise ValueError(f"`cycle_mult` must be >= 1. Received: cycle_mult={cycle_mult!r}")
         self.cycle_mult = float(cycle_mult)
-        if not 0 <= min_lr < self.max_lr:
+        if not 0 <= lr_min < self.lr_max:
             raise ValueError(
-                f"`min_lr` must be in [0, max_lr). Received: min_lr={min_lr!r}, max_lr={max_lr!r}")
-        self.min_lr = float(min_lr)
+                f"`lr_min` must be in [0, lr_max). Received: lr_min={lr_min!r}, lr_max={lr_max!r}")
+        self.lr_min = float(lr_min)
         self.start_step = _start(start_step)
 
     def __call__(self, step):
@@ -211,11 +211,11 @@ class SGDRSchedule(_StepSchedule):
             index = ops.floor(ops.log1p(t * (m - 1.0) / length + 1e-6) / math.log(m))
             begin = length * (ops.power(m, index) - 1.0) / (m - 1.0)
             pos = ops.clip((t - begin) / (length * ops.power(m, index)), 0.0, 1.0)
-        return self.min_lr + (self.max_lr - self.min_lr) / 2.0 * (1.0 + ops.cos(math.pi * pos))
+        return self.lr_min + (self.lr_max - self.lr_min) / 2.0 * (1.0 + ops.cos(math.pi * pos))
 
     def get_config(self):
-        return {"max_lr": self.max_lr, "cycle_len": self.cycle_len,
-                "cycle_mult": self.cycle_mult, "min_lr": self.min_lr,
+        return {"lr_max": self.lr_max, "cycle_len": self.cycle_len,
+                "cycle_mult": self.cycle_mult, "lr_min": self.lr_min,
                 "start_step": self.start_step}
 
 
@@ -223,7 +223,7 @@ class SGDRSchedule(_StepSchedule):
 class TriangularSchedule(_StepSchedule):
     """Cyclical learning rate (Smith's triangular policy).
 
-    Goes linearly from `base_lr` up to `max_lr` in `step_size` steps and back
+    Goes linearly from `lr_min` up to `lr_max` in `step_size` steps and back
     down in as many, forever.
 
     Example:
@@ -233,45 +233,44 @@ class TriangularSchedule(_StepSchedule):
     [0.1, 1.0, 0.1]
     """
 
-    def __init__(self, base_lr, max_lr, step_size, start_step=0):
-        self.base_lr = _positive("base_lr", base_lr)
-        self.max_lr = _positive("max_lr", max_lr)
-        if self.max_lr < self.base_lr:
+    def __init__(self, lr_min, lr_max, step_size, start_step=0):
+        self.lr_min = _positive("lr_min", lr_min)
+        self.lr_max = _positive("lr_max", lr_max)
+        if self.lr_max < self.lr_min:
             raise ValueError(
-                f"`max_lr` must be >= `base_lr`. Received: base_lr={base_lr}, max_lr={max_lr}")
+                f"`lr_max` must be >= `lr_min`. Received: lr_min={lr_min}, lr_max={lr_max}")
         self.step_size = _step_count("step_size", step_size)
         self.start_step = _start(start_step)
 
     def __call__(self, step):
         t = ops.maximum(self._elapsed(step), 0.0) / float(self.step_size)
         distance = ops.abs(ops.mod(t, 2.0) - 1.0)  # 1 at a trough, 0 at a peak
-        return self.base_lr + (self.max_lr - self.base_lr) * (1.0 - distance)
+        return self.lr_min + (self.lr_max - self.lr_min) * (1.0 - distance)
 
     def get_config(self):
-        return {"base_lr": self.base_lr, "max_lr": self.max_lr,
+        return {"lr_min": self.lr_min, "lr_max": self.lr_max,
                 "step_size": self.step_size, "start_step": self.start_step}
 
 
 @_REGISTER
 class ExponentialSweep(_StepSchedule):
-    """Geometric sweep from `start_lr` to `end_lr` in `num_steps` (the LR range test).
+    """Geometric sweep from `start_lr` to `end_lr` in `total_steps` (the LR range test).
 
     Example:
 
-    >>> sweep = ExponentialSweep(1e-7, 10.0, num_steps=100)
+    >>> sweep = ExponentialSweep(1e-7, 10.0, total_steps=100)
     >>> round(float(sweep(50)), 8)
     0.001
     """
 
-    def __init__(self, start_lr, end_lr, num_steps, start_step=0):
+    def __init__(self, start_lr, end_lr, total_steps, start_step=0):
         self.start_lr = _positive("start_lr", start_lr)
         self.end_lr = _positive("end_lr", end_lr)
         if self.end_lr <= self.start_lr:
             raise ValueError(
                 "`end_lr` must be larger than `start_lr`. "
                 f"Received: start_lr={start_lr}, end_lr={end_lr}")
-        self.num_steps = _step_count("num_steps", num_steps)
-        self.total_steps = self.num_steps
+        self.total_steps = _step_count("total_steps", total_steps)
         self.start_step = _start(start_step)
 
     def __call__(self, step):
@@ -280,7 +279,7 @@ class ExponentialSweep(_StepSchedule):
 
     def get_config(self):
         return {"start_lr": self.start_lr, "end_lr": self.end_lr,
-                "num_steps": self.num_steps, "start_step": self.start_step}
+                "total_steps": self.total_steps, "start_step": self.start_step}
 
 
 def with_start_step(schedule, start_step):

@@ -40,11 +40,11 @@ def np_cos(start, end, pos):
     return end + (start - end) / 2 * (1 + math.cos(math.pi * pos))
 
 
-def np_one_cycle(step, total, max_lr, div=25.0, div_final=1e5, pct_start=0.25):
+def np_one_cycle(step, total, lr_max, div=25.0, div_final=1e5, pct_start=0.25):
     pos = min(max(step / total, 0.0), 1.0)
     if pos < pct_start:
-        return np_cos(max_lr / div, max_lr, pos / pct_start)
-    return np_cos(max_lr, max_lr / div_final, (pos - pct_start) / (1 - pct_start))
+        return np_cos(lr_max / div, lr_max, pos / pct_start)
+    return np_cos(lr_max, lr_max / div_final, (pos - pct_start) / (1 - pct_start))
 
 
 def np_one_cycle_momentum(step, total, moms=(0.95, 0.85, 0.95), pct_start=0.25):

@@ -49,7 +49,7 @@ def test_fine_tune_trains_head_frozen_then_everything_with_spread_rates():
     seen = []
     probe = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(
         (e, weights_of(model), dict(logs))))
-    frozen, unfrozen = fine_tune(model, x, y, epochs=2, layer_groups=groups, base_lr=1e-2,
+    frozen, unfrozen = fine_tune(model, x, y, epochs=2, layer_groups=groups, lr_max=1e-2,
                                  batch_size=16, shuffle=False, verbose=0, callbacks=[probe])
     after_frozen = seen[0][1]
     assert np.array_equal(start["early/kernel"], after_frozen["early/kernel"])
@@ -58,7 +58,7 @@ def test_fine_tune_trains_head_frozen_then_everything_with_spread_rates():
     assert not np.array_equal(start["head/kernel"], after_frozen["head/kernel"])
     assert not np.array_equal(after_frozen["early/kernel"], seen[-1][1]["early/kernel"])
     assert [e for e, _, _ in seen] == [0, 1, 2]  # epochs continue across the two phases
-    # Unfrozen phase: peak rates from base_lr/2/lr_mult to base_lr/2, div=5, pct_start=0.3.
+    # Unfrozen phase: peak rates from lr_max/2/lr_mult to lr_max/2, div=5, pct_start=0.3.
     logs = seen[-1][2]
     for group, peak in zip(groups.names, [5e-5, 5e-4, 5e-3]):
         assert logs[f"lr/{group}"] == pytest.approx(

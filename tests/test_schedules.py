@@ -43,7 +43,7 @@ def test_flat_cos_sgdr_triangular_and_sweep_values():
     flat = FlatCosSchedule(0.1, total_steps=100, pct_start=0.5)
     np.testing.assert_allclose(values(flat, [0, 49, 75, 100]),
                                [0.1, 0.1, np_cos(0.1, 1e-6, 0.5), 1e-6], rtol=1e-4)
-    sgdr = SGDRSchedule(1.0, cycle_len=4, cycle_mult=2, min_lr=0.0)
+    sgdr = SGDRSchedule(1.0, cycle_len=4, cycle_mult=2, lr_min=0.0)
     # cycles: [0, 4), [4, 12), [12, 28)
     expected = [np_cos(1, 0, 0), np_cos(1, 0, 0.5), 1.0, np_cos(1, 0, 2 / 8), 1.0,
                 np_cos(1, 0, 8 / 16)]
@@ -54,7 +54,7 @@ def test_flat_cos_sgdr_triangular_and_sweep_values():
     tri = TriangularSchedule(0.1, 1.0, step_size=4)
     np.testing.assert_allclose(values(tri, [0, 2, 4, 6, 8, 12]),
                                [0.1, 0.55, 1.0, 0.55, 0.1, 1.0], atol=1e-6)
-    sweep = ExponentialSweep(1e-6, 1.0, num_steps=6)
+    sweep = ExponentialSweep(1e-6, 1.0, total_steps=6)
     np.testing.assert_allclose(values(sweep, range(7)), np.geomspace(1e-6, 1, 7), rtol=1e-5)
 
 
@@ -73,7 +73,7 @@ def test_annealers_and_phase_join():
     OneCycleSchedule(1e-3, 50, pct_start=0.3, start_step=7),
     OneCycleMomentum(50, moms=(0.9, 0.8, 0.9)),
     FlatCosSchedule(1e-3, 50),
-    SGDRSchedule(1e-2, 10, cycle_mult=2, min_lr=1e-4),
+    SGDRSchedule(1e-2, 10, cycle_mult=2, lr_min=1e-4),
     TriangularSchedule(1e-4, 1e-2, 5),
     ExponentialSweep(1e-7, 10, 100, start_step=3),
 ])
@@ -88,14 +88,14 @@ def test_schedules_serialize_and_trace_branch_free(schedule):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: OneCycleSchedule(-1e-3, 10), "max_lr"),
+    (lambda: OneCycleSchedule(-1e-3, 10), "lr_max"),
     (lambda: OneCycleSchedule(1e-3, 10, pct_start=1.5), "pct_start"),
     (lambda: OneCycleSchedule(1e-3, 10, pct_start=0.0), "pct_start"),
     (lambda: OneCycleSchedule(1e-3, 0), "total_steps"),
     (lambda: OneCycleMomentum(10, moms=(0.95, 1.2, 0.95)), "moms"),
     (lambda: ExponentialSweep(1.0, 0.1, 10), "end_lr"),
     (lambda: SGDRSchedule(1.0, 10, cycle_mult=0.5), "cycle_mult"),
-    (lambda: TriangularSchedule(1.0, 0.1, 3), "max_lr"),
+    (lambda: TriangularSchedule(1.0, 0.1, 3), "lr_max"),
 ])
 def test_bad_arguments_are_named(make, message):
     with pytest.raises(ValueError, match=message):

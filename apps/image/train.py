@@ -132,7 +132,7 @@ def train_image_model(source, config=None, valid_source=None, backbone=None):
           f"fine-tuning at base_lr={base_lr:.2e}")
     histories = dlkeras.fine_tune(
         image_model.model, train_ds, epochs=config.epochs, layer_groups=image_model.layer_groups,
-        base_lr=base_lr, freeze_epochs=config.freeze_epochs, validation_data=valid_ds,
+        lr_max=base_lr, freeze_epochs=config.freeze_epochs, validation_data=valid_ds,
         log_dir=str(log_dir), steps_per_epoch=steps_per_epoch, verbose=config.verbose)
     metrics, pairs, figures = _evaluate_and_explain(image_model, valid_ds, config, run_dir, log_dir)
     paths = dict(run_dir=run_dir, logs=log_dir, lr_find=lr_plot, **figures)

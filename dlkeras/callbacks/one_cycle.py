@@ -38,22 +38,22 @@ class OneCycle(keras.callbacks.Callback):
     saved with a schedule no longer matches its checkpoint's variables.
 
     Args:
-        max_lr: peak rate: a float, a `(lo, hi)` tuple spread over the
+        lr_max: peak rate: a float, a `(lo, hi)` tuple spread over the
             layer groups, or a list with one rate per group.
         div, div_final, pct_start: as for `OneCycleSchedule`.
         moms: (start, middle, end) momentum, or None to leave momentum alone.
         total_steps: cycle length; default epochs x steps of this fit.
     """
 
-    def __init__(self, max_lr, div=25.0, div_final=1e5, pct_start=0.25,
+    def __init__(self, lr_max, div=25.0, div_final=1e5, pct_start=0.25,
                  moms=(0.95, 0.85, 0.95), total_steps=None):
         super().__init__()
         # Validate everything now rather than at the first epoch.
-        spread_learning_rates(max_lr, 1 if not isinstance(max_lr, list) else len(max_lr))
+        spread_learning_rates(lr_max, 1 if not isinstance(lr_max, list) else len(lr_max))
         OneCycleSchedule(1.0, 1, div=div, div_final=div_final, pct_start=pct_start)
         if moms is not None:
             OneCycleMomentum(1, moms=moms, pct_start=pct_start)
-        self.max_lr, self.div, self.div_final = max_lr, div, div_final
+        self.lr_max, self.div, self.div_final = lr_max, div, div_final
         self.pct_start, self.moms, self.total_steps = pct_start, moms, total_steps
         self._installed = False
 
@@ -86,7 +86,7 @@ class OneCycle(keras.callbacks.Callback):
         build_optimizer_for_unfreezing(model)
         total = self._cycle_length(epoch)
         subs = sub_optimizers(model.optimizer)
-        for sub, rate in zip(subs, spread_learning_rates(self.max_lr, len(subs))):
+        for sub, rate in zip(subs, spread_learning_rates(self.lr_max, len(subs))):
             start = current_step(sub)
             if not supports_momentum_schedule(sub) and isinstance(learning_rate_object(sub),
                                                                   keras.Variable):
