@@ -133,6 +133,42 @@ class LayerGroups:
     def __repr__(self):
         return f"LayerGroups({self.names})"
 
+    def to_config(self, model):
+        """A JSON-able description of the groups by layer paths inside `model`.
+
+        A path lists layer names from `model` down to the layer (nested models
+        included); the empty path is `model` itself. `from_config` turns the
+        description back into groups of a (reloaded) copy of the model.
+        """
+        config = []
+        for group in self._groups:
+            paths = [_layer_path(model, layer) for layer in group.layers]
+            if None in paths:
+                missing = group.layers[paths.index(None)]
+                raise ValueError(f"Layer {missing.name!r} of group {group.name!r} is not inside "
+                                 f"model {model.name!r}.")
+            config.append({"name": group.name, "layers": paths})
+        return config
+
+    @classmethod
+    def from_config(cls, model, config):
+        """The groups described by `to_config`, resolved in `model`."""
+        groups = []
+        for entry in config:
+            layers = []
+            for path in entry["layers"]:
+                layer = model
+                for name in path:
+                    try:
+                        layer = layer.get_layer(name)
+                    except (ValueError, AttributeError):
+                        raise ValueError(
+                            f"Layer group {entry['name']!r} names layer path {path}, which is "
+                            f"not in model {model.name!r}.") from None
+                layers.append(layer)
+            groups.append(LayerGroup(entry["name"], layers))
+        return cls(groups)
+
     @classmethod
     def split(cls, model, boundaries, names=None):
         """Cuts `model.layers` into groups at the named boundary layers.
@@ -167,6 +203,20 @@ class LayerGroups:
                 f"Received: names={names}")
         edges = [0] + cuts + [len(layers)]
         return cls([LayerGroup(n, layers[a:b]) for n, a, b in zip(names, edges, edges[1:])])
+
+
+def _layer_path(model, target):
+    """Names from `model` down to `target` through nested models' `.layers`."""
+    if target is model:
+        return []
+    for layer in getattr(model, "layers", []):
+        if layer is target:
+            return [layer.name]
+        if getattr(layer, "layers", None):
+            inner = _layer_path(layer, target)
+            if inner is not None:
+                return [layer.name] + inner
+    return None
 
 
 def even_mults(lo, hi, n):

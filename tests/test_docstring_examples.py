@@ -8,7 +8,10 @@ import pytest
 CORE_MODULES = [
     "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.optimizers",
     "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",
-    "dlkeras.installing", "dlkeras.keras_internals", "dlkeras.lr_suggestions", "dlkeras.plots", "dlkeras.export",
+    "dlkeras.installing", "dlkeras.keras_internals", "dlkeras.lr_suggestions",
+    "dlkeras.data", "dlkeras.layers", "dlkeras.layers.scaled_sigmoid",
+    "dlkeras.layers.embedding_sizes", "dlkeras.tasks", "dlkeras.tasks.task",
+    "dlkeras.tasks.run_folder", "dlkeras.plots", "dlkeras.export",
     "dlkeras.recipes", "dlkeras.callbacks.lr_finder", "dlkeras.callbacks.one_cycle",
     "dlkeras.callbacks.hyperparameter_logger", "dlkeras.callbacks.gradual_unfreezing",
 ]

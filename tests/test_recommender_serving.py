@@ -10,7 +10,7 @@ from apps.recommender.export import export_recommender
 from apps.recommender.models import build_recommender
 from apps.recommender.serving import RecommenderServer
 from apps.recommender.training import scorer_of
-from dlkeras.export import run_without_dlkeras
+from fresh_process import run_without_dlkeras
 
 USERS, ITEMS = np.array([1, 2, 3]), np.array([10, 20, 30, 40, 50])
 SEEN = pd.DataFrame({"user": [1, 1, 2], "item": [50, 40, 10]})

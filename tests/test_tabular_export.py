@@ -9,11 +9,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from apps.tabular.__main__ import main as cli_main  # noqa: E402
+from apps.cli import main as app_main  # noqa: E402
+from apps.tabular.cli import APP  # noqa: E402
 from apps.tabular.frames import raw_inputs  # noqa: E402
 from apps.tabular.gss import load_gss_wages  # noqa: E402
-from apps.tabular.learner import TabularLearner  # noqa: E402
-from dlkeras.export import run_without_dlkeras  # noqa: E402
+from apps.tabular.task import TabularTask  # noqa: E402
+from dlkeras.tasks import Task  # noqa: E402
+from fresh_process import run_without_dlkeras  # noqa: E402
+
+
+def cli_main(argv):
+    return app_main(APP, argv)
 
 SERVE_AND_CHECK = r"""
 import json, sys
@@ -46,8 +52,8 @@ print(json.dumps({"errors": errors, "labels": [s.decode() for s in out["label"].
 def trained(tmp_path_factory):
     df = load_gss_wages().iloc[:3000].reset_index(drop=True)
     keras.utils.set_random_seed(0)
-    learn = TabularLearner.from_df(df, "high_income", batch_size=256, layers=[32, 16])
-    learn.fit_one_cycle(2, lr_max=1e-2)
+    learn = TabularTask.from_frame(df, "high_income", batch_size=256, layers=[32, 16])
+    learn.fit_one_cycle(df, epochs=2, lr_max=1e-2, verbose=0)
     return learn, df, tmp_path_factory.mktemp("tabular")
 
 
@@ -64,7 +70,8 @@ def test_export_serves_raw_columns_without_dlkeras(trained):
     learn, df, tmp = trained
     path = learn.export("gss_test", root=tmp / "saved_models")
     assert path == tmp / "saved_models" / "gss_test" / "1"
-    assert json.loads((path / "assets.extra" / "roles.json").read_text())["task"] == "binary"
+    described = json.loads((path / "assets.extra" / "task.json").read_text())
+    assert described["task"] == "TabularTask" and described["roles"]["task"] == "binary"
     rows = serving_rows(df)
     raw = raw_inputs(rows, learn.roles)
     np.savez(tmp / "inputs.npz", **raw)
@@ -76,6 +83,7 @@ def test_export_serves_raw_columns_without_dlkeras(trained):
     served = np.load(str(tmp / "inputs.npz") + ".out.npy")
     expected = learn.predict(rows)
     np.testing.assert_allclose(served, expected, atol=1e-5)
+    assert not np.allclose(expected[:, 1], expected[0, 1])  # the rows are told apart
     assert np.isfinite(served).all()
     assert report["labels"] == [learn.roles.classes[i] for i in expected.argmax(axis=1)]
     errors = report["errors"]
@@ -89,48 +97,58 @@ def test_export_serves_raw_columns_without_dlkeras(trained):
 def test_save_load_round_trip_and_pandas_errors(trained):
     learn, df, tmp = trained
     learn.save(tmp / "model")
-    again = TabularLearner.load(tmp / "model")
+    assert sorted(p.name for p in (tmp / "model").iterdir()) == ["model.keras", "task.json"]
+    again = Task.load(tmp / "model")
+    assert isinstance(again, TabularTask) and again.roles == learn.roles
     rows = serving_rows(df)
     np.testing.assert_allclose(again.predict(rows), learn.predict(rows), atol=1e-6)
     with pytest.raises(KeyError, match="'prestg10'"):
         again.predict(rows.drop(columns=["prestg10"]))
     with pytest.raises(TypeError, match="'age'"):
         again.predict(rows.assign(age="thirty"))
-    with pytest.raises(FileNotFoundError, match="model.keras not found"):
-        TabularLearner.load(tmp)
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        Task.load(tmp)
+    # The optimizer state came back too: training continues from the same step.
+    assert int(again.network.optimizer.iterations) == int(learn.network.optimizer.iterations) > 0
 
 
 def test_cli_train_predict_export(trained, tmp_path, capsys):
     _, df, _ = trained
     csv = tmp_path / "gss.csv"
     df.iloc[:1500].to_csv(csv, index=False)
-    model_dir, out = tmp_path / "model", tmp_path / "pred.csv"
-    cli_main(["train", "--csv", str(csv), "--target", "high_income", "--cat", "occrecode",
-              "wrkstat", "gender", "educcat", "maritalcat", "year", "--cont", "age", "prestg10",
-              "childs", "--epochs", "1", "--batch-size", "128", "--layers", "16",
-              "--model-dir", str(model_dir), "--verbose", "0", "--log-dir", str(tmp_path / "tb")])
-    assert '"val_accuracy"' in capsys.readouterr().out
-    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
-    cli_main(["predict", "--csv", str(csv), "--model-dir", str(model_dir), "--out", str(out)])
+    run_dir, out = tmp_path / "run", tmp_path / "pred.csv"
+    assert cli_main(["train", "--csv", str(csv), "--target", "high_income", "--cat", "occrecode",
+                     "wrkstat", "gender", "educcat", "maritalcat", "year", "--cont", "age",
+                     "prestg10", "childs", "--epochs", "1", "--batch-size", "128", "--layers",
+                     "16", "--run-dir", str(run_dir), "--quiet", "--export-root",
+                     str(tmp_path / "sm")]) == 0
+    printed = capsys.readouterr().out
+    assert "validation: accuracy" in printed and "lr_max=0.01 (the app's default" in printed
+    assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert (tmp_path / "sm" / "tabular" / "1" / "saved_model.pb").exists()
+    assert cli_main(["predict", "--run-dir", str(run_dir), "--csv", str(csv), "--out",
+                     str(out)]) == 0
     predictions = pd.read_csv(out)
-    assert list(predictions.columns) == ["p_0", "p_1", "high_income"]
-    assert len(predictions) == 1500
+    assert list(predictions.columns) == ["row", "p_0", "p_1", "high_income"]
+    assert predictions["row"].tolist() == list(range(1500))
     np.testing.assert_allclose(predictions[["p_0", "p_1"]].sum(axis=1), 1.0, atol=1e-5)
-    cli_main(["export", "--model-dir", str(model_dir), "--name", "cli", "--root",
-              str(tmp_path / "sm")])
+    assert cli_main(["export", "--run-dir", str(run_dir), "--name", "cli", "--export-root",
+                     str(tmp_path / "sm")]) == 0
     assert (tmp_path / "sm" / "cli" / "1" / "saved_model.pb").exists()
-    with pytest.raises(SystemExit, match="'nope'"):
-        cli_main(["train", "--csv", str(csv), "--target", "nope", "--model-dir", str(model_dir)])
-    with pytest.raises(SystemExit, match="does not exist"):
-        cli_main(["predict", "--csv", str(tmp_path / "absent.csv"), "--model-dir", str(model_dir)])
+    capsys.readouterr()
+    assert cli_main(["train", "--csv", str(csv), "--target", "high_incom"]) == 2
+    assert "did you mean 'high_income'" in capsys.readouterr().err
+    assert cli_main(["predict", "--run-dir", str(tmp_path / "absent"), "--csv", str(csv)]) == 2
+    assert "train --help" in capsys.readouterr().err
 
 
 def test_cli_help_documents_every_command(capsys):
-    for command in ("train", "predict", "export", "write-gss"):
+    for command in ("train", "lr-find", "predict", "export", "write-gss"):
         with pytest.raises(SystemExit) as exit_info:
             cli_main([command, "--help"])
         assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--csv", "--target", "--cat", "--cont", "--lr-find", "--y-range", "--out",
-                 "--name", "--model-dir", "--log-dir"):
+    for flag in ("--csv", "--target", "--cat", "--cont", "--lr-find", "--lr-max", "--y-range",
+                 "--out", "--name", "--run-dir", "--log-dir", "--seed", "--export-root",
+                 "example:"):
         assert flag in text

@@ -10,12 +10,17 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from apps.tabular.frames import (  # noqa: E402
-    category_strings, continuous_values, encode_target, random_split, raw_inputs)
-from apps.tabular.layers import Categorify, FillMissing, PackedEmbeddings, ScaledSigmoid  # noqa: E402
-from apps.tabular.network import build_network, emb_sz_rule, embedding_sizes  # noqa: E402
+    category_strings, continuous_values, encode_target, raw_inputs, read_csv)
+from apps.tabular.layers import Categorify, FillMissing, PackedEmbeddings  # noqa: E402
+from apps.tabular.network import build_network  # noqa: E402
 from apps.tabular.preprocessor import (  # noqa: E402
-    build_preprocessor, cardinalities, continuous_width)
+    build_preprocessor, cardinalities, continuous_width, fit_preprocessing)
 from apps.tabular.roles import ColumnRoles, infer_roles  # noqa: E402
+from dlkeras.layers import emb_sz_rule  # noqa: E402
+
+
+def preprocessor_for(df, roles):
+    return build_preprocessor(roles, fit_preprocessing(df, roles))
 
 
 def mixed_frame():
@@ -87,11 +92,29 @@ def test_raw_inputs_and_target_encoding():
         encode_target(bad, roles)
 
 
-def test_random_split_is_the_benchmark_protocol():
-    train, valid = random_split(100, 0.2, seed=42)
-    order = np.random.RandomState(42).permutation(100)
-    np.testing.assert_array_equal(valid, order[:20])
-    np.testing.assert_array_equal(train, order[20:])
+def test_integer_columns_with_more_than_20_values_are_continuous():
+    df = pd.DataFrame({"age": np.arange(200) % 50, "kids": np.arange(200) % 5,
+                       "y": np.arange(200) % 2})
+    roles = infer_roles(df, "y")
+    assert roles.cat_names == ["kids"] and roles.cont_names == ["age"]
+
+
+def test_a_stray_text_value_in_a_numeric_column_is_refused():
+    ages = [str(a) for a in range(40)] + ["thirty"]
+    df = pd.DataFrame({"age": ages, "y": [0, 1] * 20 + [0]})
+    with pytest.raises(ValueError, match="'age'.*'thirty'"):
+        infer_roles(df, "y")
+    assert infer_roles(df, "y", cat_names=["age"]).cat_names == ["age"]  # explicit role is fine
+
+
+def test_predict_csv_keeps_training_text_columns_as_text(tmp_path):
+    train = pd.DataFrame({"code": ["007", "A1", "012"], "y": [0, 1, 0]})
+    roles = infer_roles(train, "y")
+    assert roles.text_columns == ["code"]
+    later = tmp_path / "later.csv"
+    later.write_text("code\n007\n012\n")
+    assert read_csv(later, roles.text_columns)["code"].tolist() == ["007", "012"]
+    assert pd.read_csv(later)["code"].tolist() == [7, 12]  # what pandas alone would do
 
 
 def test_categorify_unknown_and_missing_have_their_own_index():
@@ -103,7 +126,7 @@ def test_categorify_unknown_and_missing_have_their_own_index():
 def test_fill_missing_uses_training_median_and_adds_indicator():
     df = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0], "z": [0.0, 1.0, 2.0, 3.0], "y": [0, 1, 0, 1]})
     roles = ColumnRoles([], ["x", "z"], ["y"], "binary", ["0", "1"])
-    pre = build_preprocessor(df, roles)
+    pre = preprocessor_for(df, roles)
     assert pre.get_layer("fill_missing").fill_values == [3.0, 1.5]
     assert pre.get_layer("fill_missing").indicator_columns == [0]
     out = pre({"x": np.array([np.nan, 4.0], "float32"), "z": np.array([1.5, 3.0], "float32")})
@@ -124,20 +147,6 @@ def test_packed_embeddings_are_one_table_per_column():
     assert len(layer.trainable_weights) == 1
 
 
-def test_scaled_sigmoid_range():
-    out = ScaledSigmoid(-1.0, 3.0)(tf.constant([[-50.0, 0.0, 50.0]])).numpy()
-    np.testing.assert_allclose(out, [[-1.0, 1.0, 3.0]], atol=1e-5)
-    with pytest.raises(ValueError, match="low < high"):
-        ScaledSigmoid(2.0, 1.0)
-
-
-def test_embedding_size_rule_and_overrides():
-    assert [emb_sz_rule(n) for n in (2, 4, 10, 100, 10**6)] == [2, 3, 6, 21, 600]
-    assert embedding_sizes(["a", "b"], [10, 10], {"b": 3}) == [6, 3]
-    with pytest.raises(KeyError, match="'c'"):
-        embedding_sizes(["a"], [10], {"c": 2})
-
-
 @pytest.mark.parametrize("task, n_outputs, y_range, shape", [
     ("binary", 1, None, (None, 1)), ("multiclass", 4, None, (None, 4)),
     ("regression", 2, (0.0, 5.0), (None, 2))])
@@ -156,8 +165,9 @@ def test_network_heads(task, n_outputs, y_range, shape):
 def test_full_model_save_and_reload_round_trip(tmp_path):
     df = mixed_frame()
     roles = infer_roles(df, "label")
-    pre = build_preprocessor(df, roles)
-    net = build_network(roles.cat_names, cardinalities(pre, roles), continuous_width(pre),
+    state = fit_preprocessing(df, roles)
+    pre = build_preprocessor(roles, state)
+    net = build_network(roles.cat_names, cardinalities(roles, state), continuous_width(state),
                         task="regression",
                         layers=[4], y_range=(0.0, 2.0))
     inputs = {k: keras.Input(shape=(), dtype=v.dtype, name=k) for k, v in pre.input.items()}
@@ -166,48 +176,3 @@ def test_full_model_save_and_reload_round_trip(tmp_path):
     again = keras.saving.load_model(tmp_path / "m.keras")
     raw = raw_inputs(df, roles)
     np.testing.assert_allclose(model(raw).numpy(), again(raw).numpy(), atol=1e-6)
-
-
-def test_tabular_adamw_matches_scheduled_adamw_and_round_trips():
-    from apps.tabular.optimizer import TabularAdamW
-    from dlkeras.optimizers import ScheduledAdamW
-    from dlkeras.schedules import OneCycleMomentum, OneCycleSchedule
-
-    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
-    y = x @ np.array([1.0, -2.0, 0.5], "float32")
-    weights = []
-    for optimizer_class in (ScheduledAdamW, TabularAdamW):
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
-        model.compile(optimizer_class(OneCycleSchedule(0.05, 16), weight_decay=0.1,
-                                      beta_1=OneCycleMomentum(16)), loss="mse")
-        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-        weights.append(model.get_weights())
-    for reference, ours in zip(*weights):
-        # Fused kernel vs separate ops: float32 rounding only (a wrong beta or decay is ~1e-3).
-        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
-    again = keras.optimizers.deserialize(keras.optimizers.serialize(
-        TabularAdamW(1e-3, weight_decay=0.02, beta_2=0.99)))
-    assert type(again) is TabularAdamW and again.weight_decay == 0.02 and again.beta_2 == 0.99
-
-
-def test_index_batched_dataset_shuffles_each_epoch_and_keeps_rows_aligned():
-    from apps.tabular.data import index_batched_dataset
-
-    features = {"a": np.arange(10, dtype="int32")[:, None], "b": np.arange(10.0)[:, None] * 2}
-    train = index_batched_dataset(features, np.arange(10), 3, shuffle=True,
-                                  drop_remainder=True, seed=5)
-    epochs = [[(x["a"].numpy()[:, 0], x["b"].numpy()[:, 0], y.numpy()) for x, y in train]
-              for _ in range(2)]
-    for epoch in epochs:
-        assert len(epoch) == 3 and all(len(y) == 3 for _, _, y in epoch)
-        for a, b, y in epoch:  # features and target of a row travel together
-            np.testing.assert_array_equal(a, y)
-            np.testing.assert_array_equal(b, 2.0 * y)
-        assert len(set(np.concatenate([y for _, _, y in epoch]))) == 9
-    assert not all(np.array_equal(p[2], q[2]) for p, q in zip(*epochs))
-    valid = index_batched_dataset(features, np.arange(10), 4, shuffle=False, drop_remainder=False)
-    assert [y.numpy().tolist() for _, y in valid] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    assert int(valid.cardinality()) == 3
-    with pytest.raises(ValueError, match="batch_size=32"):
-        index_batched_dataset(features, np.arange(10), 32, shuffle=True, drop_remainder=True)

@@ -25,8 +25,9 @@ def category_strings(series: pd.Series) -> np.ndarray:
         A numpy array of Python strings (dtype object).
 
     Example:
-        >>> category_strings(pd.Series([1974.0, None, 1980.0])).tolist()
-        ['1974', '', '1980']
+
+    >>> category_strings(pd.Series([1974.0, None, 1980.0])).tolist()
+    ['1974', '', '1980']
     """
     missing = series.isna().to_numpy()
     values = series
@@ -46,8 +47,9 @@ def continuous_values(series: pd.Series) -> np.ndarray:
         TypeError: naming the column when it is not numeric.
 
     Example:
-        >>> continuous_values(pd.Series([1, None], dtype="Int64")).tolist()
-        [1.0, nan]
+
+    >>> continuous_values(pd.Series([1, None], dtype="Int64")).tolist()
+    [1.0, nan]
     """
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         raise TypeError(
@@ -61,8 +63,9 @@ def check_columns(df: pd.DataFrame, roles: ColumnRoles, *, allow_extra: bool = T
     """Raise a clear error when input columns are absent (or extra, if not allowed).
 
     Example:
-        >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
-        >>> check_columns(pd.DataFrame({"c": ["a"], "x": [1.0]}), roles)
+
+    >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
+    >>> check_columns(pd.DataFrame({"c": ["a"], "x": [1.0]}), roles)
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"Expected a pandas DataFrame. Received: {type(df).__name__}")
@@ -79,10 +82,11 @@ def raw_inputs(df: pd.DataFrame, roles: ColumnRoles) -> dict[str, np.ndarray]:
     """The model's raw inputs: one 1-D array per input column.
 
     Example:
-        >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
-        >>> raw = raw_inputs(pd.DataFrame({"c": ["a", None], "x": [1.0, None]}), roles)
-        >>> raw["c"].tolist(), raw["x"].tolist()
-        (['a', ''], [1.0, nan])
+
+    >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
+    >>> raw = raw_inputs(pd.DataFrame({"c": ["a", None], "x": [1.0, None]}), roles)
+    >>> raw["c"].tolist(), raw["x"].tolist()
+    (['a', ''], [1.0, nan])
     """
     check_columns(df, roles)
     raw = {name: category_strings(df[name]) for name in roles.cat_names}
@@ -98,9 +102,10 @@ def encode_target(df: pd.DataFrame, roles: ColumnRoles) -> np.ndarray:
             holds missing values, or holds classes unseen in training.
 
     Example:
-        >>> roles = ColumnRoles([], ["x"], ["y"], "binary", ["no", "yes"])
-        >>> encode_target(pd.DataFrame({"x": [0.0, 1.0], "y": ["yes", "no"]}), roles).tolist()
-        [1, 0]
+
+    >>> roles = ColumnRoles([], ["x"], ["y"], "binary", ["no", "yes"])
+    >>> encode_target(pd.DataFrame({"x": [0.0, 1.0], "y": ["yes", "no"]}), roles).tolist()
+    [1, 0]
     """
     absent = [name for name in roles.y_names if name not in df.columns]
     if absent:
@@ -120,19 +125,29 @@ def encode_target(df: pd.DataFrame, roles: ColumnRoles) -> np.ndarray:
     return codes.astype(np.int32)
 
 
-def random_split(n_rows: int, valid_pct: float = 0.2, seed: int = 42):
-    """Train and validation row positions from `RandomState(seed).permutation`.
+def read_csv(path, text_columns=()) -> pd.DataFrame:
+    """Reads a CSV file, keeping `text_columns` as text (as they were in training).
 
-    The first `int(valid_pct * n_rows)` positions of the permutation are the
-    validation set (the benchmark protocol).
+    Without it pandas re-infers each column's dtype from the file at hand: a
+    code column that held "007" and "A1" in training comes back as the
+    integers 7 and 1 when no "A1" happens to be in a later file, and every row
+    turns into an unseen category.
+
+    Raises:
+        FileNotFoundError / ValueError: naming the file.
 
     Example:
-        >>> train, valid = random_split(10, 0.2, seed=0)
-        >>> len(train), len(valid), sorted(np.concatenate([train, valid])) == list(range(10))
-        (8, 2, True)
+
+    >>> import io
+    >>> read_csv(io.StringIO("code,x\n007,1.5\n"), ["code"])["code"].tolist()
+    ['007']
     """
-    if not 0.0 < valid_pct < 1.0:
-        raise ValueError(f"valid_pct must be in (0, 1). Received: valid_pct={valid_pct}")
-    order = np.random.RandomState(seed).permutation(n_rows)
-    cut = int(valid_pct * n_rows)
-    return order[cut:], order[:cut]
+    if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__"):
+        import os
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"CSV file {str(path)!r} does not exist.")
+    try:
+        return pd.read_csv(path, dtype={name: str for name in text_columns})
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"Cannot read {str(path)!r} as CSV: {error}") from None

@@ -1,5 +1,8 @@
 """Looking inside a trained tabular model: embeddings and feature importance.
 
+The examples below use `task`, a `TabularTask` trained on `frame` (columns
+`shop` (a/b), `x` and target `y`; see tests/test_app_docstrings.py).
+
 - `embedding_table`: a categorical column's learned vectors, row labels included.
 - `nearest_categories`: the categories closest (cosine) to one category.
 - `plot_embedding_projection`: a 2-D PCA map of a column's categories.
@@ -13,38 +16,44 @@ import pandas as pd
 
 from apps.tabular.data import preprocess_frame
 from apps.tabular.frames import encode_target
+from dlkeras.plots import log_figure, new_figure
 
 UNKNOWN_LABEL, MISSING_LABEL = "#unknown#", "#na#"
 
 
-def embedding_table(learner, column: str):
-    """`(labels, matrix)` of a categorical column's embedding.
+def embedding_table(task, column: str):
+    """`(labels, matrix)` of a categorical column's embedding in a `TabularTask`.
 
     Row 0 is the unknown-category vector, row 1 the missing-value vector,
     then one row per training category (in vocabulary order).
 
     Example:
-        >>> # labels, vectors = embedding_table(learn, "occrecode"); vectors.shape
+
+    >>> labels, vectors = embedding_table(task, "shop")
+    >>> labels, vectors.shape
+    (['#unknown#', '#na#', 'a', 'b'], (4, 3))
     """
-    if column not in learner.roles.cat_names:
+    if column not in task.roles.cat_names:
         raise KeyError(f"{column!r} is not a categorical column; categorical columns are "
-                       f"{learner.roles.cat_names}.")
-    position = learner.roles.cat_names.index(column)
-    vocabulary = learner.preprocessor.get_layer(f"categorify_{column}").vocabulary
-    matrix = learner.network.get_layer("embeddings").column_table(position)
+                       f"{task.roles.cat_names}.")
+    position = task.roles.cat_names.index(column)
+    vocabulary = task.preprocessor.get_layer(f"categorify_{column}").vocabulary
+    matrix = task.network.get_layer("embeddings").column_table(position)
     return [UNKNOWN_LABEL, MISSING_LABEL] + list(vocabulary), matrix
 
 
-def nearest_categories(learner, column: str, category: str, k: int = 5) -> pd.DataFrame:
+def nearest_categories(task, column: str, category: str, k: int = 5) -> pd.DataFrame:
     """The `k` categories of `column` whose embeddings are closest to `category`.
 
     Returns:
         DataFrame with `category` and `cosine` columns, most similar first.
 
     Example:
-        >>> # nearest_categories(learn, "occrecode", "Professional", k=3)
+
+    >>> nearest_categories(task, "shop", "a", k=2)["category"].size
+    2
     """
-    labels, matrix = embedding_table(learner, column)
+    labels, matrix = embedding_table(task, column)
     if str(category) not in labels:
         raise KeyError(f"Category {category!r} is not in column {column!r}; "
                        f"known: {labels[2:12]}{' ...' if len(labels) > 12 else ''}")
@@ -59,8 +68,9 @@ def project_2d(matrix: np.ndarray) -> np.ndarray:
     """First two principal components of the rows of `matrix` (centered SVD).
 
     Example:
-        >>> project_2d(np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]]))[:, 0].round(3).tolist()
-        [-2.0, 0.0, 2.0]
+
+    >>> project_2d(np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]]))[:, 0].round(3).tolist()
+    [-2.0, 0.0, 2.0]
     """
     centered = matrix - matrix.mean(axis=0)
     _, _, directions = np.linalg.svd(centered, full_matrices=False)
@@ -73,27 +83,27 @@ def project_2d(matrix: np.ndarray) -> np.ndarray:
     return projected
 
 
-def plot_embedding_projection(learner, column: str, include_special: bool = False,
+def plot_embedding_projection(task, column: str, include_special: bool = False,
                               log_dir=None):
     """A matplotlib Figure: the column's categories on their first two PCs.
 
     Args:
-        learner: a trained `TabularLearner`.
+        task: a trained `TabularTask`.
         column: a categorical column.
         include_special: also plot the unknown and missing vectors.
         log_dir: when given, the figure is also written to this TensorBoard
             logdir as image `embeddings/<column>`.
 
     Example:
-        >>> # fig = plot_embedding_projection(learn, "educcat"); fig.savefig("educ.png")
-    """
-    from matplotlib.figure import Figure
 
-    labels, matrix = embedding_table(learner, column)
+    >>> len(plot_embedding_projection(task, "shop").axes[0].texts)
+    2
+    """
+    labels, matrix = embedding_table(task, column)
     if not include_special:
         labels, matrix = labels[2:], matrix[2:]
     points = project_2d(matrix)
-    figure = Figure(figsize=(6, 5))
+    figure = new_figure(6, 5)
     axes = figure.subplots()
     axes.scatter(points[:, 0], points[:, 1], s=12)
     for label, (x, y) in zip(labels, points):
@@ -102,37 +112,35 @@ def plot_embedding_projection(learner, column: str, include_special: bool = Fals
     axes.set_xlabel("PC 1")
     axes.set_ylabel("PC 2")
     if log_dir is not None:
-        from dlkeras.plots import log_figure
-
         log_figure(figure, log_dir, f"embeddings/{column}")
     return figure
 
 
-def _score(learner, features, target) -> float:
-    outputs = learner.network.predict(features, batch_size=16384, verbose=0)
-    if learner.roles.task == "regression":
+def _score(task, features, target) -> float:
+    outputs = task.network.predict(features, batch_size=16384, verbose=0)
+    if task.roles.task == "regression":
         return -float(np.sqrt(np.mean((outputs - target.reshape(outputs.shape)) ** 2)))
-    if learner.roles.task == "binary":
+    if task.roles.task == "binary":
         return float(np.mean((outputs[:, 0] > 0.5) == target))
     return float(np.mean(outputs.argmax(axis=1) == target))
 
 
-def _shuffled(features, learner, column, permutation):
-    roles, shuffled = learner.roles, {k: v.copy() for k, v in features.items()}
+def _shuffled(features, task, column, permutation):
+    roles, shuffled = task.roles, {k: v.copy() for k, v in features.items()}
     if column in roles.cat_names:
         i = roles.cat_names.index(column)
         shuffled["categorical"][:, i] = shuffled["categorical"][permutation, i]
         return shuffled
     i = roles.cont_names.index(column)
     moved = [i]
-    indicators = learner.preprocessor.get_layer("fill_missing").indicator_columns
+    indicators = task.preprocessor.get_layer("fill_missing").indicator_columns
     if i in indicators:
         moved.append(len(roles.cont_names) + indicators.index(i))
     shuffled["continuous"][:, moved] = shuffled["continuous"][permutation][:, moved]
     return shuffled
 
 
-def permutation_importance(learner, df: pd.DataFrame | None = None, n_repeats: int = 3,
+def permutation_importance(task, df: pd.DataFrame, n_repeats: int = 3,
                            seed: int = 0) -> pd.Series:
     """Score drop per input column when that column is shuffled across rows.
 
@@ -140,8 +148,8 @@ def permutation_importance(learner, df: pd.DataFrame | None = None, n_repeats: i
     larger drop means a more important column.
 
     Args:
-        learner: a trained `TabularLearner`.
-        df: labelled rows to score on; the learner's validation rows when None.
+        task: a trained `TabularTask`.
+        df: labelled rows to score on (the validation rows, usually).
         n_repeats: shuffles per column, averaged.
         seed: seed of the shuffles.
 
@@ -149,20 +157,19 @@ def permutation_importance(learner, df: pd.DataFrame | None = None, n_repeats: i
         Series indexed by column, sorted from most to least important.
 
     Example:
-        >>> # permutation_importance(learn, valid_df).head()
+
+    >>> sorted(permutation_importance(task, frame, n_repeats=1).index)
+    ['shop', 'x']
     """
-    if df is None:
-        df = getattr(learner.data, "valid_df", None)
-        if df is None or not len(df):
-            raise ValueError("permutation_importance needs labelled rows: pass df=..., "
-                             "or use a learner built with validation rows.")
-    features = preprocess_frame(learner.preprocessor, df, learner.roles)
-    target = encode_target(df, learner.roles)
-    base = _score(learner, features, target)
+    if df is None or not len(df):
+        raise ValueError("permutation_importance needs labelled rows (e.g. the validation rows).")
+    features = preprocess_frame(task.preprocessor, df, task.roles)
+    target = encode_target(df, task.roles)
+    base = _score(task, features, target)
     generator = np.random.default_rng(seed)
     drops = {}
-    for column in learner.roles.input_names:
-        scores = [_score(learner, _shuffled(features, learner, column,
+    for column in task.roles.input_names:
+        scores = [_score(task, _shuffled(features, task, column,
                                             generator.permutation(len(df))), target)
                   for _ in range(n_repeats)]
         drops[column] = base - float(np.mean(scores))

@@ -4,7 +4,7 @@
 unknown (0) and missing (1) values so serving never fails on a new category.
 `FillMissing` replaces NaN in continuous columns by training medians and appends
 an is-missing indicator for the columns that had gaps in training.
-`ScaledSigmoid` squashes regression outputs into a known `y_range`.
+`PackedEmbeddings` holds every categorical column's embedding table in one variable.
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import tensorflow as tf
 UNKNOWN_INDEX = 0
 MISSING_INDEX = 1
 MISSING_TOKEN = ""  # what a missing category is sent as when serving
+_REGISTER = keras.saving.register_keras_serializable(package="apps.tabular")
 
 
-@keras.saving.register_keras_serializable(package="dlkeras")
+@_REGISTER
 class Categorify(keras.layers.Layer):
     """Category strings to integer indices through a `StringLookup`.
 
@@ -65,7 +66,7 @@ class Categorify(keras.layers.Layer):
         return {**super().get_config(), "vocabulary": self.vocabulary}
 
 
-@keras.saving.register_keras_serializable(package="dlkeras")
+@_REGISTER
 class FillMissing(keras.layers.Layer):
     """Replace NaN by per-column fill values and add is-missing indicators.
 
@@ -108,38 +109,7 @@ class FillMissing(keras.layers.Layer):
                 "indicator_columns": self.indicator_columns}
 
 
-@keras.saving.register_keras_serializable(package="dlkeras")
-class ScaledSigmoid(keras.layers.Layer):
-    """`low + (high - low) * sigmoid(x)`: keeps regression outputs in `y_range`.
-
-    Args:
-        low: smallest reachable output.
-        high: largest reachable output.
-        **kwargs: base `Layer` arguments.
-
-    Example:
-        >>> ScaledSigmoid(0.0, 10.0)(tf.constant([[0.0]])).numpy().tolist()
-        [[5.0]]
-    """
-
-    def __init__(self, low, high, **kwargs):
-        super().__init__(**kwargs)
-        if not float(low) < float(high):
-            raise ValueError(f"y_range must be (low, high) with low < high. "
-                             f"Received: y_range=({low}, {high})")
-        self.low, self.high = float(low), float(high)
-
-    def call(self, logits):
-        return self.low + (self.high - self.low) * keras.ops.sigmoid(logits)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "low": self.low, "high": self.high}
-
-
-@keras.saving.register_keras_serializable(package="dlkeras")
+@_REGISTER
 class PackedEmbeddings(keras.layers.Layer):
     """One embedding table per categorical column, stored in a single variable.
 

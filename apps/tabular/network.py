@@ -1,43 +1,17 @@
 """The learning half of a tabular model: entity embeddings plus an MLP.
 
-Each categorical column gets its own embedding table, sized by `emb_sz_rule`
-(all tables packed in one `PackedEmbeddings` layer named "embeddings"); embeddings go through dropout, continuous features
-through BatchNorm, and the concatenation through `Dense -> ReLU -> BN ->
-Dropout` blocks into a task head.
+Each categorical column gets its own embedding table, sized by
+`dlkeras.layers.emb_sz_rule` (all tables packed in one `PackedEmbeddings`
+layer named "embeddings"); embeddings go through dropout, continuous
+features through BatchNorm, and the concatenation through
+`Dense -> ReLU -> BN -> Dropout` blocks into a task head.
 """
 from __future__ import annotations
 
 import keras
 
-from apps.tabular.layers import PackedEmbeddings, ScaledSigmoid
-
-
-def emb_sz_rule(n_categories: int) -> int:
-    """Embedding width for a column with `n_categories` indices (fastai's rule).
-
-    `min(600, round(1.6 * n ** 0.56))`.
-
-    Example:
-        >>> emb_sz_rule(2), emb_sz_rule(10), emb_sz_rule(100000)
-        (2, 6, 600)
-    """
-    if n_categories < 1:
-        raise ValueError(f"n_categories must be >= 1. Received: n_categories={n_categories}")
-    return min(600, round(1.6 * n_categories ** 0.56))
-
-
-def embedding_sizes(cat_names, cards, emb_szs=None, rule=emb_sz_rule) -> list[int]:
-    """Width per categorical column: `emb_szs[name]` where given, else `rule(card)`.
-
-    Example:
-        >>> embedding_sizes(["a", "b"], [10, 10], {"b": 3})
-        [6, 3]
-    """
-    emb_szs = dict(emb_szs or {})
-    unknown = sorted(set(emb_szs) - set(cat_names))
-    if unknown:
-        raise KeyError(f"emb_szs names {unknown}, which are not categorical columns {cat_names}.")
-    return [int(emb_szs.get(name, rule(card))) for name, card in zip(cat_names, cards)]
+from apps.tabular.layers import PackedEmbeddings
+from dlkeras.layers import ScaledSigmoid, emb_sz_rule, embedding_sizes
 
 
 def _fan_in_uniform():
@@ -97,9 +71,10 @@ def build_network(cat_names, cards, n_continuous, *, task, n_outputs=1, layers=(
         bn_epsilon: BatchNorm epsilon (PyTorch's 1e-5 rather than Keras' 1e-3).
 
     Example:
-        >>> net = build_network(["c"], [5], 2, task="binary", layers=[8])
-        >>> net.output_shape
-        (None, 1)
+
+    >>> net = build_network(["c"], [5], 2, task="binary", layers=[8])
+    >>> net.output_shape
+    (None, 1)
     """
     ps = list(ps) if isinstance(ps, (list, tuple)) else [ps] * len(layers)
     if len(ps) != len(layers):

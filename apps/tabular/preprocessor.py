@@ -1,7 +1,8 @@
 """The preprocessing half of a tabular model: raw columns in, numbers out.
 
-`build_preprocessor` learns its state (vocabularies, medians, mean/variance)
-from the training frame with vectorized pandas/numpy and returns a Keras model
+`fit_preprocessing` learns its state (vocabularies, medians, mean/variance)
+from the training frame with vectorized pandas/numpy, as JSON-able values a
+run folder stores; `build_preprocessor` turns that state into a Keras model
 that maps a dict of raw 1-D columns to
 `{"categorical": int32 (batch, n_cat), "continuous": float32 (batch, n_cont')}`.
 """
@@ -20,8 +21,9 @@ def category_vocabulary(series: pd.Series) -> list[str]:
     """Sorted distinct category strings of a training column, missing excluded.
 
     Example:
-        >>> category_vocabulary(pd.Series(["b", "a", None, "b"]))
-        ['a', 'b']
+
+    >>> category_vocabulary(pd.Series(["b", "a", None, "b"]))
+    ['a', 'b']
     """
     values = pd.unique(category_strings(series))
     return sorted(v for v in values if v != MISSING_TOKEN)
@@ -36,9 +38,10 @@ def continuous_statistics(df: pd.DataFrame, cont_names: list[str]) -> dict:
         indicators appended as mean 0 / variance 1 so they pass unchanged).
 
     Example:
-        >>> stats = continuous_statistics(pd.DataFrame({"x": [1.0, None, 3.0]}), ["x"])
-        >>> stats["medians"], stats["indicator_columns"]
-        ([2.0], [0])
+
+    >>> stats = continuous_statistics(pd.DataFrame({"x": [1.0, None, 3.0]}), ["x"])
+    >>> stats["medians"], stats["indicator_columns"]
+    ([2.0], [0])
     """
     values = np.stack([continuous_values(df[c]) for c in cont_names], axis=1)
     missing = np.isnan(values)
@@ -63,33 +66,54 @@ def raw_input_layers(roles: ColumnRoles) -> dict:
     return inputs
 
 
-def build_preprocessor(train_df: pd.DataFrame, roles: ColumnRoles) -> keras.Model:
-    """Fit preprocessing state on `train_df` and return it as a Keras model.
+def fit_preprocessing(train_df: pd.DataFrame, roles: ColumnRoles) -> dict:
+    """The preprocessing state learnt from the training rows, as plain JSON-able values.
 
-    Args:
-        train_df: training rows only (validation must not leak into medians,
-            vocabularies or normalization statistics).
-        roles: the column roles.
+    Only training rows may be used: validation must not leak into the
+    vocabularies, medians or normalization statistics. The state is what a
+    run folder stores; `build_preprocessor` turns it into layers.
 
     Returns:
-        A functional model named "preprocessor"; its `categorify` layers are
-        reachable as `preprocessor.get_layer("categorify_<column>")`.
+        `{"vocabularies": {column: [categories]}, "continuous": statistics or None}`.
 
     Example:
-        >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
-        >>> df = pd.DataFrame({"c": ["a", "b"], "x": [1.0, 3.0], "y": [0, 1]})
-        >>> pre = build_preprocessor(df, roles)
-        >>> pre({"c": np.array(["b"]), "x": np.array([3.0], "float32")})["categorical"].numpy()
-        array([[3]], dtype=int32)
+
+    >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
+    >>> state = fit_preprocessing(pd.DataFrame({"c": ["b", "a"], "x": [1.0, 3.0]}), roles)
+    >>> state["vocabularies"], state["continuous"]["medians"]
+    ({'c': ['a', 'b']}, [2.0])
+    """
+    return {
+        "vocabularies": {name: category_vocabulary(train_df[name]) for name in roles.cat_names},
+        "continuous": (continuous_statistics(train_df, roles.cont_names)
+                       if roles.cont_names else None),
+    }
+
+
+def build_preprocessor(roles: ColumnRoles, state: dict) -> keras.Model:
+    """The preprocessing half of the model, from a `fit_preprocessing` state.
+
+    Returns:
+        A functional model named "preprocessor" from one raw 1-D input per
+        column to `{"categorical": int32 (batch, n_cat), "continuous": float32}`;
+        its `categorify_<column>` layers map categories to embedding rows.
+
+    Example:
+
+    >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
+    >>> df = pd.DataFrame({"c": ["a", "b"], "x": [1.0, 3.0], "y": [0, 1]})
+    >>> pre = build_preprocessor(roles, fit_preprocessing(df, roles))
+    >>> pre({"c": np.array(["b"]), "x": np.array([3.0], "float32")})["categorical"].numpy()
+    array([[3]], dtype=int32)
     """
     inputs = raw_input_layers(roles)
     outputs = {}
     if roles.cat_names:
-        indices = [Categorify(category_vocabulary(train_df[name]), name=f"categorify_{name}")(
-            inputs[name]) for name in roles.cat_names]
+        indices = [Categorify(state["vocabularies"][name], name=f"categorify_{name}")(inputs[name])
+                   for name in roles.cat_names]
         outputs["categorical"] = keras.ops.stack(indices, axis=1)
     if roles.cont_names:
-        stats = continuous_statistics(train_df, roles.cont_names)
+        stats = state["continuous"]
         values = keras.ops.stack([inputs[name] for name in roles.cont_names], axis=1)
         filled = FillMissing(stats["medians"], stats["indicator_columns"],
                              name="fill_missing")(values)
@@ -98,13 +122,14 @@ def build_preprocessor(train_df: pd.DataFrame, roles: ColumnRoles) -> keras.Mode
     return keras.Model(inputs, outputs, name="preprocessor")
 
 
-def cardinalities(preprocessor: keras.Model, roles: ColumnRoles) -> list[int]:
-    """Number of embedding rows each categorical column needs."""
-    return [preprocessor.get_layer(f"categorify_{name}").cardinality for name in roles.cat_names]
+def cardinalities(roles: ColumnRoles, state: dict) -> list[int]:
+    """Embedding rows each categorical column needs (its categories, unknown and missing)."""
+    return [len(state["vocabularies"][name]) + 2 for name in roles.cat_names]
 
 
-def continuous_width(preprocessor: keras.Model) -> int:
-    """Width of the "continuous" output (columns plus NaN indicators); 0 if none."""
-    if "continuous" not in preprocessor.output:
+def continuous_width(state: dict) -> int:
+    """Width of the "continuous" input (columns plus NaN indicators); 0 if none."""
+    stats = state.get("continuous")
+    if not stats:
         return 0
-    return int(preprocessor.output["continuous"].shape[-1])
+    return len(stats["medians"]) + len(stats["indicator_columns"])

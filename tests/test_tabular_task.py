@@ -8,11 +8,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from apps.tabular.frames import random_split  # noqa: E402
 from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, load_gss_wages  # noqa: E402
 from apps.tabular.interpret import (  # noqa: E402
     nearest_categories, permutation_importance, plot_embedding_projection, project_2d)
-from apps.tabular.learner import TabularLearner  # noqa: E402
+from apps.tabular.task import TabularTask  # noqa: E402
+from dlkeras.data import random_split  # noqa: E402
+
+
+def split(frame, valid_pct=0.2, seed=42):
+    train, valid = random_split(len(frame), valid_pct, seed)
+    return frame.iloc[train].reset_index(drop=True), frame.iloc[valid].reset_index(drop=True)
 
 
 def rule_frame(n=3000, seed=0):
@@ -28,10 +33,11 @@ def rule_frame(n=3000, seed=0):
 @pytest.mark.parametrize("steps_per_execution, jit_compile", [(1, False), (4, False), (1, True)])
 def test_binary_rule_is_learned(steps_per_execution, jit_compile):
     keras.utils.set_random_seed(0)
-    learn = TabularLearner.from_df(rule_frame(), "y", batch_size=128, layers=[32],
+    train, valid = split(rule_frame())
+    learn = TabularTask.from_frame(train, "y", batch_size=128, layers=[32],
                                    steps_per_execution=steps_per_execution,
                                    jit_compile=jit_compile)
-    history = learn.fit_one_cycle(6, lr_max=2e-2)
+    history = learn.fit_one_cycle(train, epochs=6, lr_max=2e-2, validation_data=valid, verbose=0)
     # Rows with x missing are guessed at median x: ~half of those 10 % wrong.
     assert history.history["val_accuracy"][-1] > 0.9
     assert history.history["lr"][-1] < 1e-5  # the one-cycle schedule ran to its end
@@ -45,10 +51,10 @@ def test_binary_rule_is_learned(steps_per_execution, jit_compile):
 
 def test_lr_find_restores_weights_and_suggests():
     keras.utils.set_random_seed(1)
-    learn = TabularLearner.from_df(rule_frame(1200), "y", batch_size=64, layers=[16],
-                                   steps_per_execution=4)
+    train, _ = split(rule_frame(1200))
+    learn = TabularTask.from_frame(train, "y", batch_size=64, layers=[16], steps_per_execution=4)
     before = [w.copy() for w in learn.network.get_weights()]
-    finder = learn.lr_find(num_steps=40)
+    finder = learn.lr_find(train, num_steps=40, verbose=0)
     assert 1e-7 <= finder.suggestion <= 10.0 and len(finder.lrs) >= 10
     for old, new in zip(before, learn.network.get_weights()):
         np.testing.assert_array_equal(old, new)
@@ -63,17 +69,19 @@ def test_regression_with_y_range_and_multi_target():
     df["y"] = offset + df["x"]
     df["z"] = 2 * df["x"]
     keras.utils.set_random_seed(2)
-    single = TabularLearner.from_df(df[["kind", "x", "y"]], "y", batch_size=100, layers=[32],
+    train, valid = split(df)
+    single = TabularTask.from_frame(train[["kind", "x", "y"]], "y", batch_size=100, layers=[32],
                                     y_range=(-1.0, 5.0))
-    history = single.fit_one_cycle(6, lr_max=2e-2)
+    history = single.fit_one_cycle(train, epochs=6, lr_max=2e-2, validation_data=valid,
+                                   verbose=0)
     assert history.history["val_rmse"][-1] < 0.2  # target std is ~1.2
     out = single.predict(pd.DataFrame({"kind": ["p", "q"], "x": [0.5, -0.5]}))
     np.testing.assert_allclose(out[:, 0], [1.5, 2.5], atol=0.35)
-    multi = TabularLearner.from_df(df, ["y", "z"], batch_size=100, layers=[32])
+    multi = TabularTask.from_frame(train, ["y", "z"], batch_size=100, layers=[32])
     assert multi.roles.task == "regression"
-    multi.fit_one_cycle(6, lr_max=2e-2)
+    multi.fit_one_cycle(train, epochs=6, lr_max=2e-2, verbose=0)
     frame = multi.predict_frame(df.iloc[:3])
-    assert list(frame.columns) == ["y", "z"]
+    assert list(frame.columns) == ["row", "y", "z"]
     np.testing.assert_allclose(frame["z"], df["z"].iloc[:3], atol=0.5)
 
 
@@ -84,10 +92,11 @@ def test_multiclass_labels_and_evaluate():
     df = pd.DataFrame({"colour": colour, "w": rng.normal(size=n),
                        "label": pd.Series(colour).map({"red": "r", "green": "g", "blue": "b"})})
     keras.utils.set_random_seed(3)
-    learn = TabularLearner.from_df(df, "label", batch_size=128, layers=[16])
-    learn.fit_one_cycle(4, lr_max=2e-2)
+    train, valid = split(df)
+    learn = TabularTask.from_frame(train, "label", batch_size=128, layers=[16])
+    learn.fit_one_cycle(train, epochs=4, lr_max=2e-2, verbose=0)
     assert learn.roles.classes == ["b", "g", "r"]
-    assert learn.evaluate()["accuracy"] > 0.99
+    assert learn.evaluate(valid)["accuracy"] > 0.99
     predicted = learn.predict_frame(pd.DataFrame({"colour": ["green", "red"], "w": [0.0, 0.0]}))
     assert predicted["label"].tolist() == ["g", "r"]
 
@@ -96,18 +105,17 @@ def test_multiclass_labels_and_evaluate():
 def gss_learner():
     df = load_gss_wages().iloc[:6000].reset_index(drop=True)
     keras.utils.set_random_seed(0)
-    learn = TabularLearner.from_df(df, "high_income", GSS_CAT_NAMES, GSS_CONT_NAMES,
+    train, valid = split(df)
+    learn = TabularTask.from_frame(train, "high_income", GSS_CAT_NAMES, GSS_CONT_NAMES,
                                    batch_size=256)
-    history = learn.fit_one_cycle(3, lr_max=1e-2)
-    _, valid_idx = random_split(len(df), 0.2, seed=42)
-    return learn, history, df.iloc[valid_idx]
+    history = learn.fit_one_cycle(train, epochs=3, lr_max=1e-2, validation_data=valid, verbose=0)
+    return learn, history, valid
 
 
 def test_gss_slice_trains_and_explains(gss_learner, tmp_path):
     learn, history, valid_df = gss_learner
     assert history.history["val_accuracy"][-1] > 0.72  # majority class is ~0.5
-    importance = permutation_importance(learn, n_repeats=1)  # the learner's validation rows
-    pd.testing.assert_frame_equal(learn.data.valid_df, valid_df)
+    importance = permutation_importance(learn, valid_df, n_repeats=1)
     assert sorted(importance.index) == sorted(GSS_CAT_NAMES + GSS_CONT_NAMES)
     # Income depends on work status far more than on the number of children.
     assert importance["wrkstat"] > importance["childs"]

@@ -1,0 +1,351 @@
+"""The command line every app shares: same verbs, same flags, same exit codes.
+
+    python -m apps.<app> train|lr-find|predict|export|demo ...
+    dlkeras <app> train|lr-find|predict|export|demo ...
+
+An app declares an `App` (its data flags, how to load its data, how to
+build its `dlkeras.tasks.Task`, how to print predictions); this module
+writes the rest once: argument parsing, seeding, the LR finder, training,
+evaluation, saving the run folder, exporting, and turning user errors into
+one-line messages with exit status 2.
+
+This module imports no TensorFlow (nor the apps' heavy modules): `--help`
+answers in well under a second; TensorFlow loads when a command runs. That
+is why it lives here and not in `dlkeras` (importing `dlkeras` imports
+Keras and TensorFlow, as it must to register its Keras objects).
+
+Exit status: 0 success, 1 a command that ran but failed on some inputs
+(e.g. unreadable files in `predict`), 2 bad usage or bad input (one line on
+stderr, no traceback; set `DLKERAS_DEBUG=1` for the traceback), 130 on Ctrl-C.
+"""
+
+import argparse
+import datetime
+import difflib
+import importlib
+import os
+import pathlib
+import sys
+
+APPS = {
+    "image": "apps.image.cli",
+    "tabular": "apps.tabular.cli",
+    "recommender": "apps.recommender.cli",
+    "text": "apps.text.cli",
+    "pseudolabel": "apps.pseudolabel.cli",
+}
+USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError,
+               NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+class UsageError(Exception):
+    """A user error whose message is shown as is, with exit status 2."""
+
+
+def did_you_mean(name, choices):
+    """`" (did you mean 'x'?)"` for the closest of `choices`, or ``""``.
+
+    Example:
+
+    >>> did_you_mean("agee", ["age", "income"])
+    " (did you mean 'age'?)"
+    """
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
+    return value
+
+
+class App:
+    """What an app declares for the shared command line (one subclass per app).
+
+    Attributes:
+        name: the app's name (`python -m apps.<name>`, `dlkeras <name>`).
+        description: one paragraph for `--help`.
+        examples: `{command: "example lines"}` shown under each command's help.
+        default_epochs: `--epochs` default.
+        has_demo: whether the app offers `demo`.
+    """
+
+    name = None
+    description = ""
+    examples = {}
+    default_epochs = 5
+    has_demo = False
+
+    def add_data_arguments(self, parser):
+        """Adds the flags that say where the training data is (train, lr-find, demo)."""
+
+    def add_model_arguments(self, parser):
+        """Adds flags that shape the model (train, lr-find, demo)."""
+
+    def add_predict_arguments(self, parser):
+        """Adds the flags that say what to predict."""
+
+    def add_commands(self, commands):
+        """Adds app-only commands (parsers must `set_defaults(handler=...)`)."""
+
+    def load_data(self, args):
+        """Returns `(train, valid)` in the app's data kind; imports what it needs."""
+        raise NotImplementedError
+
+    def build_task(self, args, train):
+        """Returns the compiled `Task` for this data and these flags."""
+        raise NotImplementedError
+
+    def report(self, task, valid, run_dir, args):
+        """Extra outputs after training (plots, ranking metrics): `{label: value}` to print."""
+        return {}
+
+    def predict(self, task, args):
+        """Predicts what `args` name with a loaded task and prints or writes it; returns a status."""
+        raise NotImplementedError
+
+    def demo(self, args):
+        """Runs the app's demo; returns a status."""
+        raise NotImplementedError
+
+
+def add_training_arguments(parser, app):
+    """The flags every app's `train` / `lr-find` / `demo` share."""
+    recipe = parser.add_argument_group("training")
+    rate = recipe.add_mutually_exclusive_group()
+    rate.add_argument("--lr-max", type=positive_float, default=None,
+                      help="peak learning rate of the one-cycle schedule (default: the app's "
+                           "documented rate, or the LR finder's suggestion with --lr-find)")
+    rate.add_argument("--lr-find", action="store_true",
+                      help="run the LR range test first and train at its suggestion")
+    recipe.add_argument("--epochs", type=positive_int, default=app.default_epochs,
+                        help="training epochs (default: %(default)s)")
+    recipe.add_argument("--batch-size", type=positive_int, default=None,
+                        help="examples per step (default: chosen from the data size)")
+    recipe.add_argument("--seed", type=int, default=42,
+                        help="seed of the split, the shuffling and the weights (default: %(default)s)")
+    recipe.add_argument("--valid-pct", type=fraction, default=0.2,
+                        help="validation share of a seeded random split (default: %(default)s)")
+    out = parser.add_argument_group("outputs")
+    out.add_argument("--name", default=app.name,
+                     help="model name: saved_models/<name>/<version> (default: %(default)s)")
+    out.add_argument("--run-dir", default=None,
+                     help=f"run folder for model.keras, task.json, plots and logs "
+                          f"(default: runs/{app.name}/<name>-<timestamp>)")
+    out.add_argument("--log-dir", default=None,
+                     help="TensorBoard log folder (default: <run-dir>/logs)")
+    out.add_argument("--export-root", default=None,
+                     help="root of exported SavedModels (default: $DLKERAS_SAVED_MODELS or "
+                          "./saved_models)")
+    out.add_argument("--no-export", action="store_true", help="save the run folder only")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser(app, prog=None):
+    """The argument parser of one app."""
+    parser = argparse.ArgumentParser(prog=prog or f"python -m apps.{app.name}",
+                                     description=app.description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, help_text, description):
+        epilog = app.examples.get(name)
+        return commands.add_parser(name, help=help_text, description=description,
+                                   epilog=f"example:\n{epilog}" if epilog else None,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    train = command("train", "train, evaluate, save the run folder and export",
+                    "Trains with the app's recipe (one-cycle, or fine-tuning for pretrained "
+                    "bodies), evaluates on the validation split, saves the run folder and "
+                    "exports a SavedModel; prints where everything went.")
+    app.add_data_arguments(train)
+    app.add_model_arguments(train)
+    add_training_arguments(train, app)
+    train.set_defaults(handler=run_train)
+
+    finder = command("lr-find", "run the LR range test and save its plot",
+                     "Sweeps the learning rate up exponentially, prints the suggestions and "
+                     "saves the loss curve; the model is not kept.")
+    app.add_data_arguments(finder)
+    app.add_model_arguments(finder)
+    add_training_arguments(finder, app)
+    finder.add_argument("--plot", default="lr_find.png", help="where to save the plot")
+    finder.set_defaults(handler=run_lr_find)
+
+    predict = command("predict", "predict with a trained run folder",
+                      "Loads the run folder written by `train` and predicts.")
+    predict.add_argument("--run-dir", required=True, help="run folder written by `train`")
+    app.add_predict_arguments(predict)
+    predict.set_defaults(handler=run_predict)
+
+    export = command("export", "export a run folder as a SavedModel again",
+                     "Writes saved_models/<name>/<version>/ from a run folder.")
+    export.add_argument("--run-dir", required=True, help="run folder written by `train`")
+    export.add_argument("--name", default=None, help="model name (default: the run's)")
+    export.add_argument("--export-root", default=None, help="root of exported SavedModels")
+    export.add_argument("--version", type=positive_int, default=None,
+                        help="version number (default: the next free one)")
+    export.set_defaults(handler=run_export)
+
+    if app.has_demo:
+        demo = command("demo", "the app's offline demo", "Runs the app's demo end to end.")
+        app.add_model_arguments(demo)
+        add_training_arguments(demo, app)
+        demo.set_defaults(handler=lambda app_, args: app_.demo(args))
+    app.add_commands(commands)
+    return parser
+
+
+def default_run_dir(app, args):
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return pathlib.Path("runs") / app.name / f"{args.name}-{stamp}"
+
+
+def seed_everything(seed):
+    """Seeds Python, NumPy and TensorFlow (weights, dropout, shuffling)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def prepared_task(app, args):
+    """Seeds, loads the data and builds the task: `(task, train, valid)`."""
+    seed_everything(args.seed)
+    train, valid = app.load_data(args)
+    task = app.build_task(args, train)
+    return task, train, valid
+
+
+def choose_lr_max(task, train, args, run_dir):
+    """`--lr-max`, the LR finder's suggestion with `--lr-find`, or the app's default."""
+    if args.lr_max is not None:
+        return args.lr_max, "given with --lr-max"
+    if not args.lr_find:
+        return task.default_lr_max, f"the app's default (use --lr-find to search)"
+    finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed, verbose=0)
+    plot = pathlib.Path(run_dir) / "lr_find.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    if finder.lrs:
+        finder.plot().savefig(plot)
+    shown = ", ".join(f"{k} {v:.2e}" for k, v in finder.suggestions.items())
+    print(f"LR finder: {shown or 'no suggestion'} (plot: {plot})")
+    if finder.suggestion is None:
+        reason = getattr(finder, "no_suggestion_reason", None) or "no usable descent"
+        print(f"LR finder has no trustworthy suggestion ({reason}); training at the app's "
+              f"default lr_max={task.default_lr_max:g}")
+        return task.default_lr_max, "the app's default (LR finder had no suggestion)"
+    return float(finder.suggestion), "the LR finder's suggestion"
+
+
+def run_train(app, args):
+    run_dir = pathlib.Path(args.run_dir) if args.run_dir else default_run_dir(app, args)
+    log_dir = args.log_dir or str(run_dir / "logs")
+    task, train, valid = prepared_task(app, args)
+    lr_max, why = choose_lr_max(task, train, args, run_dir)
+    print(f"training {args.epochs} epoch(s) at lr_max={lr_max:.3g} ({why}), "
+          f"batch size {args.batch_size or task.batch_size}")
+    task.train(train, epochs=args.epochs, lr_max=lr_max, validation_data=valid,
+               batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
+               verbose=0 if args.quiet else 2)
+    metrics = task.evaluate(valid, batch_size=args.batch_size) if valid is not None else {}
+    print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    extra = app.report(task, valid, run_dir, args)
+    print(f"run folder: {task.save(run_dir)}")
+    print(f"TensorBoard logs: {log_dir}")
+    for label, value in extra.items():
+        print(f"{label}: {value}")
+    if not args.no_export:
+        print(f"SavedModel: {task.export(args.name, root=args.export_root)}")
+    return 0
+
+
+def run_lr_find(app, args):
+    task, train, _ = prepared_task(app, args)
+    finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed,
+                          verbose=0 if args.quiet else 1)
+    for name, value in finder.suggestions.items():
+        print(f"{name}: {value:.3e}")
+    if finder.suggestion is None:
+        reason = getattr(finder, "no_suggestion_reason", None) or "no usable descent"
+        print(f"no trustworthy suggestion: {reason}")
+    if finder.lrs:
+        path = pathlib.Path(args.plot)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        finder.plot().savefig(path)
+        print(f"plot: {path}")
+    return 0
+
+
+def load_run(app, args):
+    from dlkeras.tasks import Task
+
+    try:
+        return Task.load(args.run_dir, compile=False)
+    except FileNotFoundError as error:
+        raise UsageError(f"{error} (see `python -m apps.{app.name} train --help`)") from None
+
+
+def run_predict(app, args):
+    return app.predict(load_run(app, args), args)
+
+
+def run_export(app, args):
+    task = load_run(app, args)
+    print(task.export(args.name, root=args.export_root, version=args.version))
+    return 0
+
+
+def main(app, argv=None, prog=None):
+    """Parses `argv` for `app` and runs the command; returns the exit status."""
+    args = build_parser(app, prog).parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return int(args.handler(app, args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UsageError,) + USER_ERRORS as error:
+        if os.environ.get("DLKERAS_DEBUG"):
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"error: {str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__}",
+              file=sys.stderr)
+        return 2
+
+
+def app_named(name):
+    """The `App` of `apps.<name>` (imports only its light command-line module)."""
+    if name not in APPS:
+        raise UsageError(f"unknown app {name!r}{did_you_mean(name, APPS)}; apps: {', '.join(APPS)}")
+    return importlib.import_module(APPS[name]).APP
+
+
+def dlkeras_main(argv=None):
+    """The `dlkeras` console script: `dlkeras <app> <command> ...`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: dlkeras APP COMMAND ...\n\napps: " + ", ".join(APPS)
+              + "\n\n`dlkeras APP --help` lists an app's commands.")
+        return 0 if argv else 2
+    try:
+        app = app_named(argv[0])
+    except (UsageError, ModuleNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return main(app, argv[1:], prog=f"dlkeras {app.name}")

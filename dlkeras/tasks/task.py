@@ -1,0 +1,356 @@
+"""`Task`: the one base every app builds on.
+
+A task owns a trainable network (what `fit` trains), the model that takes
+raw inputs (preprocessing in front of the network, what serving calls),
+the network's `LayerGroups`, and the JSON-able metadata an app needs to
+serve (class names, column specs, vocabularies). Written once here, for
+every app: `compile`, `lr_find`, `fit_one_cycle`, `fine_tune`, `train`
+(the app's recipe), `evaluate`, `predict`, `save`/`load` of a run folder,
+and `export` of a SavedModel.
+
+A subclass declares four things and writes no training or export loop:
+
+- how its data becomes `tf.data`: `make_dataset(data, training, batch_size, seed)`;
+- its loss and metrics: `loss_and_metrics()`;
+- its serving signatures: `serving_endpoints()` (and `serving_examples()`
+  for the reload check);
+- how it rebuilds its preprocessing from `metadata` (in `__init__`) and the
+  raw-input model (`build_inference_model()`, default: the network itself).
+
+Example:
+
+>>> import keras, numpy as np, tensorflow as tf
+>>> from dlkeras.tasks import Task
+>>> class Doubling(Task):
+...     def make_dataset(self, data, *, training, batch_size, seed=None):
+...         x = np.asarray(data, "float32")[:, None]
+...         return tf.data.Dataset.from_tensor_slices((x, 2 * x)).batch(batch_size)
+...     def loss_and_metrics(self):
+...         return "mse", []
+>>> network = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+>>> task = Doubling(network, metadata={"batch_size": 8})
+>>> _ = task.fit_one_cycle(np.linspace(-1, 1, 64), epochs=2, lr_max=0.1, verbose=0)
+>>> sorted(task.evaluate(np.linspace(-1, 1, 16)))
+['loss']
+"""
+
+import math
+
+import numpy as np
+
+from dlkeras.layer_groups import LayerGroup, LayerGroups
+
+
+class Task:
+    """Base class of an app: a network, its raw-input model, layer groups and metadata.
+
+    Args:
+        network: the `keras.Model` that training fits (features in, outputs
+            out); compiled or not (a reloaded one keeps its optimizer state).
+        layer_groups: `LayerGroups` of `network`, earliest first; default one
+            group holding the whole network.
+        metadata: JSON-able dict of what the app needs besides the weights
+            (class names, vocabularies, preprocessing statistics). The keys
+            `batch_size` and `name` are read by the base class.
+
+    Class attributes a subclass may set:
+        recipe: `"fit_one_cycle"` (default) or `"fine_tune"`: what `train` runs.
+        default_lr_max: the documented peak rate used when none is given and
+            the LR finder has no trustworthy suggestion.
+        weight_decay: decoupled weight decay of the default optimizer.
+    """
+
+    recipe = "fit_one_cycle"
+    default_lr_max = 1e-3
+    weight_decay = 0.01
+
+    def __init__(self, network, layer_groups=None, metadata=None):
+        import keras
+
+        if not isinstance(network, keras.Model):
+            raise TypeError(f"`network` must be a keras.Model. Received: {network!r}")
+        self.network = network
+        self.layer_groups = layer_groups or LayerGroups([LayerGroup("network", [network])])
+        self.metadata = dict(metadata or {})
+        self._inference_model = None
+        self._prebuilt = False
+
+    # --- What a subclass declares -------------------------------------------
+
+    def make_dataset(self, data, *, training, batch_size, seed=None):
+        """Turns the app's data object into `tf.data` batches of `(features, targets)`.
+
+        `training=True` batches shuffle (seeded) and may drop a ragged last
+        batch; `training=False` keeps order and every example.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement make_dataset().")
+
+    def loss_and_metrics(self):
+        """`(loss, metrics)` passed to `network.compile`."""
+        raise NotImplementedError(f"{type(self).__name__} must implement loss_and_metrics().")
+
+    def serving_endpoints(self):
+        """`{signature name: tf.function with an input_signature}` to export.
+
+        The functions call `self.inference_model`; the first one is also
+        `serving_default` unless one is named so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no serving signature.")
+
+    def serving_examples(self):
+        """`{signature name: {input name: tensor}}` for the reload check of `export`."""
+        return {}
+
+    def build_inference_model(self):
+        """The model from raw inputs to outputs; default: the network itself."""
+        return self.network
+
+    def prepare_inputs(self, inputs):
+        """Raw inputs (the app's kind) to what `network.predict` takes; default: as is."""
+        return inputs
+
+    def postprocess(self, outputs):
+        """`network` outputs to what `predict` returns; default: as is."""
+        return outputs
+
+    def default_optimizer(self):
+        """A fresh optimizer: AdamW, one copy per layer group when there are several."""
+        from dlkeras.discriminative import discriminative_optimizer
+        from dlkeras.optimizers import ScheduledAdamW
+
+        base = ScheduledAdamW(self.default_lr_max, weight_decay=self.weight_decay)
+        if len(self.layer_groups) == 1:
+            return base
+        return discriminative_optimizer(self.layer_groups, base)
+
+    # --- Properties ---------------------------------------------------------
+
+    @property
+    def name(self):
+        """The model name exports default to (`metadata["name"]`, else the class name)."""
+        return self.metadata.get("name") or type(self).__name__.lower()
+
+    @property
+    def batch_size(self):
+        return int(self.metadata.get("batch_size", 32))
+
+    @property
+    def inference_model(self):
+        """The raw-input model (preprocessing + network); built once."""
+        if self._inference_model is None:
+            self._inference_model = self.build_inference_model()
+        return self._inference_model
+
+    # --- Compiling and data -------------------------------------------------
+
+    def compile(self, optimizer=None, **compile_kwargs):
+        """Compiles the network with `optimizer` (default `default_optimizer()`) and the task's loss.
+
+        Args:
+            optimizer: a Keras optimizer, or None for the task's default.
+            **compile_kwargs: more `model.compile` arguments
+                (`steps_per_execution`, `jit_compile`, ...).
+        """
+        from dlkeras.freezing import build_optimizer_for_unfreezing
+
+        loss, metrics = self.loss_and_metrics()
+        self.network.compile(optimizer=optimizer or self.default_optimizer(), loss=loss,
+                             metrics=metrics, **compile_kwargs)
+        build_optimizer_for_unfreezing(self.network)
+        self._prebuilt = False
+        return self
+
+    def _require_compiled(self):
+        if getattr(self.network, "optimizer", None) is None:
+            self.compile()
+
+    def dataset(self, data, *, training, batch_size=None, seed=None):
+        """`data` as `tf.data` for the network (a `tf.data.Dataset` passes through)."""
+        import tensorflow as tf
+
+        if isinstance(data, tf.data.Dataset):
+            return data
+        if data is None:
+            raise ValueError("No data given.")
+        return self.make_dataset(data, training=training,
+                                 batch_size=int(batch_size or self.batch_size), seed=seed)
+
+    def _fit_data(self, data, validation_data, batch_size, seed, fit_kwargs):
+        """Training and validation datasets, plus `steps_per_epoch` where Keras needs it."""
+        import tensorflow as tf
+
+        self._require_compiled()
+        train = self.dataset(data, training=True, batch_size=batch_size, seed=seed)
+        if train.cardinality() == tf.data.UNKNOWN_CARDINALITY and "steps_per_epoch" not in fit_kwargs:
+            # E.g. image files dropped as unreadable: repeat, with a fixed epoch length
+            # (one-cycle schedules need to know it).
+            try:
+                length = len(data)
+            except TypeError:
+                length = None
+            if length:
+                fit_kwargs["steps_per_epoch"] = math.ceil(length / (batch_size or self.batch_size))
+                train = train.repeat()
+        if validation_data is not None:
+            fit_kwargs["validation_data"] = self.dataset(validation_data, training=False,
+                                                         batch_size=batch_size)
+        fit_kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
+        self._prebuild(train)
+        return train, fit_kwargs
+
+    def _prebuild(self, dataset):
+        """Creates metric variables from one batch before the first fit (halves its tracing)."""
+        from dlkeras.keras_internals import prebuild_training_state
+
+        if self._prebuilt:
+            return
+        for batch in dataset.take(1):
+            prebuild_training_state(self.network, batch)
+        self._prebuilt = True
+
+    # --- Training verbs -----------------------------------------------------
+
+    def lr_find(self, data, *, batch_size=None, seed=None, **kwargs):
+        """The LR range test on the training data; the network is put back afterwards.
+
+        With the `fine_tune` recipe the body is frozen first: the sweep then
+        measures the phase that trains at the suggested rate. Keyword
+        arguments go to `dlkeras.lr_find` (`start_lr`, `end_lr`, `log_dir`...).
+
+        Returns:
+            The `LRFinder` (`suggestion`, `suggestions`, `plot()`).
+        """
+        from dlkeras.freezing import freeze
+        from dlkeras.recipes import lr_find
+
+        fit_kwargs = {}
+        train, fit_kwargs = self._fit_data(data, None, batch_size, seed, fit_kwargs)
+        if self.recipe == "fine_tune" and len(self.layer_groups) > 1:
+            freeze(self.network, self.layer_groups)
+        kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
+        return lr_find(self.network, train, **kwargs)
+
+    def fit_one_cycle(self, data, *, epochs, lr_max, validation_data=None, batch_size=None,
+                      seed=None, **kwargs):
+        """`dlkeras.fit_one_cycle` on the task's data.
+
+        Args:
+            data: the app's training data (or a `tf.data.Dataset`).
+            epochs: epochs of the cycle.
+            lr_max: peak rate (float, `(lo, hi)` over the groups, or a list).
+            validation_data: the app's validation data, evaluated each epoch.
+            batch_size: examples per step (default `self.batch_size`).
+            seed: shuffle seed of the training batches.
+            **kwargs: more `fit_one_cycle` / `model.fit` arguments (`log_dir`,
+                `callbacks`, `verbose`, ...).
+
+        Returns:
+            The `History`.
+        """
+        from dlkeras.recipes import fit_one_cycle
+
+        train, kwargs = self._fit_data(data, validation_data, batch_size, seed, kwargs)
+        return fit_one_cycle(self.network, train, epochs=epochs, lr_max=lr_max, **kwargs)
+
+    def fine_tune(self, data, *, epochs, lr_max=2e-3, freeze_epochs=1, validation_data=None,
+                  batch_size=None, seed=None, **kwargs):
+        """`dlkeras.fine_tune` over the task's layer groups (frozen head phase, then all).
+
+        Returns:
+            `[frozen_history, unfrozen_history]`.
+        """
+        from dlkeras.recipes import fine_tune
+
+        if len(self.layer_groups) < 2:
+            raise ValueError(f"fine_tune needs at least two layer groups; {type(self).__name__} "
+                             f"has {self.layer_groups.names}. Use fit_one_cycle.")
+        train, kwargs = self._fit_data(data, validation_data, batch_size, seed, kwargs)
+        return fine_tune(self.network, train, epochs=epochs, layer_groups=self.layer_groups,
+                         lr_max=lr_max, freeze_epochs=freeze_epochs, **kwargs)
+
+    def train(self, data, *, epochs, lr_max=None, validation_data=None, **kwargs):
+        """The app's recipe (`recipe`): `fit_one_cycle`, or `fine_tune` for pretrained bodies.
+
+        Returns:
+            A list of `History` objects, one per phase.
+        """
+        lr_max = self.default_lr_max if lr_max is None else lr_max
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
+        if self.recipe == "fine_tune":
+            histories = self.fine_tune(data, epochs=epochs, lr_max=lr_max,
+                                       validation_data=validation_data, **kwargs)
+            return [h for h in histories if h is not None]
+        return [self.fit_one_cycle(data, epochs=epochs, lr_max=lr_max,
+                                   validation_data=validation_data, **kwargs)]
+
+    def evaluate(self, data, batch_size=None):
+        """Loss and metrics on labelled data, as a dict of floats."""
+        self._require_compiled()
+        dataset = self.dataset(data, training=False, batch_size=batch_size)
+        results = self.network.evaluate(dataset, verbose=0, return_dict=True)
+        return {name: float(value) for name, value in results.items()}
+
+    def predict(self, inputs, batch_size=None):
+        """Outputs for raw inputs of the app's kind (`prepare_inputs`, network, `postprocess`)."""
+        features = self.prepare_inputs(inputs)
+        outputs = self.network.predict(features, batch_size=batch_size or 1024, verbose=0)
+        return self.postprocess(np.asarray(outputs) if not isinstance(outputs, dict) else outputs)
+
+    # --- Saving, loading, exporting -----------------------------------------
+
+    def save(self, run_dir):
+        """Writes the run folder: `model.keras` (with optimizer state) and `task.json`."""
+        from dlkeras.tasks.run_folder import save_task
+
+        return save_task(self, run_dir)
+
+    @classmethod
+    def load(cls, run_dir, compile=True):
+        """Reads a run folder written by `save`, whichever app wrote it.
+
+        Args:
+            run_dir: the folder.
+            compile: restore the optimizer (state included) to train on;
+                False loads faster for predicting and exporting.
+        """
+        from dlkeras.tasks.run_folder import load_task
+
+        task = load_task(run_dir, compile=compile)
+        if not isinstance(task, cls):
+            raise TypeError(f"{str(run_dir)!r} holds a {type(task).__name__}, not a {cls.__name__}.")
+        return task
+
+    def export(self, name=None, root=None, version=None, check=True):
+        """Writes the SavedModel to `<root>/<name>/<version>/` and checks the reload.
+
+        Args:
+            name: model name (default `self.name`).
+            root: saved-models root (default `$DLKERAS_SAVED_MODELS` or `./saved_models`).
+            version: version number (default: the next free one); a folder
+                that already holds files is refused.
+            check: reload the SavedModel and compare every signature that has a
+                `serving_examples()` entry with the in-memory model.
+
+        Returns:
+            The version folder.
+        """
+        import shutil
+
+        from dlkeras.export import check_saved_model, export_saved_model, version_dir
+
+        path = version_dir(name or self.name, root=root, version=version)
+        endpoints = self.serving_endpoints()
+        export_saved_model(self.inference_model, endpoints, path,
+                           metadata={"task": type(self).__name__, **self.metadata})
+        if check:
+            try:
+                check_saved_model(path, endpoints, self.serving_examples())
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+        return path
+
+    def __repr__(self):
+        return (f"<{type(self).__name__} {self.name!r}: network {self.network.name!r}, "
+                f"groups {self.layer_groups.names}>")
