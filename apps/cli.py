@@ -23,6 +23,7 @@ import argparse
 import datetime
 import difflib
 import importlib
+import json
 import os
 import pathlib
 import sys
@@ -267,6 +268,8 @@ def run_train(app, args):
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     extra = app.report(task, valid, run_dir, args)
     print(f"run folder: {task.save(run_dir)}")
+    numbers = {k: v for k, v in {**metrics, **extra}.items() if isinstance(v, (int, float))}
+    (run_dir / "metrics.json").write_text(json.dumps({"lr_max": lr_max, **numbers}, indent=1))
     print(f"TensorBoard logs: {log_dir}")
     for label, value in extra.items():
         print(f"{label}: {value}")

@@ -63,6 +63,20 @@ def random_split(n_rows, valid_pct=0.2, seed=42):
     return order[cut:], order[:cut]
 
 
+def random_split_frame(frame, valid_pct=0.2, seed=42):
+    """`(train, valid)` rows of a DataFrame by `random_split`, each with a fresh index.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> train, valid = random_split_frame(pd.DataFrame({"x": range(10)}), 0.2, seed=0)
+    >>> len(train), len(valid), list(valid.index)
+    (8, 2, [0, 1])
+    """
+    train, valid = random_split(len(frame), valid_pct, seed)
+    return (frame.iloc[train].reset_index(drop=True), frame.iloc[valid].reset_index(drop=True))
+
+
 def default_batch_size(n_rows, min_steps=50, smallest=16, largest=1024):
     """A power-of-two batch size giving at least `min_steps` steps an epoch.
 

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from apps.recommender.data import (load_movielens, load_ratings, model_inputs,
-                                   random_split, ratings_from_dataframe)
+                                   ratings_from_dataframe)
+from dlkeras.data import random_split_frame
 
 
 def test_udata_layout_is_read_with_tabs_and_no_header(tmp_path):
@@ -51,12 +52,12 @@ def test_missing_id_and_missing_file_are_clear(tmp_path):
 
 def test_split_follows_the_protocol_permutation():
     frame = pd.DataFrame({"user": np.arange(50), "item": np.arange(50), "rating": np.ones(50)})
-    train, valid = random_split(frame, 0.2, seed=42)
+    train, valid = random_split_frame(frame, 0.2, seed=42)
     order = np.random.RandomState(42).permutation(50)
     assert valid["user"].tolist() == order[:10].tolist()
     assert train["user"].tolist() == order[10:].tolist()
     with pytest.raises(ValueError, match="valid_pct=1.5"):
-        random_split(frame, 1.5)
+        random_split_frame(frame, 1.5)
 
 
 def test_model_inputs_keep_id_types():

@@ -6,7 +6,11 @@ import pytest
 
 from apps.recommender.inspection import item_biases, item_factor_pca, nearest_items, plot_item_pca
 from apps.recommender.models import build_recommender
-from apps.recommender.training import scorer_of
+
+
+def scorer_of(model):
+    return model.get_layer("scorer")
+
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,11 @@ import pytest
 from apps.recommender.layers import FactorEmbedding, GlobalBias, ItemSideFeatures
 from apps.recommender.models import build_recommender, default_y_range
 from apps.recommender.side_features import item_side_tables
-from apps.recommender.training import scorer_of
+
+
+def scorer_of(model):
+    return model.get_layer("scorer")
+
 
 USERS, ITEMS = np.array([3, 5]), np.array([10, 20, 30])
 
@@ -98,4 +102,4 @@ def test_layer_configs_round_trip(layer):
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
     registered = keras.saving.get_registered_name(type(layer))
-    assert registered == f"dlkeras>{type(layer).__name__}"
+    assert registered == f"apps.recommender>{type(layer).__name__}"

@@ -6,30 +6,42 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from apps.recommender.export import export_recommender
-from apps.recommender.models import build_recommender
-from apps.recommender.serving import RecommenderServer
-from apps.recommender.training import scorer_of
+from apps.recommender.models import build_scorer
+from apps.recommender.serving import rated_pairs
+from apps.recommender.task import RecommenderTask
 from fresh_process import run_without_dlkeras
 
 USERS, ITEMS = np.array([1, 2, 3]), np.array([10, 20, 30, 40, 50])
 SEEN = pd.DataFrame({"user": [1, 1, 2], "item": [50, 40, 10]})
 
 
+def make_task(users, items, seen, n_factors=3):
+    """A RecommenderTask over given vocabularies, with `seen` as its training pairs."""
+    scorer = build_scorer(len(users) + 1, len(items) + 1, n_factors=n_factors, y_range=(0.0, 5.5))
+    task = RecommenderTask(scorer, metadata={
+        "name": "movies", "kind": "dot", "users": list(users.tolist()),
+        "items": list(items.tolist()), "y_range": [0.0, 5.5], "weight_decay": 0.1,
+        "weight_decay_mode": "l2", "batch_size": 64})
+    users_index, items_index = rated_pairs(task.inference_model, seen["user"], seen["item"])
+    task.metadata["rated"] = {"user_index": users_index.tolist(),
+                              "item_index": items_index.tolist()}
+    return task
+
+
 @pytest.fixture(scope="module")
-def model():
-    model = build_recommender(USERS, ITEMS, n_factors=3, y_range=(0.0, 5.5))
+def task():
+    task = make_task(USERS, ITEMS, SEEN)
     rng = np.random.default_rng(0)
-    for weight in scorer_of(model).trainable_weights:
+    for weight in task.network.trainable_weights:
         weight.assign(rng.normal(size=weight.shape).astype("float32") * 0.3)
     # Item biases make 50 > 40 > 30 > 20 > 10 for everyone.
-    bias = scorer_of(model).get_layer("item_bias").embeddings
+    bias = task.network.get_layer("item_bias").embeddings
     bias.assign(np.array([[0], [-4], [-2], [0], [2], [4]], "float32"))
-    return model
+    return task
 
 
-def test_recommend_excludes_rated_items_and_ranks_by_score(model):
-    server = RecommenderServer(model, SEEN)
+def test_recommend_excludes_rated_items_and_ranks_by_score(task):
+    server = task.server()
     result = server.recommend(np.array([1, 2, 3, 99]), 2)
     ids = result["item_ids"].numpy()
     assert ids[0].tolist() == [30, 20]  # user 1 rated 50 and 40
@@ -49,14 +61,14 @@ def test_recommend_excludes_rated_items_and_ranks_by_score(model):
     (lambda s: s.recommend(np.array([1]), 6), r"k must be <= the number of known items \(5\)"),
     (lambda s: s.recommend(np.array([], "int64"), 3), "empty batch"),
 ])
-def test_bad_input_gives_clear_errors(model, call, message):
+def test_bad_input_gives_clear_errors(task, call, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        call(RecommenderServer(model, SEEN))
+        call(task.server())
 
 
-def test_saved_model_serves_without_dlkeras_with_identical_outputs(model, tmp_path):
-    first = export_recommender(model, SEEN, "movies", root=tmp_path)
-    second = export_recommender(model, SEEN, "movies", root=tmp_path)
+def test_saved_model_serves_without_dlkeras_with_identical_outputs(task, tmp_path):
+    first = task.export("movies", root=tmp_path)
+    second = task.export("movies", root=tmp_path)
     assert (first, second) == (tmp_path / "movies" / "1", tmp_path / "movies" / "2")
     users, items = [1, 2, 3, 77], [20, 30, 99, 40]
     code = f"""
@@ -77,8 +89,9 @@ print(json.dumps({{"ratings": p["ratings"].numpy().tolist(),
     done = run_without_dlkeras(code)
     assert done.returncode == 0, done.stderr[-3000:]
     served = json.loads(done.stdout.strip().splitlines()[-1])
-    server = RecommenderServer(model, SEEN)
-    in_memory = model({"user_id": np.array(users), "item_id": np.array(items)}).numpy()
+    server = task.server()
+    in_memory = task.inference_model({"user_id": np.array(users),
+                                      "item_id": np.array(items)}).numpy()
     np.testing.assert_allclose(served["ratings"], in_memory, rtol=1e-6)
     expected = server.recommend(np.array([1, 2]), 3)
     assert served["ids"] == expected["item_ids"].numpy().tolist()
@@ -87,9 +100,9 @@ print(json.dumps({{"ratings": p["ratings"].numpy().tolist(),
 
 
 def test_string_ids_export_and_recommend(tmp_path):
-    model = build_recommender(np.array(["ann", "bob"]), np.array(["x", "y", "z"]), n_factors=2)
     seen = pd.DataFrame({"user": ["ann"], "item": ["y"]})
-    path = export_recommender(model, seen, "strings", root=tmp_path)
+    task = make_task(np.array(["ann", "bob"]), np.array(["x", "y", "z"]), seen, n_factors=2)
+    path = task.export("strings", root=tmp_path)
     loaded = tf.saved_model.load(str(path))
     result = loaded.signatures["recommend"](user_ids=tf.constant(["ann", "who"]), k=tf.constant(3))
     first = [item.decode() for item in result["item_ids"].numpy()[0]]

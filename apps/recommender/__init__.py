@@ -1,32 +1,33 @@
-"""Collaborative filtering on dlkeras: dot-product and neural recommenders served by raw ids.
+"""Recommender app: collaborative filtering trained on indices, served on raw ids.
 
-    from apps.recommender import (load_movielens, random_split, create_recommender,
-                                  find_learning_rate, fit_recommender, evaluate_ratings,
-                                  export_recommender)
-    train, valid = random_split(load_movielens())
-    model = create_recommender(train, kind="dot", n_factors=50, wd=0.1)
-    fit_recommender(model, train, valid, epochs=5, lr_max=5e-3, batch_size=64)
-    print(evaluate_ratings(model, valid))          # {"rmse": ..., "mae": ...}
-    export_recommender(model, train, "movielens")  # saved_models/movielens/<v>/
+`RecommenderTask` (a `dlkeras.tasks.Task`) learns from a ratings table; its
+SavedModel serves `predict(user_ids, item_ids)` and `recommend(user_ids, k)`.
+Command line: `python -m apps.recommender --help`.
 
-Command line: `python -m apps.recommender {train,recommend,export} --help`.
+Example:
+
+>>> from apps.recommender import RecommenderTask  # loads TensorFlow on first use
+>>> RecommenderTask.default_lr_max
+0.005
 """
-from apps.recommender.data import (load_movielens, load_ratings, random_split,
-                                   ratings_from_dataframe)
-from apps.recommender.export import export_recommender
-from apps.recommender.inspection import item_biases, nearest_items, plot_item_pca
-from apps.recommender.layers import FactorEmbedding, GlobalBias, ItemSideFeatures
-from apps.recommender.metrics import mae, ranking_metrics, rmse
-from apps.recommender.models import build_recommender, default_y_range
-from apps.recommender.optimizer import SparseAdamW
-from apps.recommender.serving import RecommenderServer
-from apps.recommender.training import (create_recommender, evaluate_ratings,
-                                       find_learning_rate, fit_recommender, predict_ratings)
+from apps import lazy_exports
 
-__all__ = [
-    "FactorEmbedding", "GlobalBias", "ItemSideFeatures", "RecommenderServer", "SparseAdamW",
-    "build_recommender", "create_recommender", "default_y_range", "evaluate_ratings",
-    "export_recommender", "find_learning_rate", "fit_recommender", "item_biases",
-    "load_movielens", "load_ratings", "mae", "nearest_items", "plot_item_pca",
-    "predict_ratings", "random_split", "ranking_metrics", "ratings_from_dataframe", "rmse",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "RecommenderTask": "apps.recommender.task",
+    "RecommenderServer": "apps.recommender.serving",
+    "load_movielens": "apps.recommender.data",
+    "load_ratings": "apps.recommender.data",
+    "ratings_from_dataframe": "apps.recommender.data",
+    "FactorEmbedding": "apps.recommender.layers",
+    "GlobalBias": "apps.recommender.layers",
+    "ItemSideFeatures": "apps.recommender.layers",
+    "build_recommender": "apps.recommender.models",
+    "build_scorer": "apps.recommender.models",
+    "default_y_range": "apps.recommender.models",
+    "item_biases": "apps.recommender.inspection",
+    "nearest_items": "apps.recommender.inspection",
+    "plot_item_pca": "apps.recommender.inspection",
+    "mae": "apps.recommender.metrics",
+    "rmse": "apps.recommender.metrics",
+    "ranking_metrics": "apps.recommender.metrics",
+})

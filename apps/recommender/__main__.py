@@ -1,6 +1,8 @@
-"""`python -m apps.recommender`: see `apps.recommender.cli`."""
+"""`python -m apps.recommender`: see `python -m apps.recommender --help`."""
 import sys
 
-from apps.recommender.cli import main
+from apps.cli import main
+from apps.recommender.cli import APP
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main(APP))

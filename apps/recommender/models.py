@@ -18,8 +18,7 @@ import numpy as np
 from keras import ops
 
 from apps.recommender.layers import FactorEmbedding, GlobalBias, ItemSideFeatures
-from apps.tabular.layers import ScaledSigmoid
-from apps.tabular.network import emb_sz_rule
+from dlkeras.layers import ScaledSigmoid, emb_sz_rule
 
 MODEL_KINDS = ("dot", "neural")
 _FACTOR_INIT = keras.initializers.RandomNormal(stddev=0.01)
@@ -29,8 +28,9 @@ def default_y_range(ratings) -> tuple[float, float]:
     """fastai's rating range: from `min(0, lowest)` to the highest plus 10 % of the span.
 
     Example:
-        >>> default_y_range([0.5, 3.0, 5.0])
-        (0.0, 5.5)
+
+    >>> default_y_range([0.5, 3.0, 5.0])
+    (0.0, 5.5)
     """
     values = np.asarray(ratings, "float64")
     low = min(0.0, float(values.min()))
@@ -39,23 +39,50 @@ def default_y_range(ratings) -> tuple[float, float]:
 
 
 def id_lookup(vocabulary, name: str) -> keras.layers.Layer:
-    """`IntegerLookup` for integer ids, `StringLookup` otherwise; OOV index 0.
+    """`IntegerLookup` for integer ids, `StringLookup` otherwise; every unseen id is index 0.
+
+    The lookup's own out-of-vocabulary token is chosen outside the
+    vocabulary, so no real id (not even Keras' default -1 or "[UNK]") is
+    silently treated as unseen.
 
     Example:
-        >>> id_lookup([10, 20], "user_lookup")(np.array([20, 99])).numpy().tolist()
-        [2, 0]
+
+    >>> id_lookup([-1, 10, 20], "user_lookup")(np.array([20, -1, 99])).numpy().tolist()
+    [3, 1, 0]
     """
     vocab = np.asarray(vocabulary)
     if len(vocab) == 0:
         raise ValueError(f"{name}: the id vocabulary is empty.")
     if vocab.dtype.kind in "iu":
-        return keras.layers.IntegerLookup(vocabulary=vocab.astype("int64"), name=name)
-    return keras.layers.StringLookup(vocabulary=[str(v) for v in vocab], name=name)
+        vocab = vocab.astype("int64")
+        low, high = int(vocab.min()), int(vocab.max())
+        oov = low - 1 if low > np.iinfo("int64").min else high + 1
+        return keras.layers.IntegerLookup(vocabulary=vocab, oov_token=oov, name=name)
+    strings = [str(v) for v in vocab]
+    oov = "[UNK]"
+    while oov in strings:
+        oov += "_"
+    return keras.layers.StringLookup(vocabulary=strings, oov_token=oov, name=name)
 
 
 def _id_input(vocabulary, name: str):
     dtype = "int64" if np.asarray(vocabulary).dtype.kind in "iu" else "string"
     return keras.Input(shape=(), dtype=dtype, name=name)
+
+
+def raw_id_model(scorer: keras.Model, users, items, name: str = "recommender") -> keras.Model:
+    """The served model: raw `user_id` / `item_id` -> id lookups -> `scorer`.
+
+    Example:
+
+    >>> model = raw_id_model(build_scorer(3, 3, n_factors=2), [1, 2], ["a", "b"])
+    >>> [model.input[k].dtype for k in ("user_id", "item_id")]
+    ['int64', 'string']
+    """
+    user_in, item_in = _id_input(users, "user_id"), _id_input(items, "item_id")
+    indices = {"user_index": id_lookup(users, "user_lookup")(user_in),
+               "item_index": id_lookup(items, "item_lookup")(item_in)}
+    return keras.Model({"user_id": user_in, "item_id": item_in}, scorer(indices), name=name)
 
 
 def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=(0.0, 5.5),
@@ -81,20 +108,17 @@ def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=
         An uncompiled `keras.Model` with inputs `user_id`, `item_id`.
 
     Example:
-        >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
-        >>> model({"user_id": np.array([1]), "item_id": np.array([30])}).shape
-        TensorShape([1])
+
+    >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
+    >>> model({"user_id": np.array([1]), "item_id": np.array([30])}).shape
+    TensorShape([1])
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}. Received: kind={kind!r}")
-    user_in, item_in = _id_input(users, "user_id"), _id_input(items, "item_id")
     scorer = build_scorer(len(users) + 1, len(items) + 1, kind=kind, n_factors=n_factors,
                           y_range=y_range, l2=l2, layers=layers, mean_rating=mean_rating,
                           side_features=side_features)
-    indices = {"user_index": id_lookup(users, "user_lookup")(user_in),
-               "item_index": id_lookup(items, "item_lookup")(item_in)}
-    return keras.Model({"user_id": user_in, "item_id": item_in}, scorer(indices),
-                       name=f"{kind}_recommender")
+    return raw_id_model(scorer, users, items, name=f"{kind}_recommender")
 
 
 def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
@@ -107,9 +131,10 @@ def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
     inside the raw-id model of `build_recommender`. Arguments as there.
 
     Example:
-        >>> scorer = build_scorer(3, 4, n_factors=2, y_range=(0.0, 1.0))
-        >>> scorer({"user_index": np.array([0]), "item_index": np.array([0])}).numpy().tolist()
-        [0.5]
+
+    >>> scorer = build_scorer(3, 4, n_factors=2, y_range=(0.0, 1.0))
+    >>> scorer({"user_index": np.array([0]), "item_index": np.array([0])}).numpy().tolist()
+    [0.5]
     """
     low, high = _check_y_range(y_range)
     user_index = keras.Input(shape=(), dtype="int32", name="user_index")

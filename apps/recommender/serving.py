@@ -1,7 +1,7 @@
 """The two serving functions of a recommender, on raw ids, as TensorFlow graphs.
 
-`RecommenderServer` wraps a trained model plus the (user, item) pairs seen
-in training. Its `predict(user_ids, item_ids)` returns ratings and its
+`RecommenderServer` wraps a trained raw-id model plus the (user, item)
+index pairs seen in training. Its `predict(user_ids, item_ids)` returns ratings and its
 `recommend(user_ids, k)` returns the top-k items per user, excluding items
 that user rated in training; the exclusion is a ragged table of rated item
 indices per user index, gathered and scattered inside the graph. Both
@@ -11,7 +11,6 @@ the same clear errors without any Python of ours.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 
@@ -19,21 +18,21 @@ class RecommenderServer:
     """Builds `predict` and `recommend` graph functions for a recommender model.
 
     Args:
-        model: a model from `build_recommender` (inputs `user_id`, `item_id`;
-            layers `user_lookup`, `item_lookup`).
-        train_ratings: the training table (`user`, `item` columns); its pairs
-            are excluded from `recommend`.
+        model: a raw-id model (`apps.recommender.models.raw_id_model`: inputs
+            `user_id`, `item_id`; layers `user_lookup`, `item_lookup`).
+        rated_users, rated_items: lookup indices of the (user, item) pairs
+            seen in training (`rated_pairs`); they are excluded from `recommend`.
 
     Example:
-        >>> from apps.recommender.models import build_recommender
-        >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
-        >>> seen = pd.DataFrame({"user": [1], "item": [20]})
-        >>> server = RecommenderServer(model, seen)
-        >>> server.recommend(np.array([1]), 2)["item_ids"].shape
-        TensorShape([1, 2])
+
+    >>> from apps.recommender.models import build_recommender
+    >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
+    >>> server = RecommenderServer(model, *rated_pairs(model, [1], [20]))
+    >>> server.recommend(np.array([1]), 2)["item_ids"].shape
+    TensorShape([1, 2])
     """
 
-    def __init__(self, model, train_ratings: pd.DataFrame):
+    def __init__(self, model, rated_users, rated_items):
         self.model = model
         self.user_lookup = model.get_layer("user_lookup")
         self.item_lookup = model.get_layer("item_lookup")
@@ -41,13 +40,12 @@ class RecommenderServer:
         # Index 0 is the OOV token; candidates are the known items, in index order.
         self.item_vocabulary = np.asarray(self.item_lookup.get_vocabulary()[1:])
         self.n_items = len(self.item_vocabulary)
-        self._rated_values, self._rated_splits = self._rated_table(train_ratings)
+        self._rated_values, self._rated_splits = self._rated_table(
+            np.asarray(rated_users, "int64"), np.asarray(rated_items, "int64"))
         self.predict = tf.function(self.predict_fn, input_signature=self.predict_signature())
         self.recommend = tf.function(self.recommend_fn, input_signature=self.recommend_signature())
 
-    def _rated_table(self, train_ratings):
-        users = self.user_lookup(_as_ids(train_ratings["user"], self.id_dtype["user_id"])).numpy()
-        items = self.item_lookup(_as_ids(train_ratings["item"], self.id_dtype["item_id"])).numpy()
+    def _rated_table(self, users, items):
         keep = (users > 0) & (items > 0)
         order = np.lexsort((items[keep], users[keep]))
         users, items = users[keep][order], items[keep][order]
@@ -105,8 +103,19 @@ class RecommenderServer:
         return counts > 0
 
 
-def _as_ids(values, dtype):
-    array = np.asarray(values)
-    if tf.as_dtype(dtype) == tf.string:
-        return tf.constant(array.astype(str))
-    return tf.constant(array.astype("int64"))
+def rated_pairs(model, users, items):
+    """Lookup indices `(user_index, item_index)` of raw (user, item) id pairs.
+
+    Example:
+
+    >>> from apps.recommender.models import build_recommender
+    >>> rated_pairs(build_recommender([7, 8], [1], n_factors=2), [8, 9], [1, 1])
+    (array([2, 0]), array([1, 1]))
+    """
+    def lookup(name, values):
+        dtype = model.input[f"{name}_id"].dtype
+        array = np.asarray(values)
+        ids = array.astype(str) if tf.as_dtype(dtype) == tf.string else array.astype("int64")
+        return np.asarray(model.get_layer(f"{name}_lookup")(tf.constant(ids))).astype("int64")
+
+    return lookup("user", users), lookup("item", items)

@@ -57,10 +57,11 @@ def item_side_tables(ratings: pd.DataFrame, items, genre_col: str = "genres",
         years_per_bucket: width of a year bucket.
 
     Example:
-        >>> frame = pd.DataFrame({"item": [1, 2], "genres": ["A|B", "B"], "year": [1990, None]})
-        >>> tables = item_side_tables(frame, [1, 2])
-        >>> tables.genres, tables.genre_multi_hot.tolist(), tables.year_bucket.tolist()
-        (['A', 'B'], [[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], [0, 1, 0])
+
+    >>> frame = pd.DataFrame({"item": [1, 2], "genres": ["A|B", "B"], "year": [1990, None]})
+    >>> tables = item_side_tables(frame, [1, 2])
+    >>> tables.genres, tables.genre_multi_hot.tolist(), tables.year_bucket.tolist()
+    (['A', 'B'], [[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], [0, 1, 0])
     """
     for column in ("item", genre_col, year_col):
         if column not in ratings.columns:

@@ -64,13 +64,12 @@ class TabularApp(App):
 
     def load_data(self, args):
         from apps.tabular.frames import read_csv
-        from dlkeras.data import random_split
+        from dlkeras.data import random_split_frame
 
         frame = read_csv(args.csv)
         if len(frame) < 2:
             raise UsageError(f"--csv {args.csv!r} has {len(frame)} data row(s); need more.")
-        train, valid = random_split(len(frame), args.valid_pct, args.seed)
-        return (frame.iloc[train].reset_index(drop=True), frame.iloc[valid].reset_index(drop=True))
+        return random_split_frame(frame, args.valid_pct, args.seed)
 
     def build_task(self, args, train):
         from apps.tabular.task import TabularTask

@@ -228,7 +228,13 @@ class Task:
         if self.recipe == "fine_tune" and len(self.layer_groups) > 1:
             freeze(self.network, self.layer_groups)
         kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
-        return lr_find(self.network, train, **kwargs)
+        compiled = self.network.steps_per_execution
+        self.network.steps_per_execution = 1  # one loss per step for the curve
+        try:
+            return lr_find(self.network, train, **kwargs)
+        finally:
+            self.network.steps_per_execution = compiled
+            self.network.make_train_function(force=True)
 
     def fit_one_cycle(self, data, *, epochs, lr_max, validation_data=None, batch_size=None,
                       seed=None, **kwargs):

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from apps.recommender.optimizer import SparseAdamW
-from apps.recommender.training import (create_recommender, evaluate_ratings,
-                                       find_learning_rate, fit_recommender, scorer_of)
+from apps.recommender.task import RecommenderTask
 from dlkeras.optimizers import ScheduledAdamW
+from dlkeras.tasks import Task
 from dlkeras.schedules import OneCycleMomentum
 
 
@@ -78,13 +78,13 @@ def _low_rank_ratings(n_users=40, n_items=30, seed=0):
 def test_recipe_learns_low_rank_ratings(kind, ratio):
     train, valid = _low_rank_ratings()
     keras.utils.set_random_seed(0)
-    model = create_recommender(train, kind=kind, n_factors=4, wd=1e-3, steps_per_execution=10,
-                               jit_compile=False)
+    task = RecommenderTask.from_ratings(train, kind=kind, n_factors=4, weight_decay=1e-3,
+                                        steps_per_execution=10, jit_compile=False)
     baseline = float(np.sqrt(np.mean((valid["rating"] - train["rating"].mean()) ** 2)))
-    history = fit_recommender(model, train, valid, epochs=10, lr_max=3e-2, batch_size=32,
-                              seed=0)
+    history = task.fit_one_cycle(train, validation_data=valid, epochs=10, lr_max=3e-2,
+                                 batch_size=32, seed=0, verbose=0)
     assert history.history["lr"][0] < history.history["lr"][2]  # one-cycle warm-up ran
-    result = evaluate_ratings(model, valid)
+    result = task.evaluate_ratings(valid)
     assert result["rmse"] < ratio * baseline, (result, baseline)
 
 
@@ -93,35 +93,42 @@ def test_steps_per_execution_and_xla_give_the_same_weights():
     weights = []
     for spe, jit in [(1, False), (8, True)]:
         keras.utils.set_random_seed(1)
-        model = create_recommender(train, n_factors=3, steps_per_execution=spe, jit_compile=jit)
-        fit_recommender(model, train, epochs=2, lr_max=1e-2, batch_size=30, seed=3)
-        weights.append([w.numpy() for w in scorer_of(model).weights])
+        task = RecommenderTask.from_ratings(train, n_factors=3, steps_per_execution=spe,
+                                            jit_compile=jit)
+        task.fit_one_cycle(train, epochs=2, lr_max=1e-2, batch_size=30, seed=3, verbose=0)
+        weights.append([w.numpy() for w in task.network.weights])
     for first, second in zip(*weights):
         np.testing.assert_allclose(first, second, atol=2e-5)
 
 
 def test_lr_find_restores_weights_and_steps_per_execution():
     train, _ = _low_rank_ratings()
-    model = create_recommender(train, n_factors=3, steps_per_execution=8, jit_compile=False)
-    before = [w.numpy().copy() for w in scorer_of(model).weights]
-    finder = find_learning_rate(model, train, batch_size=16, num_steps=30)
+    task = RecommenderTask.from_ratings(train, n_factors=3, steps_per_execution=8,
+                                        jit_compile=False)
+    before = [w.numpy().copy() for w in task.network.weights]
+    finder = task.lr_find(train, batch_size=16, num_steps=30, verbose=0)
     assert len(finder.lrs) >= 20 and np.isfinite(finder.suggestion)
-    assert scorer_of(model).steps_per_execution == 8
-    for saved, weight in zip(before, scorer_of(model).weights):
+    assert task.network.steps_per_execution == 8
+    for saved, weight in zip(before, task.network.weights):
         np.testing.assert_array_equal(saved, weight.numpy())
     with pytest.raises(ValueError, match="weight_decay_mode='sgd'"):
-        create_recommender(train, weight_decay_mode="sgd")
+        RecommenderTask.from_ratings(train, weight_decay_mode="sgd")
 
 
-def test_compiled_scorer_with_sparse_adamw_saves_and_reloads(tmp_path):
-    train, _ = _low_rank_ratings()
-    model = create_recommender(train, n_factors=3, weight_decay_mode="decoupled", wd=0.3,
-                               steps_per_execution=4)
-    fit_recommender(model, train, epochs=1, lr_max=1e-2, batch_size=64, seed=0)
-    scorer_of(model).save(tmp_path / "scorer.keras")
-    reloaded = keras.saving.load_model(tmp_path / "scorer.keras")
-    assert isinstance(reloaded.optimizer, SparseAdamW)
-    assert reloaded.optimizer.decay_embeddings
-    assert reloaded.optimizer.weight_decay == pytest.approx(0.3)
-    x = {"user_index": np.array([0, 1, 5], "int32"), "item_index": np.array([3, 0, 7], "int32")}
-    np.testing.assert_allclose(reloaded(x).numpy(), scorer_of(model)(x).numpy(), rtol=1e-6)
+def test_run_folder_round_trip_keeps_optimizer_vocabularies_and_rated_pairs(tmp_path):
+    train, valid = _low_rank_ratings()
+    task = RecommenderTask.from_ratings(train, n_factors=3, weight_decay_mode="decoupled",
+                                        weight_decay=0.3, steps_per_execution=4)
+    task.fit_one_cycle(train, epochs=1, lr_max=1e-2, batch_size=64, seed=0, verbose=0)
+    task.save(tmp_path / "run")
+    reloaded = Task.load(tmp_path / "run")
+    assert isinstance(reloaded, RecommenderTask)
+    assert isinstance(reloaded.network.optimizer, SparseAdamW)
+    assert reloaded.network.optimizer.decay_embeddings
+    assert reloaded.network.optimizer.weight_decay == pytest.approx(0.3)
+    np.testing.assert_allclose(reloaded.predict(valid), task.predict(valid), rtol=1e-6)
+    user = int(train["user"].iloc[0])
+    rated = set(train.loc[train["user"] == user, "item"])
+    recommended = reloaded.recommend([user], k=5)["item_ids"][0]
+    assert not rated & set(recommended.tolist())
+    np.testing.assert_array_equal(recommended, task.recommend([user], k=5)["item_ids"][0])
