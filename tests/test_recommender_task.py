@@ -129,6 +129,8 @@ def test_run_folder_round_trip_keeps_optimizer_vocabularies_and_rated_pairs(tmp_
     np.testing.assert_allclose(reloaded.predict(valid), task.predict(valid), rtol=1e-6)
     user = int(train["user"].iloc[0])
     rated = set(train.loc[train["user"] == user, "item"])
-    recommended = reloaded.recommend([user], k=5)["item_ids"][0]
+    unrated = train["item"].nunique() - len(rated)
+    assert unrated >= 2
+    recommended = reloaded.recommend([user], k=unrated)["item_ids"][0]
     assert not rated & set(recommended.tolist())
-    np.testing.assert_array_equal(recommended, task.recommend([user], k=5)["item_ids"][0])
+    np.testing.assert_array_equal(recommended, task.recommend([user], k=unrated)["item_ids"][0])
