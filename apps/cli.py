@@ -102,8 +102,15 @@ class App:
     def add_predict_arguments(self, parser):
         """Adds the flags that say what to predict."""
 
+    def add_demo_arguments(self, parser):
+        """Adds the demo's own flags and sets its defaults (`parser.set_defaults`)."""
+
     def add_commands(self, commands):
         """Adds app-only commands (parsers must `set_defaults(handler=...)`)."""
+
+    def train_options(self, args):
+        """More keyword arguments for `task.train` (e.g. `freeze_epochs`)."""
+        return {}
 
     def load_data(self, args):
         """Returns `(train, valid)` in the app's data kind; imports what it needs."""
@@ -135,6 +142,8 @@ def add_training_arguments(parser, app):
                            "documented rate, or the LR finder's suggestion with --lr-find)")
     rate.add_argument("--lr-find", action="store_true",
                       help="run the LR range test first and train at its suggestion")
+    recipe.add_argument("--lr-find-steps", type=positive_int, default=100,
+                        help="steps of the LR range test (default: %(default)s)")
     recipe.add_argument("--epochs", type=positive_int, default=app.default_epochs,
                         help="training epochs (default: %(default)s)")
     recipe.add_argument("--batch-size", type=positive_int, default=None,
@@ -208,6 +217,7 @@ def build_parser(app, prog=None):
         demo = command("demo", "the app's offline demo", "Runs the app's demo end to end.")
         app.add_model_arguments(demo)
         add_training_arguments(demo, app)
+        app.add_demo_arguments(demo)
         demo.set_defaults(handler=lambda app_, args: app_.demo(args))
     app.add_commands(commands)
     return parser
@@ -239,7 +249,8 @@ def choose_lr_max(task, train, args, run_dir):
         return args.lr_max, "given with --lr-max"
     if not args.lr_find:
         return task.default_lr_max, f"the app's default (use --lr-find to search)"
-    finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed, verbose=0)
+    finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed,
+                          num_steps=args.lr_find_steps, verbose=0)
     plot = pathlib.Path(run_dir) / "lr_find.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
     if finder.lrs:
@@ -263,7 +274,7 @@ def run_train(app, args):
           f"batch size {args.batch_size or task.batch_size}")
     task.train(train, epochs=args.epochs, lr_max=lr_max, validation_data=valid,
                batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
-               verbose=0 if args.quiet else 2)
+               verbose=0 if args.quiet else 2, **app.train_options(args))
     metrics = task.evaluate(valid, batch_size=args.batch_size) if valid is not None else {}
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     extra = app.report(task, valid, run_dir, args)
@@ -281,7 +292,7 @@ def run_train(app, args):
 def run_lr_find(app, args):
     task, train, _ = prepared_task(app, args)
     finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed,
-                          verbose=0 if args.quiet else 1)
+                          num_steps=args.lr_find_steps, verbose=0 if args.quiet else 1)
     for name, value in finder.suggestions.items():
         print(f"{name}: {value:.3e}")
     if finder.suggestion is None:

@@ -13,6 +13,7 @@ Example:
 """
 
 import io
+import pathlib
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -63,3 +64,23 @@ def log_figure(figure, log_dir, tag, step=0):
         tf.summary.image(tag, image[None], step=step)
     writer.flush()
     writer.close()
+
+
+def save_figure(figure, path, log_dir=None, tag=None, step=0):
+    """Writes `figure` to `path` (PNG), and to TensorBoard when `log_dir` is given.
+
+    Returns:
+        The path as a `pathlib.Path`.
+
+    Example:
+
+    >>> import tempfile
+    >>> save_figure(new_figure(), pathlib.Path(tempfile.mkdtemp()) / "empty.png").suffix
+    '.png'
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=100)
+    if log_dir is not None:
+        log_figure(figure, str(log_dir), tag or path.stem, step=step)
+    return path

@@ -7,15 +7,20 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from apps.image.cli import main
+from apps.cli import main as app_main
+from apps.image.cli import APP
+
+
+def main(argv):
+    return app_main(APP, argv)
 
 
 @pytest.mark.parametrize("command,flags", [
-    ("train", ["--data", "--backbone", "--size", "--epochs", "--freeze-epochs", "--lr",
-               "--tta", "--export-root", "--label-column", "--no-flip"]),
+    ("train", ["--data", "--backbone", "--size", "--epochs", "--freeze-epochs", "--lr-max",
+               "--lr-find", "--tta", "--export-root", "--label-column", "--no-flip", "example:"]),
     ("demo", ["--train-examples", "--valid-examples", "--backbone", "--size"]),
-    ("predict", ["--model", "--top-k", "images"]),
-    ("export", ["--run", "--name", "--size"]),
+    ("predict", ["--run-dir", "--top-k", "images"]),
+    ("export", ["--run-dir", "--name", "--version"]),
 ])
 def test_help_documents_every_command(command, flags, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -30,7 +35,7 @@ def test_module_help_runs_as_a_program():
     result = subprocess.run([sys.executable, "-m", "apps.image", "--help"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0
-    for command in ("train", "predict", "export", "demo"):
+    for command in ("train", "predict", "export", "demo", "lr-find"):
         assert command in result.stdout
 
 
@@ -52,18 +57,18 @@ def trained(tmp_path_factory):
     (root / "data" / "red" / "corrupt.png").write_bytes(b"\x89PNG broken")
     args = ["train", "--data", str(root / "data"), "--backbone", "mobilenet_v3_small",
             "--weights", "none", "--size", "32", "--batch-size", "8", "--epochs", "1",
-            "--freeze-epochs", "1", "--lr-find-steps", "5", "--lr", "1e-3", "--hidden-units", "8",
+            "--freeze-epochs", "1", "--lr-find", "--lr-find-steps", "5", "--hidden-units", "8",
             "--name", "colors", "--run-dir", str(root / "run"),
             "--export-root", str(root / "saved"), "--quiet"]
     return root, main(args)
 
 
-def test_train_reports_skips_and_writes_everything(trained, capfd):
+def test_train_reports_skips_and_writes_everything(trained):
     root, status = trained
     assert status == 0
     run = root / "run"
     for name in ("lr_find.png", "grad_cam.png", "confusion_matrix.png", "model.keras",
-                 "image_model.json"):
+                 "task.json", "metrics.json"):
         assert (run / name).is_file(), name
     assert (root / "saved" / "colors" / "1" / "saved_model.pb").is_file()
 
@@ -73,8 +78,8 @@ def test_predict_prints_classes_and_reports_garbage(trained, capsys):
     good = root / "data" / "blue" / "0.png"
     garbage = root / "garbage.jpg"
     garbage.write_bytes(b"nope")
-    status = main(["predict", "--model", str(root / "saved" / "colors"), "--top-k", "2",
-                   str(good), str(garbage)])
+    status = main(["predict", "--run-dir", str(root / "run"), "--top-k", "2", str(good),
+                   str(garbage)])
     lines = capsys.readouterr().out.strip().splitlines()
     assert status == 1
     assert lines[0].startswith(f"{good}: ") and {"red", "blue"} <= set(lines[0].split())
@@ -83,7 +88,8 @@ def test_predict_prints_classes_and_reports_garbage(trained, capsys):
 
 def test_export_from_run_folder_gives_same_outputs(trained, capsys):
     root, _ = trained
-    assert main(["export", "--run", str(root / "run"), "--export-root", str(root / "saved")]) == 0
+    assert main(["export", "--run-dir", str(root / "run"), "--export-root",
+                 str(root / "saved")]) == 0
     assert "colors/2" in capsys.readouterr().out
     pixels = tf.constant(np.random.default_rng(1).integers(0, 256, (3, 40, 30, 3), dtype=np.uint8))
     first, second = [tf.saved_model.load(str(root / "saved" / "colors" / v)).signatures[

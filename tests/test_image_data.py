@@ -70,15 +70,11 @@ def test_dataframe_regression_and_clear_errors(tmp_path):
         data.from_arrays(np.array([[[-1, 3]]]), [0])
 
 
-def test_split_is_seeded_disjoint_and_complete():
+def test_subset_keeps_images_and_targets_aligned():
     source = data.from_arrays(np.arange(20, dtype=np.uint8).reshape(20, 1, 1), [0, 1] * 10)
-    train, valid = data.split(source, valid_pct=0.25, seed=7)
-    again_train, _ = data.split(source, valid_pct=0.25, seed=7)
-    other_train, _ = data.split(source, valid_pct=0.25, seed=8)
-    train_ids, valid_ids = train.images.ravel().tolist(), valid.images.ravel().tolist()
-    assert len(valid_ids) == 5 and sorted(train_ids + valid_ids) == list(range(20))
-    assert again_train.images.ravel().tolist() == train_ids
-    assert other_train.images.ravel().tolist() != train_ids
+    part = source.subset([3, 4, 7])
+    assert part.images.ravel().tolist() == [3, 4, 7] and part.targets.tolist() == [1, 0, 1]
+    assert part.class_names == source.class_names
 
 
 def test_augmentation_only_changes_training_batches():

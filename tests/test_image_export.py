@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.image.export import export_image_model, new_version_dir
-from apps.image.model import build_image_model
+from apps.image.data import from_arrays
 from apps.image.pipeline import to_model_pixels
+from apps.image.serving import serving_functions
+from apps.image.task import ImageTask
+from dlkeras.export import new_version_dir
 from test_image_support import tiny_backbone
 
 SIZE = 24
@@ -28,14 +30,16 @@ def _png_bytes(pixels):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("saved_models")
-    image_model = build_image_model(tiny_backbone(seed=3), CLASSES, hidden_units=8)
-    path = export_image_model(image_model.model, SIZE, CLASSES, "stripes", root=root)
+    source = from_arrays(np.zeros((3, SIZE, SIZE, 3), np.uint8), [0, 1, 2], class_names=CLASSES)
+    task = ImageTask.from_source(source, tiny_backbone(seed=3), size=SIZE, hidden_units=8)
+    path = task.export("stripes", root=root)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, shape, dtype=np.uint8)
               for shape in [(30, 20, 3), (SIZE, SIZE, 3), (17, 40, 3)]]
     expected = np.concatenate([
-        image_model.model.predict(to_model_pixels(image[None], SIZE), verbose=0)
-        for image in images])
+        task.network.predict(to_model_pixels(image[None], SIZE), verbose=0) for image in images])
+    np.testing.assert_allclose(np.concatenate([task.predict(image[None]) for image in images]),
+                               expected, atol=1e-6)
     return root, path, images, expected
 
 
@@ -98,7 +102,8 @@ def test_saved_model_cli_lists_both_signatures(exported):
     assert '"serve_pixels"' in result.stdout
 
 
-def test_export_refuses_mismatched_class_names(tmp_path):
-    image_model = build_image_model(tiny_backbone(), ["a", "b"], hidden_units=0)
+def test_serving_refuses_mismatched_class_names():
+    source = from_arrays(np.zeros((2, SIZE, SIZE, 3), np.uint8), [0, 1], class_names=["a", "b"])
+    task = ImageTask.from_source(source, tiny_backbone(), size=SIZE, hidden_units=0)
     with pytest.raises(ValueError, match=r"3 class names for a model with 2 outputs"):
-        export_image_model(image_model.model, SIZE, ["a", "b", "c"], "bad", root=tmp_path)
+        serving_functions(task.network, SIZE, ["a", "b", "c"])

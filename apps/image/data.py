@@ -1,8 +1,8 @@
 """Where labelled images come from: class folders, CSV/DataFrames or arrays.
 
 Every constructor returns an :class:`ImageSource`, a plain record of either file
-paths or in-memory pixels plus targets, that :func:`split` divides with a seed
-and :mod:`apps.image.pipeline` turns into ``tf.data`` batches.
+paths or in-memory pixels plus targets, that `dlkeras.data.random_split` divides
+with a seed and :mod:`apps.image.pipeline` turns into ``tf.data`` batches.
 """
 import dataclasses
 import pathlib
@@ -176,24 +176,6 @@ def from_arrays(images, labels, class_names=None, task="single_label"):
         raise ValueError(f"{len(names)} class names for {width} classes/outputs: {names}")
     return ImageSource(targets=targets, task=task, class_names=names,
                        images=images.astype(np.uint8))
-
-
-def split(source, valid_pct=0.2, seed=42):
-    """Splits a source into (train, valid) by a seeded random permutation.
-
-    Example:
-    >>> train, valid = split(from_arrays(np.zeros((10, 4, 4)), [0, 1] * 5), 0.3)
-    >>> len(train), len(valid)
-    (7, 3)
-    """
-    if not 0.0 < valid_pct < 1.0:
-        raise ValueError(f"`valid_pct` must be in (0, 1). Received: valid_pct={valid_pct}")
-    order = np.random.default_rng(seed).permutation(len(source))
-    num_valid = max(1, int(round(len(source) * valid_pct)))
-    if num_valid >= len(source):
-        raise ValueError(f"valid_pct={valid_pct} leaves no training examples "
-                         f"out of {len(source)}.")
-    return source.subset(np.sort(order[num_valid:])), source.subset(np.sort(order[:num_valid]))
 
 
 def _checked(source):

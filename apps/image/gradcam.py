@@ -10,12 +10,13 @@ import tensorflow as tf
 from dlkeras.plots import new_figure
 
 
-def grad_cam(image_model, images, class_indices=None):
+def grad_cam(backbone_model, last_conv_layer_name, head, images, class_indices=None):
     """Computes Grad-CAM heat maps.
 
     Args:
-        image_model: an :class:`~apps.image.model.ImageModel` (its backbone
-            names the last conv layer, ``backbone.last_conv_layer_name``).
+        backbone_model: the backbone (raw pixels to feature map).
+        last_conv_layer_name: the backbone layer whose output is explained.
+        head: the head model (feature map to outputs).
         images: float32 RGB 0..255 ``(B, H, W, 3)``.
         class_indices: the class explained for each image; default the
             predicted one.
@@ -24,20 +25,25 @@ def grad_cam(image_model, images, class_indices=None):
         ``(heatmaps, class_indices)``: float32 ``(B, H, W)`` in [0, 1] and int ``(B,)``.
 
     Example:
-    >>> heatmaps, classes = grad_cam(image_model, images)  # doctest: +SKIP
+
+    >>> inputs = keras.Input((8, 8, 3))
+    >>> body = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    >>> head = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.GlobalAveragePooling2D(),
+    ...                          keras.layers.Dense(3)])
+    >>> heatmaps, classes = grad_cam(body, "conv", head, np.ones((1, 8, 8, 3)))
+    >>> heatmaps.shape
+    (1, 8, 8)
     """
-    backbone = image_model.backbone
     try:
-        conv_layer = backbone.model.get_layer(backbone.last_conv_layer_name)
+        conv_layer = backbone_model.get_layer(last_conv_layer_name)
     except ValueError as error:
-        raise ValueError(f"Backbone {backbone.name!r} has no layer named "
-                         f"{backbone.last_conv_layer_name!r} for Grad-CAM.") from error
-    feature_model = keras.Model(backbone.model.inputs,
-                                [conv_layer.output, backbone.model.output])
+        raise ValueError(f"Backbone {backbone_model.name!r} has no layer named "
+                         f"{last_conv_layer_name!r} for Grad-CAM.") from error
+    feature_model = keras.Model(backbone_model.inputs, [conv_layer.output, backbone_model.output])
     images = tf.convert_to_tensor(images, tf.float32)
     with tf.GradientTape() as tape:
         conv_maps, features = feature_model(images, training=False)
-        outputs = image_model.head(features, training=False)
+        outputs = head(features, training=False)
         if class_indices is None:
             class_indices = tf.argmax(outputs, axis=-1)
         class_indices = tf.cast(tf.convert_to_tensor(class_indices), tf.int32)
@@ -54,6 +60,7 @@ def plot_grad_cam(images, heatmaps, titles=None, alpha=0.45):
     """Overlays heat maps on their images, one column each; returns the Figure.
 
     Example:
+
     >>> figure = plot_grad_cam(np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8)), ["cat"])
     >>> len(figure.axes)
     1

@@ -6,37 +6,13 @@ Dropout -> Dense. The model takes float32 RGB pixels in 0..255 at any size the
 backbone accepts (variable by default), which is what makes progressive
 resizing a matter of feeding bigger images to the same weights.
 """
-import dataclasses
-
 import keras
 
 from apps.image.heads import build_head
-from apps.image.groups import image_layer_groups
+from dlkeras.layer_groups import LayerGroup, LayerGroups
 
 TASK_ACTIVATIONS = {"single_label": "softmax", "multi_label": "sigmoid",
                     "regression": None}
-
-
-@dataclasses.dataclass
-class ImageModel:
-    """A built image model and what is needed to train, explain and export it.
-
-    Args:
-        model: the ``keras.Model`` (pixels 0..255 -> probabilities or values).
-        backbone: the backbone object it was built from (``.model``,
-            ``.body_groups``, ``.last_conv_layer_name``, ``.name``).
-        head: the head sub-model (feature map -> outputs).
-        layer_groups: the 2 backbone body groups then the head, earliest first
-            (a ``dlkeras.LayerGroups``).
-        task: ``"single_label"``, ``"multi_label"`` or ``"regression"``.
-        class_names: names of the outputs.
-    """
-    model: keras.Model
-    backbone: object
-    head: keras.Model
-    layer_groups: object
-    task: str
-    class_names: list
 
 
 def build_image_model(backbone, class_names, task="single_label", hidden_units=512,
@@ -44,8 +20,9 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
     """Puts a new head on ``backbone`` for ``task``.
 
     Args:
-        backbone: a ``dlkeras.backbones.Backbone`` (or an object with the same
-            attributes) whose ``.model`` maps raw 0..255 RGB to a feature map.
+        backbone: a ``dlkeras.backbones.Backbone`` (or an object with its
+            ``model``, ``feature_channels`` and ``body_groups`` attributes) whose
+            ``.model`` maps raw 0..255 RGB to a feature map.
         class_names: one name per output (classes, tags or regression targets).
         task: ``"single_label"`` (softmax), ``"multi_label"`` (sigmoid) or
             ``"regression"`` (linear outputs).
@@ -62,14 +39,17 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
         name: name of the Keras model.
 
     Returns:
-        An :class:`ImageModel`.
+        `(model, layer_groups)`: the Keras model (its head is the nested
+        model `"head"`) and its `LayerGroups`: the backbone's body groups,
+        earliest first, then the head.
 
     Example:
-    >>> from dlkeras.backbones import create_backbone  # doctest: +SKIP
-    >>> bb = create_backbone("mobilenet_v2", weights=None)  # doctest: +SKIP
-    >>> image_model = build_image_model(bb, ["cat", "dog"])  # doctest: +SKIP
-    >>> image_model.model.output_shape  # doctest: +SKIP
-    (None, 2)
+
+    >>> from dlkeras.backbones import create_backbone
+    >>> backbone = create_backbone("mobilenet_v3_small", weights=None, input_shape=(32, 32, 3))
+    >>> model, groups = build_image_model(backbone, ["cat", "dog"], hidden_units=8)
+    >>> model.output_shape, groups.names
+    ((None, 2), ['body_early', 'body_late', 'head'])
     """
     if task not in TASK_ACTIVATIONS:
         raise ValueError(f"`task` must be one of {list(TASK_ACTIVATIONS)}. "
@@ -85,9 +65,10 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
     inputs = keras.Input(backbone.model.input_shape[1:], name="image")
     outputs = head(backbone.model(inputs))
     model = keras.Model(inputs, outputs, name=name)
-    groups = image_layer_groups(backbone, head)
-    return ImageModel(model=model, backbone=backbone, head=head, layer_groups=groups,
-                      task=task, class_names=list(class_names))
+    body = list(backbone.body_groups)
+    if not body:
+        raise ValueError(f"Backbone {getattr(backbone, 'name', backbone)!r} has no body groups.")
+    return model, LayerGroups(body + [LayerGroup("head", [head])])
 
 
 def set_batchnorm_momentum(model, momentum):
@@ -97,6 +78,7 @@ def set_batchnorm_momentum(model, momentum):
     step is traced). Returns how many layers were changed.
 
     Example:
+
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
     >>> set_batchnorm_momentum(model, 0.9), model.layers[0].momentum
     (1, 0.9)
@@ -121,6 +103,7 @@ def loss_and_metrics(task, threshold=0.5, beta=2.0):
     Regression: mean squared error and mean absolute error.
 
     Example:
+
     >>> loss, metrics = loss_and_metrics("multi_label")
     >>> [m.name for m in metrics]
     ['accuracy', 'f_beta']
@@ -136,29 +119,3 @@ def loss_and_metrics(task, threshold=0.5, beta=2.0):
     if task == "regression":
         return keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
     raise ValueError(f"`task` must be one of {list(TASK_ACTIVATIONS)}. Received: task={task!r}")
-
-
-def compile_image_model(image_model, learning_rate=1e-3, weight_decay=1e-2, threshold=0.5,
-                        beta=2.0, **compile_kwargs):
-    """Compiles with one AdamW per layer group (discriminative rates) and the task's loss.
-
-    Args:
-        image_model: an :class:`ImageModel`.
-        learning_rate: base rate of every group (the recipes replace it by schedules).
-        weight_decay: decoupled weight decay of AdamW.
-        threshold: multi-label decision threshold of the metrics.
-        beta: F-beta's beta for multi-label.
-        **compile_kwargs: passed to ``model.compile`` (``jit_compile``,
-            ``steps_per_execution``...).
-
-    Example:
-    >>> compile_image_model(image_model, learning_rate=1e-3)  # doctest: +SKIP
-    """
-    from dlkeras.discriminative import discriminative_optimizer
-    from dlkeras.optimizers import ScheduledAdamW
-
-    optimizer = discriminative_optimizer(
-        image_model.layer_groups, ScheduledAdamW(learning_rate, weight_decay=weight_decay))
-    loss, metrics = loss_and_metrics(image_model.task, threshold, beta)
-    image_model.model.compile(optimizer=optimizer, loss=loss, metrics=metrics, **compile_kwargs)
-    return image_model.model

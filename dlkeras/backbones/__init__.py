@@ -7,7 +7,7 @@ Example:
     576
 """
 
-from dlkeras.backbones.backbone import Backbone, BodyLayerGroup, create_backbone
+from dlkeras.backbones.backbone import Backbone, create_backbone
 from dlkeras.backbones.efficientnet_lite import efficientnet_lite0
 from dlkeras.backbones.preprocessing import ChannelNormalization, preprocessing_layer
 from dlkeras.backbones.registry import BACKBONES, BackboneSpec, get_backbone_spec, list_backbones
@@ -17,7 +17,6 @@ __all__ = [
     "BACKBONES",
     "Backbone",
     "BackboneSpec",
-    "BodyLayerGroup",
     "ChannelNormalization",
     "PretrainedWeightsUnavailableError",
     "create_backbone",

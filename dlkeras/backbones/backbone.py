@@ -19,33 +19,6 @@ from dlkeras.layer_groups import LayerGroup
 BODY_GROUP_NAMES = ("body_early", "body_late")
 
 
-class BodyLayerGroup(LayerGroup):
-    """A ``dlkeras.layer_groups.LayerGroup`` that also unpacks as ``(name, layers)``.
-
-    Code written against either form works: ``LayerGroups(bb.body_groups)``
-    or ``for name, layers in bb.body_groups``.
-
-    Args:
-        name: the group's name.
-        layers: its layers, in model order.
-
-    Example:
-        >>> import keras
-        >>> name, layers = BodyLayerGroup("body_early", [keras.layers.Dense(2)])
-        >>> name, len(layers)
-        ('body_early', 1)
-    """
-
-    def __iter__(self):
-        return iter((self.name, self.layers))
-
-    def __len__(self):
-        return 2
-
-    def __getitem__(self, index):
-        return (self.name, self.layers)[index]
-
-
 @dataclasses.dataclass
 class Backbone:
     """A headless pretrained model plus what transfer learning needs to know.
@@ -56,9 +29,8 @@ class Backbone:
             (B, H, W, 3), to the last feature map (B, h, w, C). The family's
             preprocessing is inside.
         feature_channels: C, the channels of the last feature map.
-        body_groups: two :class:`BodyLayerGroup` (``LayerGroup`` objects that
-            also unpack as ``(group name, layers)``), earliest layers first,
-            together covering every layer of ``model`` but its input.
+        body_groups: two ``dlkeras.LayerGroup`` objects, earliest layers
+            first, together covering every layer of ``model`` but its input.
         last_conv_layer_name: layer of ``model`` whose output is the last
             convolutional feature map (for Grad-CAM).
         preprocessing: the preprocessing mode applied inside ``model``.
@@ -68,7 +40,7 @@ class Backbone:
     name: str
     model: keras.Model
     feature_channels: int
-    body_groups: List[BodyLayerGroup]
+    body_groups: List[LayerGroup]
     last_conv_layer_name: str
     preprocessing: str
     input_shape: Tuple[Optional[int], Optional[int], int]
@@ -113,13 +85,13 @@ def split_body(model, late_group_start):
             the second group.
 
     Returns:
-        ``[BodyLayerGroup("body_early", ...), BodyLayerGroup("body_late", ...)]``.
+        ``[LayerGroup("body_early", ...), LayerGroup("body_late", ...)]``.
 
     Example:
         >>> from dlkeras.backbones.registry import get_backbone_spec
         >>> spec = get_backbone_spec("efficientnet_lite0")
         >>> groups = split_body(spec.build("lite0", (32, 32, 3), None), spec.late_group_start)
-        >>> groups[1][1][0].name
+        >>> groups[1].layers[0].name
         'block5_expand_conv'
     """
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
@@ -131,8 +103,8 @@ def split_body(model, late_group_start):
         )
     boundary = starts[0]
     return [
-        BodyLayerGroup(BODY_GROUP_NAMES[0], layers[:boundary]),
-        BodyLayerGroup(BODY_GROUP_NAMES[1], layers[boundary:]),
+        LayerGroup(BODY_GROUP_NAMES[0], layers[:boundary]),
+        LayerGroup(BODY_GROUP_NAMES[1], layers[boundary:]),
     ]
 
 
@@ -169,7 +141,7 @@ def create_backbone(name, weights=IMAGENET, input_shape=(None, None, 3)):
 
     Example:
         >>> bb = create_backbone("efficientnet_lite0", weights=None, input_shape=(64, 64, 3))
-        >>> bb.feature_channels, bb.last_conv_layer_name, [g for g, _ in bb.body_groups]
+        >>> bb.feature_channels, bb.last_conv_layer_name, [g.name for g in bb.body_groups]
         (1280, 'top_activation', ['body_early', 'body_late'])
     """
     spec = get_backbone_spec(name)

@@ -1,6 +1,7 @@
-"""Export an image model as a TF Serving SavedModel that takes encoded images.
+"""The serving signatures of an image model: encoded image bytes, or decoded pixels.
 
-Signatures (neither needs dlkeras or Keras custom objects to serve):
+`ImageTask.export` writes them into a SavedModel (neither needs dlkeras or
+Keras custom objects to serve):
 
 * ``serving_default(image_bytes: string[B])``: JPEG/PNG/BMP/GIF bytes are
   decoded to RGB, resized to the training size and fed to the model.
@@ -10,21 +11,15 @@ Signatures (neither needs dlkeras or Keras custom objects to serve):
 Both return ``outputs`` (float32 ``[B, C]``: class probabilities, tag
 probabilities or regression values) and ``class_names`` (string ``[B, C]``).
 """
-import pathlib
-
-import keras
 import tensorflow as tf
-from dlkeras.export import new_version_dir
 
 from apps.image.pipeline import to_model_pixels
 
-__all__ = ["export_image_model", "new_version_dir", "serving_functions"]
-
 
 def serving_functions(model, size, class_names):
-    """Builds the two serving ``tf.function``s of :func:`export_image_model`.
+    """Builds the two serving ``tf.function``s.
 
-    They are also the in-memory reference the exported model is tested against.
+    They are also the in-memory reference the exported model is checked against.
 
     Args:
         model: Keras model from float32 RGB 0..255 ``(B, size, size, 3)``.
@@ -34,6 +29,15 @@ def serving_functions(model, size, class_names):
     Returns:
         ``(from_bytes, from_pixels)`` tf.functions returning
         ``{"outputs", "class_names"}``.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(2, activation="softmax")])
+    >>> from_bytes, from_pixels = serving_functions(model, 8, ["cat", "dog"])
+    >>> from_pixels(tf.zeros((1, 20, 10, 3), tf.uint8))["outputs"].shape
+    TensorShape([1, 2])
     """
     names = tf.constant([str(n) for n in class_names], dtype=tf.string)
     if len(class_names) != model.output_shape[-1]:
@@ -61,34 +65,3 @@ def serving_functions(model, size, class_names):
         return predict(to_model_pixels(pixels, size))
 
     return from_bytes, from_pixels
-
-
-def export_image_model(model, size, class_names, name, root=None, export_dir=None):
-    """Writes the SavedModel to ``saved_models/<name>/<version>/``.
-
-    Args:
-        model: the trained Keras model (raw 0..255 pixels in).
-        size: image side the model was trained at; inputs are resized to it.
-        class_names: names of the outputs, returned with every prediction.
-        name: model name (the ``<name>`` directory).
-        root: directory holding the model names (default ``$DLKERAS_SAVED_MODELS``
-            or ``./saved_models``).
-        export_dir: exact directory to write instead of a new version directory.
-
-    Returns:
-        The ``pathlib.Path`` of the written version directory.
-
-    Example:
-    >>> path = export_image_model(model, 64, ["cat", "dog"], "pets")  # doctest: +SKIP
-    >>> tf.saved_model.load(str(path)).signatures["serving_default"]  # doctest: +SKIP
-    """
-    path = pathlib.Path(export_dir) if export_dir else new_version_dir(name, root=root)
-    if path.exists() and any(path.iterdir()):
-        raise FileExistsError(f"Export directory {str(path)!r} exists and is not empty.")
-    from_bytes, from_pixels = serving_functions(model, int(size), class_names)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", from_bytes)
-    archive.add_endpoint("serve_pixels", from_pixels)
-    archive.write_out(str(path), verbose=False)
-    return path
