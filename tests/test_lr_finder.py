@@ -116,7 +116,7 @@ def test_plot_marks_the_suggestion(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"num_steps": 0}, "num_steps"),
+    ({"num_steps": 0}, "steps"),
     ({"start_lr": -1.0}, "start_lr"),
     ({"start_lr": 1.0, "end_lr": 0.1}, "end_lr"),
     ({"stop_factor": 0.5}, "stop_factor"),
