@@ -44,9 +44,10 @@ class UsageError(Exception):
 
 
 def did_you_mean(name, choices):
-    """`" (did you mean 'x'?)"` for the closest of `choices`, or ``""``.
+    """`" (did you mean 'x'?)"` for the closest of `choices`, or `""`.
 
     Example:
+
 
     >>> did_you_mean("agee", ["age", "income"])
     " (did you mean 'age'?)"

@@ -10,6 +10,7 @@ per-batch Python.
 
 Example:
 
+
 >>> import numpy as np
 >>> train, valid = random_split(10, valid_pct=0.2, seed=0)
 >>> len(train), len(valid)
@@ -45,6 +46,7 @@ def random_split(n_rows, valid_pct=0.2, seed=42):
 
     Example:
 
+
     >>> train, valid = random_split(5, 0.4, seed=1)
     >>> sorted(train.tolist() + valid.tolist())
     [0, 1, 2, 3, 4]
@@ -68,6 +70,7 @@ def random_split_frame(frame, valid_pct=0.2, seed=42):
 
     Example:
 
+
     >>> import pandas as pd
     >>> train, valid = random_split_frame(pd.DataFrame({"x": range(10)}), 0.2, seed=0)
     >>> len(train), len(valid), list(valid.index)
@@ -85,6 +88,7 @@ def default_batch_size(n_rows, min_steps=50, smallest=16, largest=1024):
     large ones can afford large batches, which are faster per epoch.
 
     Example:
+
 
     >>> default_batch_size(3200), default_batch_size(30000), default_batch_size(10**7)
     (64, 512, 1024)
@@ -122,6 +126,7 @@ def index_batched_dataset(features, targets, batch_size, *, shuffle, drop_remain
         A dataset of known cardinality.
 
     Example:
+
 
     >>> ds = index_batched_dataset(np.arange(6.0), np.arange(6), 4, shuffle=True,
     ...                            drop_remainder=False, seed=0)

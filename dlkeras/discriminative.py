@@ -10,6 +10,7 @@ evaluate its schedules on the shared step counter.
 
 Example:
 
+
 >>> import keras
 >>> from dlkeras.layer_groups import LayerGroups
 >>> from dlkeras.optimizers import ScheduledAdamW

@@ -55,6 +55,7 @@ class OptimizerSnapshot:
 
     Example:
 
+
     >>> import keras
     >>> optimizer = keras.optimizers.Adam(1e-3)
     >>> snapshot = OptimizerSnapshot(optimizer)

@@ -6,6 +6,7 @@ the plot is a matplotlib figure returned to the caller
 
 Example:
 
+
 >>> matrix = confusion_matrix([0, 1, 1], [0, 0, 1], 2)
 >>> most_confused(matrix, ["cat", "dog"])
 [('dog', 'cat', 1)]
@@ -19,9 +20,10 @@ _EPSILON = 1e-7
 
 
 def confusion_matrix(targets, predicted, num_classes):
-    """Counts ``[actual, predicted]`` pairs of class indices.
+    """Counts `[actual, predicted]` pairs of class indices.
 
     Example:
+
 
     >>> confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist()
     [[1, 0], [1, 1]]
@@ -39,9 +41,10 @@ def confusion_matrix(targets, predicted, num_classes):
 
 
 def most_confused(matrix, class_names, min_count=1):
-    """Off-diagonal ``(actual, predicted, count)`` triples, most frequent first.
+    """Off-diagonal `(actual, predicted, count)` triples, most frequent first.
 
     Example:
+
 
     >>> most_confused(np.array([[5, 2], [3, 4]]), ["a", "b"])
     [('b', 'a', 3), ('a', 'b', 2)]
@@ -56,6 +59,7 @@ def per_example_losses(outputs, targets, task="single_label"):
     """Each example's loss: cross-entropy, mean binary cross-entropy or squared error.
 
     Example:
+
 
     >>> per_example_losses(np.array([[0.5, 0.5]]), np.array([1])).round(4).tolist()
     [0.6931]
@@ -72,9 +76,10 @@ def per_example_losses(outputs, targets, task="single_label"):
 
 
 def top_losses(outputs, targets, k=9, task="single_label"):
-    """Indices and values of the ``k`` largest per-example losses, largest first.
+    """Indices and values of the `k` largest per-example losses, largest first.
 
     Example:
+
 
     >>> top_losses(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 1]), k=1)[0].tolist()
     [0]
@@ -85,7 +90,13 @@ def top_losses(outputs, targets, k=9, task="single_label"):
 
 
 def plot_confusion_matrix(matrix, class_names, title="Confusion matrix"):
-    """Draws a confusion matrix with its counts; returns the Figure."""
+    """Draws a confusion matrix with its counts; returns the Figure.
+
+    Example:
+
+    >>> plot_confusion_matrix(np.array([[3, 1], [0, 4]]), ["x", "y"]).axes[0].get_title()
+    'Confusion matrix'
+    """
     size = max(4.0, 0.5 * len(class_names) + 2)
     figure = new_figure(size, size)
     axes = figure.add_subplot(1, 1, 1)

@@ -4,6 +4,7 @@ Nothing here opens a window: figures use the non-interactive Agg canvas.
 
 Example:
 
+
 >>> import numpy as np
 >>> from dlkeras.plots import plot_lr_finder
 >>> lrs = np.geomspace(1e-5, 1, 20)
@@ -73,6 +74,7 @@ def save_figure(figure, path, log_dir=None, tag=None, step=0):
         The path as a `pathlib.Path`.
 
     Example:
+
 
     >>> import tempfile
     >>> save_figure(new_figure(), pathlib.Path(tempfile.mkdtemp()) / "empty.png").suffix

@@ -8,6 +8,7 @@ the value changes at every step whatever `steps_per_execution` or
 
 Example:
 
+
 >>> import keras
 >>> from dlkeras.schedules import OneCycleSchedule
 >>> schedule = OneCycleSchedule(lr_max=1e-2, total_steps=100)
@@ -77,6 +78,7 @@ class OneCycleSchedule(_StepSchedule):
 
     Example:
 
+
     >>> schedule = OneCycleSchedule(1e-3, total_steps=10)
     >>> float(schedule(10)) < 1e-7
     True
@@ -116,6 +118,7 @@ class OneCycleMomentum(_StepSchedule):
 
     Example:
 
+
     >>> round(float(OneCycleMomentum(100)(25)), 6)
     0.85
     """
@@ -148,6 +151,7 @@ class FlatCosSchedule(_StepSchedule):
     """Flat at `lr_max` for `pct_start` of the steps, then cosine down to `lr_max / div_final`.
 
     Example:
+
 
     >>> schedule = FlatCosSchedule(1e-3, total_steps=100)
     >>> float(schedule(50)) == float(schedule(0))
@@ -182,6 +186,7 @@ class SGDRSchedule(_StepSchedule):
     branch is needed.
 
     Example:
+
 
     >>> schedule = SGDRSchedule(1.0, cycle_len=10, cycle_mult=2)
     >>> float(schedule(10)), float(schedule(30))
@@ -228,6 +233,7 @@ class TriangularSchedule(_StepSchedule):
 
     Example:
 
+
     >>> schedule = TriangularSchedule(0.1, 1.0, step_size=5)
     >>> [round(float(schedule(s)), 2) for s in (0, 5, 10)]
     [0.1, 1.0, 0.1]
@@ -257,6 +263,7 @@ class ExponentialSweep(_StepSchedule):
     """Geometric sweep from `start_lr` to `end_lr` in `total_steps` (the LR range test).
 
     Example:
+
 
     >>> sweep = ExponentialSweep(1e-7, 10.0, total_steps=100)
     >>> round(float(sweep(50)), 8)

@@ -1,8 +1,8 @@
 """Where labelled images come from: class folders, CSV/DataFrames or arrays.
 
-Every constructor returns an :class:`ImageSource`, a plain record of either file
+Every constructor returns an `ImageSource`, a plain record of either file
 paths or in-memory pixels plus targets, that `dlkeras.data.random_split` divides
-with a seed and :mod:`apps.image.pipeline` turns into ``tf.data`` batches.
+with a seed and `apps.image.pipeline` turns into `tf.data` batches.
 """
 import dataclasses
 import pathlib
@@ -21,15 +21,16 @@ class ImageSource:
     """Labelled images, as file paths or as an array of pixels.
 
     Args:
-        targets: int32 class indices ``(N,)`` (single-label), float32 multi-hot
-            ``(N, C)`` (multi-label) or float32 ``(N, K)`` (regression).
-        task: one of ``"single_label"``, ``"multi_label"``, ``"regression"``.
+        targets: int32 class indices `(N,)` (single-label), float32 multi-hot
+            `(N, C)` (multi-label) or float32 `(N, K)` (regression).
+        task: one of `"single_label"`, `"multi_label"`, `"regression"`.
         class_names: class (or output) names, one per model output.
-        paths: file paths (strings), or None when ``images`` is given.
-        images: uint8 ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)``.
-        skipped: ``(path, reason)`` for files dropped as unreadable.
+        paths: file paths (strings), or None when `images` is given.
+        images: uint8 `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)`.
+        skipped: `(path, reason)` for files dropped as unreadable.
 
     Example:
+
     >>> source = from_arrays(np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1])
     >>> len(source), source.class_names
     (4, ['0', '1'])
@@ -45,7 +46,7 @@ class ImageSource:
         return len(self.targets)
 
     def subset(self, indices):
-        """Returns the examples at ``indices`` as a new source."""
+        """Returns the examples at `indices` as a new source."""
         indices = np.asarray(indices, dtype=np.int64)
         return dataclasses.replace(
             self, targets=self.targets[indices],
@@ -54,7 +55,7 @@ class ImageSource:
 
 
 def from_folder(root, check_files=True):
-    """Reads ``root/<class name>/<image file>`` (one sub-folder per class).
+    """Reads `root/<class name>/<image file>` (one sub-folder per class).
 
     Args:
         root: directory whose sub-folders are the classes (sorted by name).
@@ -62,10 +63,18 @@ def from_folder(root, check_files=True):
             it) those that cannot be decoded.
 
     Returns:
-        A single-label :class:`ImageSource` of file paths.
+        A single-label `ImageSource` of file paths.
 
     Example:
-    >>> source = from_folder("pets/")  # doctest: +SKIP
+
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("cats", "dogs"):
+    ...     (root / name).mkdir()
+    ...     Image.new("RGB", (8, 8)).save(root / name / "1.png")
+    >>> from_folder(root).class_names
+    ['cats', 'dogs']
     """
     root = pathlib.Path(root)
     if not root.is_dir():
@@ -95,21 +104,22 @@ def from_dataframe(frame, path_column="path", label_columns="label",
     """Reads image paths and labels from a DataFrame.
 
     Args:
-        frame: a ``pandas.DataFrame``.
-        path_column: column of image paths (relative to ``image_root``).
+        frame: a `pandas.DataFrame`.
+        path_column: column of image paths (relative to `image_root`).
         label_columns: a column name, or a list of numeric columns (regression).
         image_root: directory the paths are relative to (default: as given).
-        task: ``"single_label"``, ``"multi_label"`` (labels are tags joined by
-            ``label_delimiter``) or ``"regression"``; None guesses: several
+        task: `"single_label"`, `"multi_label"` (labels are tags joined by
+            `label_delimiter`) or `"regression"`; None guesses: several
             columns or a numeric float column mean regression, a delimiter in
             any label means multi-label, else single-label.
         label_delimiter: separator of the tags of a multi-label row.
         check_files: skip (naming them) files that cannot be decoded.
 
     Returns:
-        An :class:`ImageSource` of file paths.
+        An `ImageSource` of file paths.
 
     Example:
+
     >>> frame = pd.DataFrame({"path": ["a.png"], "label": ["cat dog"]})
     >>> from_dataframe(frame, check_files=False).task
     'multi_label'
@@ -131,10 +141,17 @@ def from_dataframe(frame, path_column="path", label_columns="label",
 
 def from_csv(csv_path, path_column="path", label_columns="label", image_root=None,
              **kwargs):
-    """Like :func:`from_dataframe` for a CSV file; paths are relative to its folder.
+    """Like `from_dataframe` for a CSV file; paths are relative to its folder.
 
     Example:
-    >>> source = from_csv("labels.csv", label_columns="tags")  # doctest: +SKIP
+
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (8, 8)).save(root / "a.png")
+    >>> _ = (root / "labels.csv").write_text("path,tags\\na.png,cat dog\\n")
+    >>> from_csv(root / "labels.csv", label_columns="tags").class_names
+    ['cat', 'dog']
     """
     csv_path = pathlib.Path(csv_path)
     if not csv_path.is_file():
@@ -148,13 +165,14 @@ def from_arrays(images, labels, class_names=None, task="single_label"):
     """Wraps in-memory pixels (uint8, 0..255) and their labels.
 
     Args:
-        images: ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)`` values in 0..255.
-        labels: class indices ``(N,)``, multi-hot ``(N, C)`` or regression
-            targets ``(N,)``/``(N, K)`` according to ``task``.
-        class_names: names of the classes/outputs (default ``"0"``, ``"1"``, ...).
-        task: one of ``"single_label"``, ``"multi_label"``, ``"regression"``.
+        images: `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)` values in 0..255.
+        labels: class indices `(N,)`, multi-hot `(N, C)` or regression
+            targets `(N,)`/`(N, K)` according to `task`.
+        class_names: names of the classes/outputs (default `"0"`, `"1"`, ...).
+        task: one of `"single_label"`, `"multi_label"`, `"regression"`.
 
     Example:
+
     >>> from_arrays(np.zeros((2, 4, 4, 3)), [[1, 0], [1, 1]], task="multi_label").targets.shape
     (2, 2)
     """

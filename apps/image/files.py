@@ -9,12 +9,13 @@ logger = logging.getLogger("apps.image")
 
 
 def read_error(path):
-    """Returns why ``path`` cannot be decoded as an image, or None if it can.
+    """Returns why `path` cannot be decoded as an image, or None if it can.
 
-    Uses the same decoder as the training pipeline (``tf.io.decode_image``), so
+    Uses the same decoder as the training pipeline (`tf.io.decode_image`), so
     a file that passes here does not break an epoch later.
 
     Example:
+
     >>> read_error("/no/such/file.png")
     'cannot read: /no/such/file.png; No such file or directory [Op:ReadFile]'
     """
@@ -32,11 +33,12 @@ def read_error(path):
 
 
 def drop_unreadable(paths):
-    """Splits ``paths`` into readable indices and ``(path, reason)`` of the rest.
+    """Splits `paths` into readable indices and `(path, reason)` of the rest.
 
     Each unreadable file is logged as a warning by name.
 
     Example:
+
     >>> drop_unreadable(["/no/such/file.png"])[0]
     []
     """

@@ -1,8 +1,8 @@
 """Grad-CAM: where in the image the last conv stage saw evidence for a class.
 
-For a class score ``y``, each channel ``k`` of the last conv feature map
-``A`` is weighted by the spatial mean of ``dy/dA_k``; the heat map is
-``ReLU(sum_k w_k A_k)``, scaled to [0, 1] and resized to the image.
+For a class score `y`, each channel `k` of the last conv feature map
+`A` is weighted by the spatial mean of `dy/dA_k`; the heat map is
+`ReLU(sum_k w_k A_k)`, scaled to [0, 1] and resized to the image.
 """
 import keras
 import numpy as np
@@ -17,14 +17,15 @@ def grad_cam(backbone_model, last_conv_layer_name, head, images, class_indices=N
         backbone_model: the backbone (raw pixels to feature map).
         last_conv_layer_name: the backbone layer whose output is explained.
         head: the head model (feature map to outputs).
-        images: float32 RGB 0..255 ``(B, H, W, 3)``.
+        images: float32 RGB 0..255 `(B, H, W, 3)`.
         class_indices: the class explained for each image; default the
             predicted one.
 
     Returns:
-        ``(heatmaps, class_indices)``: float32 ``(B, H, W)`` in [0, 1] and int ``(B,)``.
+        `(heatmaps, class_indices)`: float32 `(B, H, W)` in [0, 1] and int `(B,)`.
 
     Example:
+
 
     >>> inputs = keras.Input((8, 8, 3))
     >>> body = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
@@ -60,6 +61,7 @@ def plot_grad_cam(images, heatmaps, titles=None, alpha=0.45):
     """Overlays heat maps on their images, one column each; returns the Figure.
 
     Example:
+
 
     >>> figure = plot_grad_cam(np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8)), ["cat"])
     >>> len(figure.axes)

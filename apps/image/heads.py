@@ -7,12 +7,13 @@ class ConcatPooling2D(keras.layers.Layer):
     """Concatenates global average and global max pooling of a feature map.
 
     Averages say how much of a pattern there is, maxima whether it is there at
-    all; the head gets both, ``2 * channels`` features.
+    all; the head gets both, `2 * channels` features.
 
     Args:
-        **kwargs: base ``Layer`` arguments (``name``, ``dtype``...).
+        **kwargs: base `Layer` arguments (`name`, `dtype`...).
 
     Example:
+
     >>> import numpy as np
     >>> x = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)
     >>> ConcatPooling2D()(x).numpy().tolist()
@@ -39,7 +40,7 @@ def build_head(feature_channels, num_outputs, activation="softmax", hidden_units
     Args:
         feature_channels: channels of the backbone's feature map.
         num_outputs: width of the last Dense layer.
-        activation: last activation (``"softmax"``, ``"sigmoid"`` or None).
+        activation: last activation (`"softmax"`, `"sigmoid"` or None).
         hidden_units: width of the hidden ReLU Dense layer; 0 leaves it out.
         dropout: rate before the last Dense; half of it before the hidden one.
         bn_momentum: momentum of the moving statistics of the head's
@@ -51,10 +52,11 @@ def build_head(feature_channels, num_outputs, activation="softmax", hidden_units
         name: name of the returned sub-model.
 
     Returns:
-        A ``keras.Sequential`` mapping ``(B, H, W, feature_channels)`` to
-        ``(B, num_outputs)`` (float32, also under mixed precision).
+        A `keras.Sequential` mapping `(B, H, W, feature_channels)` to
+        `(B, num_outputs)` (float32, also under mixed precision).
 
     Example:
+
     >>> build_head(16, 3).output_shape
     (None, 3)
     """

@@ -10,7 +10,15 @@ from dlkeras.plots import new_figure
 
 
 def plot_top_losses(images, outputs, targets, class_names, k=9):
-    """Grid of the ``k`` worst single-label predictions: predicted/actual/loss/probability."""
+    """Grid of the `k` worst single-label predictions: predicted/actual/loss/probability.
+
+    Example:
+
+    >>> figure = plot_top_losses(np.zeros((3, 8, 8, 3)), np.array([[0.9, 0.1]] * 3),
+    ...                          np.array([1, 0, 1]), ["a", "b"], k=2)
+    >>> len([axes for axes in figure.axes if axes.images])
+    2
+    """
     indices, losses = top_losses(outputs, targets, k)
     columns = int(np.ceil(np.sqrt(len(indices))))
     rows = int(np.ceil(len(indices) / columns))

@@ -17,20 +17,20 @@ TASK_ACTIVATIONS = {"single_label": "softmax", "multi_label": "sigmoid",
 
 def build_image_model(backbone, class_names, task="single_label", hidden_units=512,
                       dropout=0.5, bn_momentum=0.9, name="image_model"):
-    """Puts a new head on ``backbone`` for ``task``.
+    """Puts a new head on `backbone` for `task`.
 
     Args:
-        backbone: a ``dlkeras.backbones.Backbone`` (or an object with its
-            ``model``, ``feature_channels`` and ``body_groups`` attributes) whose
-            ``.model`` maps raw 0..255 RGB to a feature map.
+        backbone: a `dlkeras.backbones.Backbone` (or an object with its
+            `model`, `feature_channels` and `body_groups` attributes) whose
+            `.model` maps raw 0..255 RGB to a feature map.
         class_names: one name per output (classes, tags or regression targets).
-        task: ``"single_label"`` (softmax), ``"multi_label"`` (sigmoid) or
-            ``"regression"`` (linear outputs).
+        task: `"single_label"` (softmax), `"multi_label"` (sigmoid) or
+            `"regression"` (linear outputs).
         hidden_units: width of the hidden Dense layer (0 for none).
         dropout: dropout before the last Dense; half of it before the hidden one.
         bn_momentum: momentum of every BatchNormalization's moving statistics,
             backbone and head (None leaves the backbone's as built). 0.9 is
-            PyTorch's 0.1, which fastai's ``train_bn=True`` recipe assumes:
+            PyTorch's 0.1, which fastai's `train_bn=True` recipe assumes:
             BN layers of the frozen body train on batch statistics, and with
             Keras' 0.99 the moving statistics used for validation lag hundreds
             of steps behind them (measured on MNIST-5k, Lite0, 64 px, 1 frozen
@@ -44,6 +44,7 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
         earliest first, then the head.
 
     Example:
+
 
     >>> from dlkeras.backbones import create_backbone
     >>> backbone = create_backbone("mobilenet_v3_small", weights=None, input_shape=(32, 32, 3))
@@ -72,12 +73,13 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
 
 
 def set_batchnorm_momentum(model, momentum):
-    """Sets ``momentum`` on every BatchNormalization inside ``model`` (nested too).
+    """Sets `momentum` on every BatchNormalization inside `model` (nested too).
 
     Call it before the model is compiled (the value is read when the train
     step is traced). Returns how many layers were changed.
 
     Example:
+
 
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
     >>> set_batchnorm_momentum(model, 0.9), model.layers[0].momentum
@@ -96,13 +98,14 @@ def set_batchnorm_momentum(model, momentum):
 
 
 def loss_and_metrics(task, threshold=0.5, beta=2.0):
-    """Returns ``(loss, metrics)`` for a task.
+    """Returns `(loss, metrics)` for a task.
 
     Single-label: sparse categorical cross-entropy and accuracy. Multi-label:
     binary cross-entropy, accuracy of each thresholded output and micro F-beta.
     Regression: mean squared error and mean absolute error.
 
     Example:
+
 
     >>> loss, metrics = loss_and_metrics("multi_label")
     >>> [m.name for m in metrics]

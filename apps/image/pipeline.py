@@ -1,4 +1,4 @@
-"""``tf.data`` pipelines: decode, resize to a square size, augment (training only).
+"""`tf.data` pipelines: decode, resize to a square size, augment (training only).
 
 Images leave the pipeline as float32 RGB in 0..255, the input every backbone
 takes (its preprocessing lives inside the model).
@@ -21,10 +21,11 @@ def default_augmentation(flip=True, rotation=0.05, zoom=0.1, contrast=0.1, seed=
         seed: seed of the random layers.
 
     Returns:
-        A ``keras.Sequential`` that is the identity unless called with
-        ``training=True``.
+        A `keras.Sequential` that is the identity unless called with
+        `training=True`.
 
     Example:
+
     >>> augment = default_augmentation(seed=0)
     >>> augment(np.zeros((1, 8, 8, 3), "float32"), training=True).shape
     TensorShape([1, 8, 8, 3])
@@ -42,11 +43,12 @@ def default_augmentation(flip=True, rotation=0.05, zoom=0.1, contrast=0.1, seed=
 
 
 def to_model_pixels(images, size):
-    """Casts to float32 RGB 0..255 and resizes (bilinear) to ``size x size``.
+    """Casts to float32 RGB 0..255 and resizes (bilinear) to `size x size`.
 
-    Works on one image ``(H, W, C)`` or a batch ``(B, H, W, C)``; C is 1 or 3.
+    Works on one image `(H, W, C)` or a batch `(B, H, W, C)`; C is 1 or 3.
 
     Example:
+
     >>> to_model_pixels(np.zeros((28, 28, 1), "uint8"), 32).shape
     TensorShape([32, 32, 3])
     """
@@ -64,22 +66,23 @@ def decode_image_file(path, size):
 
 def make_dataset(source, size, batch_size=32, training=False, augmentation=None,
                  seed=42, shuffle_buffer=10_000):
-    """Turns an :class:`~apps.image.data.ImageSource` into batches.
+    """Turns an `ImageSource` into batches.
 
     Args:
         source: the examples.
         size: side of the square images fed to the model.
         batch_size: examples per batch.
-        training: shuffle (seeded) and apply ``augmentation``; False keeps the
+        training: shuffle (seeded) and apply `augmentation`; False keeps the
             order and the pixels unchanged, for validation and prediction.
-        augmentation: a Keras layer called with ``training=True``, or None.
+        augmentation: a Keras layer called with `training=True`, or None.
         seed: shuffle seed.
         shuffle_buffer: shuffle buffer size.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(float32 images (B, size, size, 3), targets)``.
+        A `tf.data.Dataset` of `(float32 images (B, size, size, 3), targets)`.
 
     Example:
+
     >>> from apps.image.data import from_arrays
     >>> ds = make_dataset(from_arrays(np.zeros((4, 8, 8)), [0, 1, 0, 1]), 16, 2)
     >>> [tuple(x.shape) for x, _ in ds]

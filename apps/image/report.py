@@ -18,14 +18,14 @@ from dlkeras.plots import save_figure
 
 
 def collect_predictions(model, dataset, max_examples=2000):
-    """Runs ``model`` over ``dataset`` and keeps images, outputs and targets.
+    """Runs `model` over `dataset` and keeps images, outputs and targets.
 
     Collecting from the dataset itself (not from the source) keeps them
     aligned even when unreadable files were dropped on the way.
 
     Returns:
-        ``(images uint8 (N, H, W, 3), outputs (N, C), targets)`` for at most
-        ``max_examples`` examples.
+        `(images uint8 (N, H, W, 3), outputs (N, C), targets)` for at most
+        `max_examples` examples.
     """
     images, outputs, targets, count = [], [], [], 0
     for batch_images, batch_targets in dataset:
@@ -43,11 +43,11 @@ def collect_predictions(model, dataset, max_examples=2000):
 
 def write_reports(task, images, outputs, targets, out_dir, log_dir=None,
                   top_k=9, gradcam_count=4):
-    """Saves the interpretation figures as PNG (and to TensorBoard under ``log_dir``).
+    """Saves the interpretation figures as PNG (and to TensorBoard under `log_dir`).
 
     Args:
-        task: the trained :class:`~apps.image.task.ImageTask`.
-        images, outputs, targets: from :func:`collect_predictions`.
+        task: the trained `ImageTask`.
+        images, outputs, targets: from `collect_predictions`.
         out_dir: folder for the PNG files.
         log_dir: TensorBoard logdir, or None.
         top_k: images in the top-losses grid.
@@ -55,8 +55,8 @@ def write_reports(task, images, outputs, targets, out_dir, log_dir=None,
             for single-label, else the first ones).
 
     Returns:
-        ``(paths, most_confused)``: dict of figure name -> PNG path, and the
-        most-confused ``(actual, predicted, count)`` pairs (single-label only).
+        `(paths, most_confused)`: dict of figure name -> PNG path, and the
+        most-confused `(actual, predicted, count)` pairs (single-label only).
     """
     out_dir = pathlib.Path(out_dir)
     names, target_type = task.class_names, task.target_type

@@ -3,13 +3,13 @@
 `ImageTask.export` writes them into a SavedModel (neither needs dlkeras or
 Keras custom objects to serve):
 
-* ``serving_default(image_bytes: string[B])``: JPEG/PNG/BMP/GIF bytes are
+* `serving_default(image_bytes: string[B])`: JPEG/PNG/BMP/GIF bytes are
   decoded to RGB, resized to the training size and fed to the model.
-* ``serve_pixels(pixels: uint8[B, H, W, 3])``: already decoded images of any
+* `serve_pixels(pixels: uint8[B, H, W, 3])`: already decoded images of any
   size, resized the same way.
 
-Both return ``outputs`` (float32 ``[B, C]``: class probabilities, tag
-probabilities or regression values) and ``class_names`` (string ``[B, C]``).
+Both return `outputs` (float32 `[B, C]`: class probabilities, tag
+probabilities or regression values) and `class_names` (string `[B, C]`).
 """
 import tensorflow as tf
 
@@ -17,20 +17,21 @@ from apps.image.pipeline import to_model_pixels
 
 
 def serving_functions(model, size, class_names):
-    """Builds the two serving ``tf.function``s.
+    """Builds the two serving `tf.function`s.
 
     They are also the in-memory reference the exported model is checked against.
 
     Args:
-        model: Keras model from float32 RGB 0..255 ``(B, size, size, 3)``.
+        model: Keras model from float32 RGB 0..255 `(B, size, size, 3)`.
         size: side of the square the images are resized to.
         class_names: names of the model's outputs.
 
     Returns:
-        ``(from_bytes, from_pixels)`` tf.functions returning
-        ``{"outputs", "class_names"}``.
+        `(from_bytes, from_pixels)` tf.functions returning
+        `{"outputs", "class_names"}`.
 
     Example:
+
 
     >>> import keras
     >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),

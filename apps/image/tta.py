@@ -17,12 +17,13 @@ def tta_views(images, views=("flip", "zoom", "flip_zoom"), zoom_fraction=0.9):
     """Returns the augmented copies of a batch, one per view name.
 
     Args:
-        images: float32 ``(B, H, W, 3)``.
-        views: names among ``"flip"`` (left-right), ``"zoom"`` (central crop of
-            ``zoom_fraction`` of each side, resized back) and ``"flip_zoom"``.
+        images: float32 `(B, H, W, 3)`.
+        views: names among `"flip"` (left-right), `"zoom"` (central crop of
+            `zoom_fraction` of each side, resized back) and `"flip_zoom"`.
         zoom_fraction: kept fraction of each side for the zoom views.
 
     Example:
+
     >>> x = np.arange(4, dtype="float32").reshape(1, 1, 4, 1).repeat(3, -1)
     >>> tta_views(x, ["flip"])[0][0, 0, :, 0].numpy().tolist()
     [3.0, 2.0, 1.0, 0.0]
@@ -42,23 +43,28 @@ def tta_predict(model, data, views=("flip", "zoom", "flip_zoom"), original_weigh
                 zoom_fraction=0.9):
     """Predicts with test-time augmentation.
 
-    The result is ``original_weight * p(x) + (1 - original_weight) * mean_v p(v(x))``
-    over the augmented views ``v``: the unchanged image keeps a fixed share
-    and the views are averaged, as fastai's ``tta(beta=...)``.
+    The result is `original_weight * p(x) + (1 - original_weight) * mean_v p(v(x))`
+    over the augmented views `v`: the unchanged image keeps a fixed share
+    and the views are averaged, as fastai's `tta(beta=...)`.
 
     Args:
         model: a Keras model from float32 pixels.
-        data: a float32 array ``(N, H, W, 3)`` or a ``tf.data.Dataset`` of
-            images or of ``(images, targets)`` batches.
-        views: augmented views (see :func:`tta_views`).
+        data: a float32 array `(N, H, W, 3)` or a `tf.data.Dataset` of
+            images or of `(images, targets)` batches.
+        views: augmented views (see `tta_views`).
         original_weight: share of the unaugmented prediction, in [0, 1].
         zoom_fraction: kept fraction of each side for the zoom views.
 
     Returns:
-        ``(N, C)`` numpy predictions.
+        `(N, C)` numpy predictions.
 
     Example:
-    >>> probs = tta_predict(model, valid_dataset)  # doctest: +SKIP
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D(),
+    ...                           keras.layers.Dense(2, activation="softmax")])
+    >>> tta_predict(model, np.zeros((5, 8, 8, 3), "float32")).shape
+    (5, 2)
     """
     if not 0.0 <= original_weight <= 1.0:
         raise ValueError(f"`original_weight` must be in [0, 1]. "

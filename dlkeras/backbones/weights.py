@@ -1,4 +1,4 @@
-"""Checking the ``weights`` argument and explaining failed ImageNet downloads."""
+"""Checking the `weights` argument and explaining failed ImageNet downloads."""
 
 import os
 import pathlib
@@ -14,10 +14,10 @@ class PretrainedWeightsUnavailableError(RuntimeError):
 
 
 def check_weights_argument(weights):
-    """Validates ``weights``: None, "imagenet", or an existing weights file.
+    """Validates `weights`: None, "imagenet", or an existing weights file.
 
     Args:
-        weights: the value given to ``create_backbone``.
+        weights: the value given to `create_backbone`.
 
     Returns:
         None, "imagenet", or the path as a string.
@@ -26,6 +26,7 @@ def check_weights_argument(weights):
         ValueError: with the bad value quoted, for anything else.
 
     Example:
+
         >>> check_weights_argument("imagenet")
         'imagenet'
     """
@@ -54,6 +55,7 @@ def keras_models_dir():
     """The directory where Keras looks for downloaded application weights.
 
     Example:
+
         >>> keras_models_dir().name
         'models'
     """
@@ -75,6 +77,7 @@ def download_failure_message(backbone_name, error):
         fetching or validating a weights file.
 
     Example:
+
         >>> msg = download_failure_message(
         ...     "resnet50", Exception("URL fetch failure on https://x/y/w_notop.h5: None -- no net"))
         >>> "w_notop.h5" in msg

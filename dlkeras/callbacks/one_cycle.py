@@ -2,6 +2,7 @@
 
 Example:
 
+
 >>> import keras, numpy as np
 >>> from dlkeras.callbacks import OneCycle
 >>> from dlkeras.optimizers import ScheduledAdam

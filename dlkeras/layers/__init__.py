@@ -2,6 +2,7 @@
 
 Example:
 
+
 >>> from dlkeras.layers import ScaledSigmoid, emb_sz_rule
 >>> emb_sz_rule(10)
 6

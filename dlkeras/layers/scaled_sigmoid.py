@@ -2,6 +2,7 @@
 
 Example:
 
+
 >>> import numpy as np
 >>> ScaledSigmoid(0.0, 10.0)(np.zeros((1, 1), "float32")).numpy().tolist()
 [[5.0]]
@@ -23,6 +24,7 @@ class ScaledSigmoid(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
+
 
     >>> import numpy as np
     >>> layer = ScaledSigmoid(1.0, 3.0)

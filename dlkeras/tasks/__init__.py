@@ -2,6 +2,7 @@
 
 Example:
 
+
 >>> from dlkeras.tasks import Task, load_task
 >>> Task.recipe
 'fit_one_cycle'

@@ -19,6 +19,7 @@ A subclass declares four things and writes no training or export loop:
 
 Example:
 
+
 >>> import keras, numpy as np, tensorflow as tf
 >>> from dlkeras.tasks import Task
 >>> class Doubling(Task):
