@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import epoch_timer, peak_rss_mib, run_in_subprocess  # noqa: E402
 
 CONFIGS = {
     "dot-64": dict(kind="dot", batch_size=64, lr_max=5e-3, n_factors=50),
@@ -44,23 +43,25 @@ FASTAI = {"dot-64": (35.1, 0.889), "dot-1024": (2.3, 0.901), "neural-64": (103.0
 def run_one(name: str, seed: int, steps_per_execution: int, jit_compile: bool | None) -> dict:
     import keras
 
-    from apps.recommender.data import load_movielens, random_split
-    from apps.recommender.training import (create_recommender, evaluate_ratings,
-                                           find_learning_rate, fit_recommender, scorer_of)
+    from apps.recommender.data import load_movielens
+    from apps.recommender.task import RecommenderTask
+    from dlkeras.data import random_split_frame
 
     config = dict(CONFIGS[name])
     batch_size, lr_max = config.pop("batch_size"), config.pop("lr_max")
-    train, valid = random_split(load_movielens(), 0.2, seed=42)
+    train, valid = random_split_frame(load_movielens(), 0.2, seed=42)
     keras.utils.set_random_seed(seed)
-    model = create_recommender(train, wd=0.1, y_range=(0.0, 5.5), steps_per_execution=min(
-        steps_per_execution, len(train) // batch_size), jit_compile=jit_compile, **config)
+    task = RecommenderTask.from_ratings(
+        train, weight_decay=0.1, y_range=(0.0, 5.5), batch_size=batch_size,
+        steps_per_execution=min(steps_per_execution, len(train) // batch_size),
+        jit_compile=jit_compile, **config)
     start = time.perf_counter()
-    finder = find_learning_rate(model, train, batch_size=batch_size)
+    finder = task.lr_find(train, seed=seed, verbose=0)
     lr_find_s = time.perf_counter() - start
-    epochs = EpochTimer()
+    epochs = epoch_timer()
     start = time.perf_counter()
-    fit_recommender(model, train, valid, epochs=5, lr_max=lr_max, batch_size=batch_size,
-                    callbacks=[epochs], seed=seed)
+    task.fit_one_cycle(train, validation_data=valid, epochs=5, lr_max=lr_max, seed=seed,
+                       callbacks=[epochs], verbose=0)
     fit_s = time.perf_counter() - start
     steps = 5 * (len(train) // batch_size)  # the last partial batch is dropped, as in fastai
     return {"config": name, "seed": seed, "lr_find_s": lr_find_s,
@@ -68,40 +69,16 @@ def run_one(name: str, seed: int, steps_per_execution: int, jit_compile: bool | 
             "fit_s": fit_s, "epoch_s": epochs.times, "steps": steps,
             "steps_per_s": steps / fit_s,
             "steady_steps_per_s": steps / 5 / statistics.median(epochs.times[1:]),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "valid_rmse": evaluate_ratings(model, valid)["rmse"],
+            "peak_rss_mib": peak_rss_mib(),
+            "valid_rmse": task.evaluate_ratings(valid)["rmse"],
             "steps_per_execution": steps_per_execution,
-            "jit_compile": bool(scorer_of(model).jit_compile)}
-
-
-class EpochTimer:
-    """Keras callback recording each epoch's wall time (validation included)."""
-
-    def __new__(cls):
-        import keras
-
-        class _Timer(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.times = []
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self._start)
-
-        return _Timer()
+            "jit_compile": bool(task.network.jit_compile)}
 
 
 def _in_subprocess(name, seed, steps_per_execution, jit_compile) -> dict:
-    command = [sys.executable, os.path.abspath(__file__), "--single", name, "--seeds", str(seed),
-               "--steps-per-execution", str(steps_per_execution),
-               *({True: ["--jit"], False: ["--no-jit"]}.get(jit_compile, []))]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} seed {seed} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_subprocess(os.path.abspath(__file__), [
+        "--single", name, "--seeds", seed, "--steps-per-execution", steps_per_execution,
+        *({True: ["--jit"], False: ["--no-jit"]}.get(jit_compile, []))])
 
 
 def summarise(results: list[dict]) -> str:
@@ -134,6 +111,7 @@ def main(argv=None):
                         help="force XLA on (default: create_recommender's choice per kind)")
     parser.add_argument("--no-jit", dest="jit", action="store_false", help="force XLA off")
     parser.add_argument("--single", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true",
                         help="dot-64, seed 0, over steps_per_execution x jit_compile")
     parser.add_argument("--json", help="also write all runs to this file")

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 import dlkeras  # noqa: E402
 from apps.image import data, datasets  # noqa: E402
-from apps.image.model import build_image_model, compile_image_model, loss_and_metrics  # noqa: E402
+from apps.image.model import build_image_model, loss_and_metrics  # noqa: E402
 from apps.image.pipeline import make_dataset  # noqa: E402
 from dlkeras.backbones import create_backbone  # noqa: E402
 
@@ -69,14 +69,15 @@ def load_data(args):
 
 
 def new_model(names, weights, seed):
+    """`(model, layer_groups)`: Lite0 with the app's head."""
     keras.utils.set_random_seed(seed)
     backbone = create_backbone("efficientnet_lite0", weights=weights)
     return build_image_model(backbone, names, hidden_units=256, dropout=0.25)
 
 
-def run(label, fit, image_model, train_ds, valid_ds, epochs):
+def run(label, fit, built, train_ds, valid_ds, epochs):
     clock = EpochClock(time.perf_counter())
-    fit(image_model, train_ds, valid_ds, epochs, clock)
+    fit(built, train_ds, valid_ds, epochs, clock)
     print(f"\n({label})")
     for epoch, (seconds, accuracy) in enumerate(clock.rows, 1):
         print(f"  epoch {epoch:2d}  {seconds:7.1f}s  val_accuracy {accuracy:.4f}")
@@ -84,29 +85,32 @@ def run(label, fit, image_model, train_ds, valid_ds, epochs):
 
 
 def fit_constant(lr):
-    def fit(image_model, train_ds, valid_ds, epochs, clock):
+    def fit(built, train_ds, valid_ds, epochs, clock):
+        model, _ = built
         loss, metrics = loss_and_metrics("single_label")
-        image_model.model.compile(keras.optimizers.Adam(lr), loss=loss, metrics=metrics)
-        image_model.model.fit(train_ds, validation_data=valid_ds, epochs=epochs,
-                              callbacks=[clock], verbose=0)
+        model.compile(keras.optimizers.Adam(lr), loss=loss, metrics=metrics)
+        model.fit(train_ds, validation_data=valid_ds, epochs=epochs, callbacks=[clock], verbose=0)
     return fit
 
 
 def fit_cycle(lr_max):
-    def fit(image_model, train_ds, valid_ds, epochs, clock):
+    def fit(built, train_ds, valid_ds, epochs, clock):
+        model, _ = built
         loss, metrics = loss_and_metrics("single_label")
-        image_model.model.compile(dlkeras.ScheduledAdam(lr_max), loss=loss, metrics=metrics)
-        dlkeras.fit_one_cycle(image_model.model, train_ds, epochs=epochs, lr_max=lr_max,
+        model.compile(dlkeras.ScheduledAdam(lr_max), loss=loss, metrics=metrics)
+        dlkeras.fit_one_cycle(model, train_ds, epochs=epochs, lr_max=lr_max,
                               validation_data=valid_ds, callbacks=[clock], verbose=0)
     return fit
 
 
-def fit_pretrained(base_lr, freeze_epochs):
-    def fit(image_model, train_ds, valid_ds, epochs, clock):
-        compile_image_model(image_model)
-        dlkeras.fine_tune(image_model.model, train_ds, epochs=epochs - freeze_epochs,
-                          layer_groups=image_model.layer_groups, lr_max=base_lr,
-                          freeze_epochs=freeze_epochs, validation_data=valid_ds,
+def fit_pretrained(lr_max, freeze_epochs):
+    def fit(built, train_ds, valid_ds, epochs, clock):
+        model, groups = built
+        loss, metrics = loss_and_metrics("single_label")
+        model.compile(dlkeras.discriminative_optimizer(groups, dlkeras.ScheduledAdamW()),
+                      loss=loss, metrics=metrics)
+        dlkeras.fine_tune(model, train_ds, epochs=epochs - freeze_epochs, layer_groups=groups,
+                          lr_max=lr_max, freeze_epochs=freeze_epochs, validation_data=valid_ds,
                           callbacks=[clock], verbose=0)
     return fit
 

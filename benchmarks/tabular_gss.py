@@ -2,10 +2,11 @@
 
 Protocol: `apps.tabular.gss.load_gss_wages` (rows with `realrinc` kept,
 `high_income = realrinc > median`); validation = first 20 % of
-`np.random.RandomState(42).permutation(n)`; layers [200, 100], batch size
-1024, LR finder (100 steps), then `fit_one_cycle` 5 epochs at lr_max=1e-2
-with AdamW weight decay 0.01. Each seed runs in a fresh process, so graph
-tracing and first-call costs are counted every time.
+`np.random.RandomState(42).permutation(n)` (`dlkeras.data.random_split`);
+layers [200, 100], batch size 1024, LR finder (100 steps), then
+`fit_one_cycle` 5 epochs at lr_max=1e-2 with AdamW weight decay 0.01. Each
+seed runs in a fresh process, so graph tracing and first-call costs are
+counted every time.
 
 Run:
     python benchmarks/tabular_gss.py                 # 3 seeds, table
@@ -16,73 +17,52 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import epoch_timer, peak_rss_mib, run_in_subprocess  # noqa: E402
 
 FASTAI = {"fit_s": 1.35, "epoch_s": 0.27, "steps_per_s": 123, "val_acc": 0.782,
           "lr_find_s": 0.94, "peak_rss_mb": 720}
 
 
-class EpochTimer:
-    """Keras callback recording wall and CPU time per epoch (train + validation)."""
-
-    def __new__(cls):
-        import keras
-
-        class _Timer(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.times, self.cpu_times = [], []
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start, self._cpu = time.perf_counter(), time.process_time()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self._start)
-                self.cpu_times.append(time.process_time() - self._cpu)
-
-        return _Timer()
-
-
 def run_seed(seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
     """One full protocol run in this process; returns the measurements."""
     import keras
-    import numpy as np
 
-    from apps.tabular.frames import random_split
     from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
-    from apps.tabular.learner import TabularLearner
+    from apps.tabular.task import TabularTask
+    from dlkeras.data import random_split_frame
 
-    df = load_gss_wages()
+    train, valid = random_split_frame(load_gss_wages(), 0.2, seed=42)
     keras.utils.set_random_seed(seed)
-    _, valid_idx = random_split(len(df), 0.2, seed=42)
     start = time.perf_counter()
-    learn = TabularLearner.from_df(
-        df, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES, valid_idx=valid_idx, seed=seed,
-        layers=[200, 100], batch_size=1024, wd=0.01,
-        steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    task = TabularTask.from_frame(
+        train, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES, layers=[200, 100], batch_size=1024,
+        weight_decay=0.01, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     build_s = time.perf_counter() - start
     start = time.perf_counter()
-    finder = learn.lr_find()
+    finder = task.lr_find(train, seed=seed, verbose=0)
     lr_find_s = time.perf_counter() - start
-    timer = EpochTimer()
+    timer = epoch_timer()
     start, cpu_start = time.perf_counter(), time.process_time()
-    history = learn.fit_one_cycle(5, lr_max=1e-2, callbacks=[timer])
+    history = task.fit_one_cycle(train, epochs=5, lr_max=1e-2, validation_data=valid, seed=seed,
+                                 callbacks=[timer], verbose=0)
     fit_s, fit_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    steps = len(learn.data.train_y) // learn.data.batch_size
+    steps = len(train) // 1024
     steady = statistics.median(timer.times[1:])
     return {
         "seed": seed, "build_s": build_s, "lr_find_s": lr_find_s,
-        "suggestion": finder.suggestion, "fit_s": fit_s, "epoch_s": timer.times,
+        "suggestion": finder.suggestion or float("nan"), "fit_s": fit_s, "epoch_s": timer.times,
         "fit_cpu_s": fit_cpu_s, "epoch_cpu_s": timer.cpu_times,
         "steady_epoch_cpu_s": statistics.median(timer.cpu_times[1:]),
         "load_average_1min": os.getloadavg()[0],
         "steady_epoch_s": steady, "steps_per_s": steps / steady,
         "val_acc": float(history.history["val_accuracy"][-1]),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "train_steps_per_epoch": steps, "n_valid": int(len(np.asarray(valid_idx))),
+        "peak_rss_mb": peak_rss_mib(),
+        "train_steps_per_epoch": steps, "n_valid": len(valid),
     }
 
 
@@ -123,16 +103,9 @@ def main(argv=None) -> None:
         return
     results = []
     for seed in args.seeds:
-        command = [sys.executable, __file__, "--child", "--seeds", str(seed),
-                   "--steps-per-execution", str(args.steps_per_execution)]
-        command += ["--jit-compile"] if args.jit_compile else []
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(
-            os.path.abspath(__file__))), env.get("PYTHONPATH", "")])
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if done.returncode:
-            raise SystemExit(f"seed {seed} failed:\n{done.stderr[-3000:]}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        arguments = ["--seeds", seed, "--steps-per-execution", args.steps_per_execution]
+        arguments += ["--jit-compile"] if args.jit_compile else []
+        results.append(run_in_subprocess(os.path.abspath(__file__), arguments))
         print(f"seed {seed}: " + json.dumps({k: v for k, v in results[-1].items()
                                               if k != "epoch_s"}), flush=True)
     print(table(results))

@@ -1,0 +1,48 @@
+"""Shared pieces of the benchmarks: an epoch timer and a fresh process per run.
+
+Every run of a benchmark goes to its own process (`run_in_subprocess`), so
+graph tracing, first-call costs and peak memory are counted every time.
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def epoch_timer():
+    """A Keras callback recording each epoch's wall and CPU seconds (validation included)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self.cpu_times = [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start, self._cpu_start = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._start)
+            self.cpu_times.append(time.process_time() - self._cpu_start)
+
+    return EpochTimer()
+
+
+def peak_rss_mib():
+    """This process's peak resident memory in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_in_subprocess(script, arguments, timeout=3600):
+    """Runs `script --child ARGUMENTS` in a fresh Python; returns the JSON it printed last."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, script, "--child", *map(str, arguments)],
+                          capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{os.path.basename(script)} {arguments} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
