@@ -26,6 +26,8 @@ setup(
         "test": [
             "pytest==9.0.3",
             "scikit-image==0.26.0",
+            "ruff==0.17.6",
         ],
     },
+    entry_points={"console_scripts": ["dlkeras = apps.cli:dlkeras_main"]},
 )
