@@ -165,6 +165,13 @@ def add_training_arguments(parser, app):
                      help="root of exported SavedModels (default: $DLKERAS_SAVED_MODELS or "
                           "./saved_models)")
     out.add_argument("--no-export", action="store_true", help="save the run folder only")
+    out.add_argument("--resume", action="store_true",
+                     help="continue the interrupted run in --run-dir from its last checkpoint "
+                          "(the same command otherwise): same step, schedules, freeze state "
+                          "and data position")
+    out.add_argument("--checkpoint-every", type=positive_int, default=500,
+                     help="checkpoint every this many steps, besides every epoch end "
+                          "(default: %(default)s)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -266,16 +273,41 @@ def choose_lr_max(task, train, args, run_dir):
     return float(finder.suggestion), "the LR finder's suggestion"
 
 
+def checkpoint_dir_of(args):
+    """`<run-dir>/checkpoint`, checked against `--resume`."""
+    if args.resume and not args.run_dir:
+        raise UsageError("--resume needs the --run-dir of the interrupted run.")
+    if not args.run_dir:
+        return None
+    folder = pathlib.Path(args.run_dir) / "checkpoint"
+    interrupted = (folder / "latest").exists() or (folder / "previous").exists()
+    if args.resume and not interrupted:
+        raise UsageError(f"--resume: there is no interrupted run in {args.run_dir!r}.")
+    if interrupted and not args.resume:
+        raise UsageError(f"{args.run_dir!r} holds an interrupted run: add --resume to continue "
+                         "it, or choose another --run-dir.")
+    return folder
+
+
 def run_train(app, args):
+    from dlkeras.callbacks import NonFiniteLossError
+
+    checkpoint_dir = checkpoint_dir_of(args)
     run_dir = pathlib.Path(args.run_dir) if args.run_dir else default_run_dir(app, args)
+    checkpoint_dir = checkpoint_dir or run_dir / "checkpoint"
     log_dir = args.log_dir or str(run_dir / "logs")
     task, train, valid = prepared_task(app, args)
     lr_max, why = choose_lr_max(task, train, args, run_dir)
-    print(f"training {args.epochs} epoch(s) at lr_max={lr_max:.3g} ({why}), "
-          f"batch size {args.batch_size or task.batch_size}")
-    task.train(train, epochs=args.epochs, lr_max=lr_max, validation_data=valid,
-               batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
-               verbose=0 if args.quiet else 2, **app.train_options(args))
+    print(f"{'resuming' if args.resume else 'training'} {args.epochs} epoch(s) at "
+          f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}")
+    try:
+        task.train(train, epochs=args.epochs, lr_max=lr_max, validation_data=valid,
+                   batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
+                   checkpoint_dir=str(checkpoint_dir), checkpoint_every=args.checkpoint_every,
+                   verbose=0 if args.quiet else 2, **app.train_options(args))
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     metrics = task.evaluate(valid, batch_size=args.batch_size) if valid is not None else {}
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     extra = app.report(task, valid, run_dir, args)

@@ -2,11 +2,17 @@
 
 One split for every app (`random_split`: the benchmark protocol
 `np.random.RandomState(seed).permutation(n)`, first `valid_pct` is
-validation), one rule for a default batch size, and one dataset for data
-that fits in memory (`index_batched_dataset`): each epoch draws one random
-permutation, gathers every row in that order with a single op, and serves
-batches as slices, so an epoch costs a handful of dataset elements and no
-per-batch Python.
+validation), one rule for a default batch size, and the datasets for data
+that fits in memory:
+
+- `training_batches`: an endless stream of shuffled full batches in which
+  epoch `e` is a pure function of `(seed, e)` (a stateless permutation),
+  so training can restart at any batch and see exactly the batches an
+  uninterrupted run would (`start_batch`); each epoch gathers every row in
+  its order with one op and serves batches as slices, so an epoch costs a
+  handful of dataset elements and no per-batch Python;
+- `index_batched_dataset`: the same rows in order, every one of them, for
+  evaluation and prediction.
 
 Example:
 
@@ -15,10 +21,10 @@ Example:
 >>> train, valid = random_split(10, valid_pct=0.2, seed=0)
 >>> len(train), len(valid)
 (8, 2)
->>> dataset = index_batched_dataset({"x": np.arange(5.0)}, np.arange(5), 2,
-...                                 shuffle=False, drop_remainder=True)
->>> [y.numpy().tolist() for _, y in dataset]
-[[0, 1], [2, 3]]
+>>> stream = training_batches({"x": np.arange(5.0)}, np.arange(5), 2, seed=0)
+>>> epoch = [y.numpy().tolist() for _, y in stream.dataset().take(stream.steps_per_epoch)]
+>>> len(epoch), len(set(sum(epoch, [])))
+(2, 4)
 """
 
 import math
@@ -99,46 +105,121 @@ def default_batch_size(n_rows, min_steps=50, smallest=16, largest=1024):
     return int(min(max(size, smallest), largest))
 
 
-def _rows(features):
-    lengths = {len(v) for v in tf.nest.flatten(features)}
-    if len(lengths) != 1:
-        raise ValueError(f"Every feature array must have the same length. Received lengths "
-                         f"{sorted(lengths)}.")
-    return lengths.pop()
-
-
-def index_batched_dataset(features, targets, batch_size, *, shuffle, drop_remainder,
-                          seed=None, sample_weight=None):
-    """A `tf.data.Dataset` of `(features, targets)` batches gathered from in-memory arrays.
-
-    Args:
-        features: an array or a dict of equal-length arrays.
-        targets: an array of the same length, or None (prediction inputs).
-        batch_size: rows per batch.
-        shuffle: draw a new permutation each time the dataset is iterated
-            (once per epoch under `fit`).
-        drop_remainder: drop the last partial batch (training: every step
-            has the same shape, so the train step is traced once).
-        seed: shuffle seed (reproducible epochs) or None.
-        sample_weight: optional per-row weights, served as a third element.
-
-    Returns:
-        A dataset of known cardinality.
+def epoch_permutation(n_rows, seed, epoch):
+    """The order of `n_rows` rows in epoch `epoch`: a pure function of `(seed, epoch)`.
 
     Example:
 
-
-    >>> ds = index_batched_dataset(np.arange(6.0), np.arange(6), 4, shuffle=True,
-    ...                            drop_remainder=False, seed=0)
-    >>> sorted(np.concatenate([y.numpy() for _, y in ds]).tolist())
-    [0, 1, 2, 3, 4, 5]
+    >>> a = epoch_permutation(5, seed=1, epoch=3).numpy().tolist()
+    >>> a == epoch_permutation(5, seed=1, epoch=3).numpy().tolist(), sorted(a)
+    (True, [0, 1, 2, 3, 4])
     """
-    n_rows = _rows(features)
+    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(n_rows), seed=key)
+
+
+class BatchStream:
+    """Training batches as an endless stream that can start at any batch.
+
+    Batch `k` of the stream is batch `k % steps_per_epoch` of epoch
+    `k // steps_per_epoch`, and every epoch is a pure function of the seed
+    and its index, so a run restarted at batch `k` sees exactly the batches
+    an uninterrupted run would. The recipes (`fit_one_cycle`, `fine_tune`,
+    `lr_find`) take a stream wherever they take a dataset.
+
+    Args:
+        make: `make(start_batch) -> tf.data.Dataset`, the endless stream from
+            that batch on.
+        steps_per_epoch: batches per epoch.
+
+    Example:
+
+    >>> stream = training_batches(np.arange(6.0), np.arange(6), 2, seed=3)
+    >>> stream.steps_per_epoch
+    3
+    """
+
+    def __init__(self, make, steps_per_epoch):
+        if not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
+            raise ValueError(f"`steps_per_epoch` must be an integer >= 1. "
+                             f"Received: steps_per_epoch={steps_per_epoch!r}")
+        self._make, self.steps_per_epoch = make, int(steps_per_epoch)
+
+    def dataset(self, start_batch=0):
+        """The endless `tf.data.Dataset` of batches, from batch `start_batch` on."""
+        if not isinstance(start_batch, (int, np.integer)) or start_batch < 0:
+            raise ValueError(f"`start_batch` must be an integer >= 0. Received: {start_batch!r}")
+        return self._make(int(start_batch))
+
+    def epochs_from(self, start_batch):
+        """`(first_epoch, batches_to_skip)` of a stream that starts at `start_batch`."""
+        return divmod(int(start_batch), self.steps_per_epoch)
+
+
+def epoch_stream(make_epoch, steps_per_epoch):
+    """A `BatchStream` from `make_epoch(epoch) -> dataset of that epoch's batches`.
+
+    `make_epoch` receives the epoch index as a scalar int64 tensor (it runs
+    inside `tf.data`), and must return the same batches for the same index.
+
+    Example:
+
+    >>> stream = epoch_stream(lambda e: tf.data.Dataset.from_tensors(e).repeat(2), 2)
+    >>> [int(x) for x in stream.dataset(start_batch=3).take(3)]
+    [1, 2, 2]
+    """
+    def make(start_batch):
+        first_epoch, skip = divmod(start_batch, steps_per_epoch)
+        epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+        return epochs.flat_map(make_epoch).skip(skip).prefetch(2)
+
+    return BatchStream(make, steps_per_epoch)
+
+
+def training_batches(features, targets, batch_size, *, seed=0, sample_weight=None):
+    """The resumable stream of shuffled full training batches of in-memory data.
+
+    Epoch `e` visits the rows in `epoch_permutation(n_rows, seed, e)` order,
+    the ragged rest dropped (every step has one shape, so the train step is
+    traced once); each epoch gathers all its rows with one op and serves
+    batches as slices (no per-batch Python or `tf.data` function call).
+
+    Args:
+        features: an array or a dict of equal-length arrays.
+        targets: an array of the same length, or None.
+        batch_size: rows per batch.
+        seed: shuffle seed (an int; None means 0).
+        sample_weight: optional per-row weights, served third.
+
+    Returns:
+        A `BatchStream` with `steps_per_epoch = n_rows // batch_size`.
+
+    Example:
+
+    >>> stream = training_batches(np.arange(6.0), np.arange(6), 2, seed=3)
+    >>> epoch_0 = [y.numpy().tolist() for _, y in stream.dataset().take(3)]
+    >>> [y.numpy().tolist() for _, y in stream.dataset(start_batch=2).take(1)] == epoch_0[2:]
+    True
+    """
+    columns, n_rows = _columns(features, targets, sample_weight)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
-    if drop_remainder and n_rows < batch_size:
+    steps = n_rows // int(batch_size)
+    if steps < 1:
         raise ValueError(f"Only {n_rows} training rows for batch_size={batch_size}: lower "
                          "the batch size.")
+    seed = 0 if seed is None else int(seed)
+
+    def epoch(index):
+        order = epoch_permutation(n_rows, seed, index)[:steps * batch_size]
+        return tf.data.Dataset.from_tensor_slices(_gather(columns, order, [steps, batch_size]))
+
+    return epoch_stream(epoch, steps)
+
+
+def _columns(features, targets, sample_weight):
+    """Constant tensors of the parts of a batch, and the number of rows."""
+    n_rows = _rows(features)
     if n_rows == 0:
         raise ValueError("Cannot batch an empty data set.")
     columns = [tf.nest.map_structure(tf.constant, features)]
@@ -147,30 +228,54 @@ def index_batched_dataset(features, targets, batch_size, *, shuffle, drop_remain
             if len(extra) != n_rows:
                 raise ValueError(f"{len(extra)} targets/weights for {n_rows} rows.")
             columns.append(tf.constant(extra))
+    return columns, n_rows
+
+
+def _gather(columns, positions, shape):
+    """The rows at `positions` of every column, reshaped to `shape + row shape`."""
+    def take(tensor):
+        rows = tf.gather(tensor, positions)
+        return tf.reshape(rows, tf.concat([shape, tf.shape(tensor)[1:]], 0))
+
+    batch = tuple(tf.nest.map_structure(take, column) for column in columns)
+    return batch if len(batch) > 1 else batch[0]
+
+
+def _rows(features):
+    lengths = {len(v) for v in tf.nest.flatten(features)}
+    if len(lengths) != 1:
+        raise ValueError(f"Every feature array must have the same length. Received lengths "
+                         f"{sorted(lengths)}.")
+    return lengths.pop()
+
+
+def index_batched_dataset(features, targets, batch_size, *, sample_weight=None):
+    """Every row, in order, in batches (the last one possibly smaller): for evaluation.
+
+    Args:
+        features: an array or a dict of equal-length arrays.
+        targets: an array of the same length, or None (prediction inputs).
+        batch_size: rows per batch.
+        sample_weight: optional per-row weights, served third.
+
+    Returns:
+        A dataset of known cardinality.
+
+    Example:
+
+    >>> ds = index_batched_dataset(np.arange(5.0), np.arange(5), 2)
+    >>> [y.numpy().tolist() for _, y in ds]
+    [[0, 1], [2, 3], [4]]
+    """
+    columns, n_rows = _columns(features, targets, sample_weight)
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
     n_full = n_rows // batch_size
-
-    def gather(positions, shape):
-        def take(tensor):
-            rows = tf.gather(tensor, positions)
-            return tf.reshape(rows, tf.concat([shape, tf.shape(tensor)[1:]], 0))
-        batch = tuple(tf.nest.map_structure(take, column) for column in columns)
-        return batch if len(batch) > 1 else batch[0]
-
-    def epoch(positions):
-        full = tf.data.Dataset.from_tensor_slices(
-            gather(positions[:n_full * batch_size], [n_full, batch_size]))
-        if drop_remainder or n_rows == n_full * batch_size:
-            return full
-        rest = positions[n_full * batch_size:]
-        return full.concatenate(tf.data.Dataset.from_tensors(gather(rest, tf.shape(rest))))
-
-    if shuffle:
-        # A fresh seed each time Keras iterates the dataset again (each epoch).
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-        positions = seeds.map(lambda s: tf.random.experimental.stateless_shuffle(
-            tf.range(n_rows), seed=tf.stack([s, tf.constant(0, tf.int64)])))
-    else:
-        positions = tf.data.Dataset.from_tensors(tf.range(n_rows))
-    n_batches = n_full if drop_remainder else math.ceil(n_rows / batch_size)
-    return positions.flat_map(epoch).apply(
-        tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
+    order = tf.range(n_rows)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        _gather(columns, order[:n_full * batch_size], [n_full, batch_size]))
+    if n_rows > n_full * batch_size:
+        rest = order[n_full * batch_size:]
+        dataset = dataset.concatenate(
+            tf.data.Dataset.from_tensors(_gather(columns, rest, tf.shape(rest))))
+    return dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(n_rows / batch_size)))

@@ -26,6 +26,7 @@ import tensorflow as tf
 from dlkeras.callbacks import HyperparameterLogger, LRFinder, OneCycle
 from dlkeras.discriminative import DiscriminativeOptimizer
 from dlkeras.freezing import freeze, unfreeze
+from dlkeras.phases import TrainingPhase, run_phases
 
 
 def _require_compiled(model):
@@ -78,51 +79,82 @@ def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
     return finder
 
 
+def _schedule_callbacks(lr_max, div, div_final, pct_start, moms):
+    """`schedules(start_step, total_steps)` for a `TrainingPhase`: a one-cycle policy."""
+    def schedules(start_step, total_steps):
+        return [OneCycle(lr_max, div=div, div_final=div_final, pct_start=pct_start, moms=moms,
+                         total_steps=total_steps, start_step=start_step)]
+    return schedules
+
+
+def _logging_callbacks(log_dir):
+    logging = [HyperparameterLogger(log_dir=log_dir)]
+    if log_dir is not None:
+        logging.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
+    return logging
+
+
+def _describe(lr_max):
+    return list(lr_max) if isinstance(lr_max, (tuple, list)) else lr_max
+
+
 def fit_one_cycle(model, x, y=None, *, epochs, lr_max, div=25.0, div_final=1e5,
                   pct_start=0.25, moms=(0.95, 0.85, 0.95), log_dir=None, callbacks=None,
-                  **fit_kwargs):
+                  checkpoint_dir=None, checkpoint_every=None, **fit_kwargs):
     """`model.fit` under the one-cycle policy, logging learning rates and momentum.
+
+    Stops with a `NonFiniteLossError` at the end of the first epoch whose
+    loss is NaN or infinite. With `checkpoint_dir`, it checkpoints as it goes
+    and, called again the same way after an interruption, resumes where the
+    newest checkpoint left off (see `dlkeras.phases`).
 
     Args:
         model: a compiled model (dlkeras optimizers schedule momentum too).
-        x, y, **fit_kwargs: as for `model.fit`.
+        x, y, **fit_kwargs: as for `model.fit`; `x` may be a `dlkeras.data.BatchStream`.
         epochs: number of epochs of the cycle.
         lr_max: peak rate: float, `(lo, hi)` over layer groups, or a list.
         div, div_final, pct_start, moms: as for `OneCycle`.
         log_dir: TensorBoard logdir (Keras' TensorBoard callback plus the
             hyper-parameter scalars), or None.
         callbacks: more callbacks.
+        checkpoint_dir: folder for resumable checkpoints, or None.
+        checkpoint_every: also checkpoint every this many steps inside epochs.
 
     Returns:
         The `History`, with `lr`/`momentum` (per group) next to the metrics.
     """
     _require_compiled(model)
-    schedule = [OneCycle(lr_max, div=div, div_final=div_final, pct_start=pct_start, moms=moms),
-                HyperparameterLogger(log_dir=log_dir)]
-    if log_dir is not None:
-        schedule.append(keras.callbacks.TensorBoard(log_dir=str(log_dir)))
-    return model.fit(x, y, epochs=epochs, callbacks=schedule + list(callbacks or []),
-                     **fit_kwargs)
+    initial_epoch = fit_kwargs.pop("initial_epoch", 0)
+    phase = TrainingPhase("one_cycle", epochs - initial_epoch, initial_epoch,
+                          _schedule_callbacks(lr_max, div, div_final, pct_start, moms),
+                          description={"lr_max": _describe(lr_max), "div": div,
+                                       "pct_start": pct_start})
+    return run_phases(model, [phase], x, y, checkpoint_dir=checkpoint_dir,
+                      checkpoint_every=checkpoint_every,
+                      callbacks=_logging_callbacks(log_dir) + list(callbacks or []),
+                      **fit_kwargs)[0]
 
 
 def fine_tune(model, x, y=None, *, epochs, layer_groups, lr_max=2e-3, freeze_epochs=1,
               lr_mult=100, pct_start=0.3, div=5.0, train_bn=True, log_dir=None,
-              callbacks=None, **fit_kwargs):
+              callbacks=None, checkpoint_dir=None, checkpoint_every=None, **fit_kwargs):
     """fastai's transfer-learning recipe: train the head frozen, then everything.
 
     First `freeze_epochs` of one-cycle peaking at `lr_max` with all groups
     but the head frozen (`pct_start=0.99`); then, unfrozen, `epochs` of
     one-cycle with peak rates spread from `lr_max / 2 / lr_mult` (first
-    group) to `lr_max / 2` (head).
+    group) to `lr_max / 2` (head). Interrupted with `checkpoint_dir`, the
+    same call resumes in whichever phase it stopped (see `dlkeras.phases`).
 
     Args:
         model: compiled with `discriminative_optimizer(layer_groups, ...)`.
-        x, y, **fit_kwargs: as for `model.fit`.
+        x, y, **fit_kwargs: as for `model.fit`; `x` may be a `dlkeras.data.BatchStream`.
         epochs: unfrozen epochs.
         layer_groups: the `LayerGroups` the optimizer was built from.
         lr_max: peak rate of the frozen phase (fastai's `base_lr`).
         freeze_epochs, lr_mult, pct_start, div: the recipe's knobs.
         train_bn: keep normalization layers of frozen groups trainable.
+        checkpoint_dir, checkpoint_every: as for `fit_one_cycle`.
 
     Returns:
         `[frozen_history, unfrozen_history]` (the first is None if
@@ -140,15 +172,21 @@ def fine_tune(model, x, y=None, *, epochs, layer_groups, lr_max=2e-3, freeze_epo
         raise ValueError(
             "`epochs` must be >= 1 and `freeze_epochs` >= 0. "
             f"Received: epochs={epochs}, freeze_epochs={freeze_epochs}")
-    histories = [None]
-    common = dict(log_dir=log_dir, callbacks=callbacks, **fit_kwargs)
-    if freeze_epochs:
-        freeze(model, layer_groups, train_bn=train_bn)
-        histories[0] = fit_one_cycle(model, x, y, epochs=freeze_epochs,
-                                     lr_max=(lr_max / 10, lr_max), pct_start=0.99, **common)
-    unfreeze(model, layer_groups)
     half = lr_max / 2
-    histories.append(fit_one_cycle(
-        model, x, y, epochs=freeze_epochs + epochs, initial_epoch=freeze_epochs,
-        lr_max=(half / lr_mult, half), pct_start=pct_start, div=div, **common))
-    return histories
+    phases = [TrainingPhase(
+        "unfrozen", epochs, freeze_epochs,
+        _schedule_callbacks((half / lr_mult, half), div, 1e5, pct_start,
+                            (0.95, 0.85, 0.95)),
+        setup=lambda m: unfreeze(m, layer_groups),
+        description={"lr_max": lr_max, "lr_mult": lr_mult, "pct_start": pct_start})]
+    if freeze_epochs:
+        phases.insert(0, TrainingPhase(
+            "frozen", freeze_epochs, 0,
+            _schedule_callbacks((lr_max / 10, lr_max), 25.0, 1e5, 0.99, (0.95, 0.85, 0.95)),
+            setup=lambda m: freeze(m, layer_groups, train_bn=train_bn),
+            description={"lr_max": lr_max}))
+    histories = run_phases(model, phases, x, y, checkpoint_dir=checkpoint_dir,
+                           checkpoint_every=checkpoint_every,
+                           callbacks=_logging_callbacks(log_dir) + list(callbacks or []),
+                           **fit_kwargs)
+    return histories if freeze_epochs else [None] + histories

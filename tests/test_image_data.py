@@ -82,10 +82,24 @@ def test_augmentation_only_changes_training_batches():
     source = data.from_arrays(rng.integers(0, 256, (8, 16, 16, 3)), [0, 1] * 4)
     augment = default_augmentation(seed=1)
     valid = np.concatenate([x for x, _ in make_dataset(source, 16, 8, augmentation=augment)])
-    train = np.concatenate([x for x, _ in make_dataset(source, 16, 8, training=True,
-                                                       augmentation=augment, seed=3)])
+    stream = make_dataset(source, 16, 8, training=True, augmentation=augment, seed=3)
+    train = np.concatenate([x for x, _ in stream.dataset().take(stream.steps_per_epoch)])
     np.testing.assert_allclose(valid, source.images.astype("float32"))
     assert not np.allclose(np.sort(train.ravel()), np.sort(valid.ravel()), atol=1.0)
+
+
+def test_training_stream_is_a_resumable_function_of_seed_and_epoch():
+    source = data.from_arrays(np.arange(10, dtype=np.uint8).reshape(10, 1, 1), list(range(10)),
+                              class_names=[str(i) for i in range(10)])
+    stream = make_dataset(source, 1, 4, training=True, seed=5)
+    assert stream.steps_per_epoch == 2  # 10 images, batches of 4, the ragged rest dropped
+    first_run = [y.numpy().tolist() for _, y in stream.dataset().take(6)]
+    for epoch in range(3):
+        seen = first_run[2 * epoch] + first_run[2 * epoch + 1]
+        assert len(set(seen)) == 8  # no image twice within an epoch
+    assert first_run[0:2] != first_run[2:4]  # epochs are shuffled differently
+    resumed = [y.numpy().tolist() for _, y in stream.dataset(start_batch=3).take(3)]
+    assert resumed == first_run[3:6]
 
 
 def test_grayscale_arrays_become_rgb_at_requested_size():

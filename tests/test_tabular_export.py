@@ -152,3 +152,16 @@ def test_cli_help_documents_every_command(capsys):
                  "--out", "--name", "--run-dir", "--log-dir", "--seed", "--export-root",
                  "example:"):
         assert flag in text
+
+
+def test_cli_resume_needs_an_interrupted_run_and_says_so(trained, tmp_path, capsys):
+    _, df, _ = trained
+    csv = tmp_path / "gss.csv"
+    df.iloc[:300].to_csv(csv, index=False)
+    base = ["train", "--csv", str(csv), "--target", "high_income", "--run-dir",
+            str(tmp_path / "run"), "--epochs", "1", "--quiet", "--no-export"]
+    assert cli_main(base + ["--resume"]) == 2
+    assert "no interrupted run" in capsys.readouterr().err
+    (tmp_path / "run" / "checkpoint" / "latest").mkdir(parents=True)
+    assert cli_main(base) == 2
+    assert "add --resume" in capsys.readouterr().err

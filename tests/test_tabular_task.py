@@ -132,3 +132,23 @@ def test_project_2d_recovers_known_directions():
     projected = project_2d(points)
     np.testing.assert_allclose(np.abs(projected[:, 0]), [2.0, 2.0, 0.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(np.abs(projected[:, 1]), [0.0, 0.0, 1.0, 1.0], atol=1e-6)
+
+
+def test_interrupted_training_resumes_to_the_uninterrupted_weights(tmp_path):
+    train, valid = split(rule_frame(800))
+
+    def trained(checkpoint_dir, crash_after_epoch=None):
+        keras.utils.set_random_seed(4)
+        task = TabularTask.from_frame(train, "y", batch_size=64, layers=[16], ps=0.1)
+        crash = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: (
+            _ for _ in ()).throw(KeyboardInterrupt) if epoch == crash_after_epoch else None)
+        task.fit_one_cycle(train, epochs=3, lr_max=1e-2, validation_data=valid, seed=1,
+                           checkpoint_dir=checkpoint_dir, checkpoint_every=4,
+                           callbacks=[crash], verbose=0)
+        return task.network.get_weights()
+
+    reference = trained(tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt):
+        trained(tmp_path / "b", crash_after_epoch=1)
+    for expected, got in zip(reference, trained(tmp_path / "b")):
+        np.testing.assert_array_equal(got, expected)

@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dlkeras.data import epoch_permutation, epoch_stream
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -64,22 +66,26 @@ def decode_image_file(path, size):
     return to_model_pixels(image, size)
 
 
-def make_dataset(source, size, batch_size=32, training=False, augmentation=None,
-                 seed=42, shuffle_buffer=10_000):
-    """Turns an `ImageSource` into batches.
+def make_dataset(source, size, batch_size=32, training=False, augmentation=None, seed=42):
+    """Turns an `ImageSource` into batches of `(float32 images (B, size, size, 3), targets)`.
+
+    Training batches are a `dlkeras.data.BatchStream`: an endless stream in
+    which epoch `e` visits the images in `epoch_permutation(n, seed, e)`
+    order (the ragged rest of each epoch dropped), so a run can restart at
+    any batch and see the batches an uninterrupted run would. Evaluation
+    batches are a `tf.data.Dataset` that keeps the order, every image, and
+    no augmentation.
 
     Args:
         source: the examples.
         size: side of the square images fed to the model.
         batch_size: examples per batch.
-        training: shuffle (seeded) and apply `augmentation`; False keeps the
-            order and the pixels unchanged, for validation and prediction.
+        training: the shuffled, augmented, endless training stream.
         augmentation: a Keras layer called with `training=True`, or None.
         seed: shuffle seed.
-        shuffle_buffer: shuffle buffer size.
 
     Returns:
-        A `tf.data.Dataset` of `(float32 images (B, size, size, 3), targets)`.
+        A `BatchStream` (training) or a `tf.data.Dataset`.
 
     Example:
 
@@ -91,26 +97,39 @@ def make_dataset(source, size, batch_size=32, training=False, augmentation=None,
     if int(size) <= 0 or int(batch_size) <= 0:
         raise ValueError(f"`size` and `batch_size` must be positive. Received: "
                          f"size={size}, batch_size={batch_size}")
-    targets = tf.data.Dataset.from_tensor_slices(source.targets)
+    load = _loader(source, size)
+    if not training:
+        dataset = tf.data.Dataset.range(len(source)).map(load, num_parallel_calls=AUTOTUNE)
+        return _dropping_unreadable(dataset, source).batch(batch_size).prefetch(AUTOTUNE)
+    steps = len(source) // batch_size
+    if steps < 1:
+        raise ValueError(f"Only {len(source)} training images for batch_size={batch_size}: "
+                         "lower the batch size.")
+
+    def epoch(index):
+        order = epoch_permutation(len(source), 0 if seed is None else seed, index)
+        images = tf.data.Dataset.from_tensor_slices(order).map(load, num_parallel_calls=AUTOTUNE)
+        batches = _dropping_unreadable(images, source).batch(batch_size, drop_remainder=True)
+        if augmentation is None:
+            return batches
+        return batches.map(lambda x, t: (augmentation(x, training=True), t),
+                           num_parallel_calls=AUTOTUNE)
+
+    return epoch_stream(epoch, steps)
+
+
+def _loader(source, size):
+    """`position -> (pixels, target)` for an `ImageSource` of files or of arrays."""
+    targets = tf.constant(source.targets)
     if source.paths is not None:
-        pixels = tf.data.Dataset.from_tensor_slices(np.asarray(source.paths, dtype=str))
-        dataset = tf.data.Dataset.zip((pixels, targets))
-        if training:
-            dataset = dataset.shuffle(min(len(source), shuffle_buffer), seed=seed)
-        dataset = dataset.map(lambda p, t: (decode_image_file(p, size), t),
-                              num_parallel_calls=AUTOTUNE)
-        # Files checked when the source was built can still vanish or be
-        # rewritten mid-training: drop them rather than kill the epoch.
-        dataset = dataset.ignore_errors(log_warning=True)
-    else:
-        images = source.images if source.images.ndim == 4 else source.images[..., None]
-        dataset = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(images), targets))
-        if training:
-            dataset = dataset.shuffle(min(len(source), shuffle_buffer), seed=seed)
-        dataset = dataset.map(lambda x, t: (to_model_pixels(x, size), t),
-                              num_parallel_calls=AUTOTUNE)
-    dataset = dataset.batch(batch_size)
-    if training and augmentation is not None:
-        dataset = dataset.map(lambda x, t: (augmentation(x, training=True), t),
-                              num_parallel_calls=AUTOTUNE)
-    return dataset.prefetch(AUTOTUNE)
+        paths = tf.constant(np.asarray(source.paths, dtype=str))
+        return lambda i: (decode_image_file(tf.gather(paths, i), size), tf.gather(targets, i))
+    images = source.images if source.images.ndim == 4 else source.images[..., None]
+    images = tf.constant(images)
+    return lambda i: (to_model_pixels(tf.gather(images, i), size), tf.gather(targets, i))
+
+
+def _dropping_unreadable(dataset, source):
+    # Files checked when the source was built can still vanish or be rewritten
+    # mid-training: drop them rather than kill the epoch.
+    return dataset.ignore_errors(log_warning=True) if source.paths is not None else dataset

@@ -44,7 +44,7 @@ from apps.recommender.metrics import mae, rmse
 from apps.recommender.models import build_scorer, default_y_range, raw_id_model
 from apps.recommender.serving import RecommenderServer, rated_pairs
 from apps.recommender.side_features import item_side_tables
-from dlkeras.data import default_batch_size, index_batched_dataset
+from dlkeras.data import default_batch_size, index_batched_dataset, training_batches
 from dlkeras.tasks import Task
 
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
@@ -153,10 +153,8 @@ class RecommenderTask(Task):
         ratings = data["rating"].to_numpy("float32")
         if training:
             # Full batches only: every step has one shape, so the step is traced once.
-            return index_batched_dataset(self.index_inputs(data), ratings, batch_size,
-                                         shuffle=True, drop_remainder=True, seed=seed)
-        return index_batched_dataset(self.index_inputs(data), ratings, min(len(data), 32768),
-                                     shuffle=False, drop_remainder=False)
+            return training_batches(self.index_inputs(data), ratings, batch_size, seed=seed)
+        return index_batched_dataset(self.index_inputs(data), ratings, min(len(data), 32768))
 
     def prepare_inputs(self, inputs):
         return self.index_inputs(inputs)

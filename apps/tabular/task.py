@@ -39,7 +39,7 @@ from apps.tabular.network import build_network
 from apps.tabular.preprocessor import (build_preprocessor, cardinalities, continuous_width,
                                        fit_preprocessing, raw_input_layers)
 from apps.tabular.roles import ColumnRoles, infer_roles
-from dlkeras.data import default_batch_size, index_batched_dataset
+from dlkeras.data import default_batch_size, index_batched_dataset, training_batches
 from dlkeras.tasks import Task
 
 _LOSSES = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
@@ -133,11 +133,9 @@ class TabularTask(Task):
             raise TypeError(f"TabularTask takes pandas DataFrames. Received: {type(data).__name__}")
         features, targets = self._prepare(data, with_targets=True)
         if training:
-            return index_batched_dataset(features, targets, batch_size, shuffle=True,
-                                         drop_remainder=True, seed=seed)
+            return training_batches(features, targets, batch_size, seed=seed)
         # Large validation batches: one or two steps, no retrace for a ragged last batch.
-        return index_batched_dataset(features, targets, max(batch_size, 16384), shuffle=False,
-                                     drop_remainder=False)
+        return index_batched_dataset(features, targets, max(batch_size, 16384))
 
     def prepare_inputs(self, inputs):
         return self._prepare(inputs, with_targets=False)[0]

@@ -31,17 +31,19 @@ class GradualUnfreezing(keras.callbacks.Callback):
     Args:
         layer_groups: `LayerGroups` of the model, earliest first.
         train_bn: keep normalization layers of frozen groups trainable.
+        first_epoch: the epoch at which only the last group trained; default
+            the first epoch of this fit (give it to resume mid-way).
     """
 
-    def __init__(self, layer_groups, train_bn=True):
+    def __init__(self, layer_groups, train_bn=True, first_epoch=None):
         super().__init__()
         if len(layer_groups) < 2:
             raise ValueError("Gradual unfreezing needs at least two layer groups.")
-        self.layer_groups, self.train_bn = layer_groups, train_bn
+        self.layer_groups, self.train_bn, self.first_epoch = layer_groups, train_bn, first_epoch
 
     def on_train_begin(self, logs=None):
         build_optimizer_for_unfreezing(self.model)
-        self._first_epoch, self._frozen = None, None
+        self._first_epoch, self._frozen = self.first_epoch, None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._first_epoch is None:

@@ -44,10 +44,12 @@ class OneCycle(keras.callbacks.Callback):
         div, div_final, pct_start: as for `OneCycleSchedule`.
         moms: (start, middle, end) momentum, or None to leave momentum alone.
         total_steps: cycle length; default epochs x steps of this fit.
+        start_step: the optimizer step the cycle began at; default the step
+            this fit begins at (give it to resume a cycle mid-way).
     """
 
     def __init__(self, lr_max, div=25.0, div_final=1e5, pct_start=0.25,
-                 moms=(0.95, 0.85, 0.95), total_steps=None):
+                 moms=(0.95, 0.85, 0.95), total_steps=None, start_step=None):
         super().__init__()
         # Validate everything now rather than at the first epoch.
         spread_learning_rates(lr_max, 1 if not isinstance(lr_max, list) else len(lr_max))
@@ -56,6 +58,7 @@ class OneCycle(keras.callbacks.Callback):
             OneCycleMomentum(1, moms=moms, pct_start=pct_start)
         self.lr_max, self.div, self.div_final = lr_max, div, div_final
         self.pct_start, self.moms, self.total_steps = pct_start, moms, total_steps
+        self.start_step = start_step
         self._installed = False
 
     def on_train_begin(self, logs=None):
@@ -88,7 +91,7 @@ class OneCycle(keras.callbacks.Callback):
         total = self._cycle_length(epoch)
         subs = sub_optimizers(model.optimizer)
         for sub, rate in zip(subs, spread_learning_rates(self.lr_max, len(subs))):
-            start = current_step(sub)
+            start = current_step(sub) if self.start_step is None else int(self.start_step)
             if not supports_momentum_schedule(sub) and isinstance(learning_rate_object(sub),
                                                                   keras.Variable):
                 self._plain.append((sub, learning_rate_object(sub)))

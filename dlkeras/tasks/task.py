@@ -22,10 +22,13 @@ Example:
 
 >>> import keras, numpy as np, tensorflow as tf
 >>> from dlkeras.tasks import Task
+>>> from dlkeras.data import index_batched_dataset, training_batches
 >>> class Doubling(Task):
 ...     def make_dataset(self, data, *, training, batch_size, seed=None):
 ...         x = np.asarray(data, "float32")[:, None]
-...         return tf.data.Dataset.from_tensor_slices((x, 2 * x)).batch(batch_size)
+...         if training:
+...             return training_batches(x, 2 * x, batch_size, seed=seed)
+...         return index_batched_dataset(x, 2 * x, batch_size)
 ...     def loss_and_metrics(self):
 ...         return "mse", []
 >>> network = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
@@ -34,8 +37,6 @@ Example:
 >>> sorted(task.evaluate(np.linspace(-1, 1, 16)))
 ['loss']
 """
-
-import math
 
 import numpy as np
 
@@ -79,10 +80,13 @@ class Task:
     # --- What a subclass declares -------------------------------------------
 
     def make_dataset(self, data, *, training, batch_size, seed=None):
-        """Turns the app's data object into `tf.data` batches of `(features, targets)`.
+        """Turns the app's data object into batches of `(features, targets)`.
 
-        `training=True` batches shuffle (seeded) and may drop a ragged last
-        batch; `training=False` keeps order and every example.
+        `training=True`: a `dlkeras.data.BatchStream` (endless, shuffled by
+        `seed`, each epoch a pure function of its index, so training can
+        resume at any batch; `dlkeras.data.training_batches` makes one from
+        arrays). `training=False`: a `tf.data.Dataset` that keeps the order
+        and every example.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement make_dataset().")
 
@@ -166,10 +170,12 @@ class Task:
             self.compile()
 
     def dataset(self, data, *, training, batch_size=None, seed=None):
-        """`data` as `tf.data` for the network (a `tf.data.Dataset` passes through)."""
+        """`data` as batches for the network (a `tf.data.Dataset` or `BatchStream` passes through)."""
         import tensorflow as tf
 
-        if isinstance(data, tf.data.Dataset):
+        from dlkeras.data import BatchStream
+
+        if isinstance(data, (tf.data.Dataset, BatchStream)):
             return data
         if data is None:
             raise ValueError("No data given.")
@@ -177,21 +183,9 @@ class Task:
                                  batch_size=int(batch_size or self.batch_size), seed=seed)
 
     def _fit_data(self, data, validation_data, batch_size, seed, fit_kwargs):
-        """Training and validation datasets, plus `steps_per_epoch` where Keras needs it."""
-        import tensorflow as tf
-
+        """The training stream and validation dataset, with `fit`'s keyword arguments."""
         self._require_compiled()
         train = self.dataset(data, training=True, batch_size=batch_size, seed=seed)
-        if train.cardinality() == tf.data.UNKNOWN_CARDINALITY and "steps_per_epoch" not in fit_kwargs:
-            # E.g. image files dropped as unreadable: repeat, with a fixed epoch length
-            # (one-cycle schedules need to know it).
-            try:
-                length = len(data)
-            except TypeError:
-                length = None
-            if length:
-                fit_kwargs["steps_per_epoch"] = math.ceil(length / (batch_size or self.batch_size))
-                train = train.repeat()
         if validation_data is not None:
             fit_kwargs["validation_data"] = self.dataset(validation_data, training=False,
                                                          batch_size=batch_size)
@@ -199,12 +193,14 @@ class Task:
         self._prebuild(train)
         return train, fit_kwargs
 
-    def _prebuild(self, dataset):
+    def _prebuild(self, train):
         """Creates metric variables from one batch before the first fit (halves its tracing)."""
+        from dlkeras.data import BatchStream
         from dlkeras.keras_internals import prebuild_training_state
 
         if self._prebuilt:
             return
+        dataset = train.dataset() if isinstance(train, BatchStream) else train
         for batch in dataset.take(1):
             prebuild_training_state(self.network, batch)
         self._prebuilt = True
@@ -229,6 +225,7 @@ class Task:
         if self.recipe == "fine_tune" and len(self.layer_groups) > 1:
             freeze(self.network, self.layer_groups)
         kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
+        train = train.dataset() if hasattr(train, "steps_per_epoch") else train
         compiled = self.network.steps_per_execution
         self.network.steps_per_execution = 1  # one loss per step for the curve
         try:
