@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from dlkeras.data import default_batch_size, index_batched_dataset, random_split
+from dlkeras.data import (default_batch_size, index_batched_dataset, random_split,
+                          training_batches)
 
 
 def test_random_split_is_the_benchmark_protocol():
@@ -28,33 +29,44 @@ def test_default_batch_size_gives_enough_steps():
         assert n / default_batch_size(n) >= 50
 
 
-def test_index_batched_dataset_shuffles_each_epoch_and_keeps_rows_aligned():
+def test_training_batches_shuffle_each_epoch_and_keep_rows_aligned():
     features = {"a": np.arange(10, dtype="int32")[:, None], "b": np.arange(10.0)[:, None] * 2}
-    train = index_batched_dataset(features, np.arange(10), 3, shuffle=True,
-                                  drop_remainder=True, seed=5)
-    epochs = [[(x["a"].numpy()[:, 0], x["b"].numpy()[:, 0], y.numpy()) for x, y in train]
-              for _ in range(2)]
+    stream = training_batches(features, np.arange(10), 3, seed=5)
+    assert stream.steps_per_epoch == 3  # the ragged tenth row is dropped each epoch
+    batches = [(x["a"].numpy()[:, 0], x["b"].numpy()[:, 0], y.numpy())
+               for x, y in stream.dataset().take(6)]
+    epochs = [batches[:3], batches[3:]]
     for epoch in epochs:
-        assert len(epoch) == 3 and all(len(y) == 3 for _, _, y in epoch)
+        assert all(len(y) == 3 for _, _, y in epoch)
         for a, b, y in epoch:  # features and target of a row travel together
             np.testing.assert_array_equal(a, y)
             np.testing.assert_array_equal(b, 2.0 * y)
         assert len(set(np.concatenate([y for _, _, y in epoch]))) == 9
     assert not all(np.array_equal(p[2], q[2]) for p, q in zip(*epochs))
-    valid = index_batched_dataset(features, np.arange(10), 4, shuffle=False, drop_remainder=False)
+    # Epoch e is a function of (seed, e): a stream started at batch 4 continues the same way.
+    resumed = [y.numpy() for _, y in stream.dataset(start_batch=4).take(2)]
+    for expected, got in zip(batches[4:], resumed):
+        np.testing.assert_array_equal(got, expected[2])
+    other = [y.numpy() for _, y in training_batches(features, np.arange(10), 3, seed=6)
+             .dataset().take(3)]
+    assert not all(np.array_equal(p[2], q) for p, q in zip(batches, other))
+    with pytest.raises(ValueError, match="batch_size=32"):
+        training_batches(features, np.arange(10), 32)
+
+
+def test_index_batched_dataset_keeps_order_and_every_row():
+    features = {"a": np.arange(10, dtype="int32")[:, None]}
+    valid = index_batched_dataset(features, np.arange(10), 4)
     assert [y.numpy().tolist() for _, y in valid] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert int(valid.cardinality()) == 3
-    with pytest.raises(ValueError, match="batch_size=32"):
-        index_batched_dataset(features, np.arange(10), 32, shuffle=True, drop_remainder=True)
 
 
 def test_index_batched_dataset_without_targets_and_with_weights():
-    only = index_batched_dataset(np.arange(5.0), None, 2, shuffle=False, drop_remainder=False)
+    only = index_batched_dataset(np.arange(5.0), None, 2)
     assert [x.numpy().tolist() for x in only] == [[0.0, 1.0], [2.0, 3.0], [4.0]]
-    weighted = index_batched_dataset(np.arange(4.0), np.arange(4), 4, shuffle=False,
-                                     drop_remainder=False, sample_weight=np.full(4, 0.5))
+    weighted = index_batched_dataset(np.arange(4.0), np.arange(4), 4,
+                                     sample_weight=np.full(4, 0.5))
     (x, y, w), = list(weighted)
     assert w.numpy().tolist() == [0.5] * 4 and y.numpy().tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="same length"):
-        index_batched_dataset({"a": np.arange(3), "b": np.arange(4)}, None, 2, shuffle=False,
-                              drop_remainder=False)
+        index_batched_dataset({"a": np.arange(3), "b": np.arange(4)}, None, 2)
