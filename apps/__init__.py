@@ -16,7 +16,6 @@ def lazy_exports(package, names):
 
     Example:
 
-
     >>> getattr_, dir_, all_ = lazy_exports("pkg", {"sqrt": "math"})
     >>> getattr_("sqrt")(9.0), all_
     (3.0, ['sqrt'])

@@ -48,7 +48,6 @@ def did_you_mean(name, choices):
 
     Example:
 
-
     >>> did_you_mean("agee", ["age", "income"])
     " (did you mean 'age'?)"
     """

@@ -26,20 +26,6 @@ import numpy as np  # noqa: E402
 import dlkeras  # noqa: E402
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Wall and CPU (all threads of this process) seconds of each epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.times, self.cpu_times = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._cpu_start = time.perf_counter(), time.process_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-        self.cpu_times.append(time.process_time() - self._cpu_start)
-
-
 def mlp():
     inputs = keras.Input((32,))
     x = keras.layers.Dense(128, activation="relu", name="early")(inputs)
@@ -67,7 +53,7 @@ def data(kind, n):
 def steady_epoch_times(kind, machinery, steps_per_execution, epochs, batch_size, n):
     keras.utils.set_random_seed(0)
     model, boundaries = (mlp if kind == "mlp" else cnn)()
-    callbacks = [EpochTimer()]
+    callbacks = [epoch_timer()]
     if machinery:
         groups = dlkeras.LayerGroups.split(model, boundaries, names=["early", "middle", "head"])
         optimizer = dlkeras.discriminative_optimizer(groups, dlkeras.ScheduledAdam())

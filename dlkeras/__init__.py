@@ -7,7 +7,6 @@ for `model.fit`.
 
 Example:
 
-
 >>> import keras, numpy as np
 >>> import dlkeras
 >>> x = np.random.rand(64, 4).astype("float32"); y = x.sum(axis=1)

@@ -7,7 +7,6 @@ optimizer's step counter at every step.
 
 Example:
 
-
 >>> from dlkeras.annealers import anneal_cos, join_phases, Phase
 >>> round(float(anneal_cos(1.0, 0.0, 0.5)), 6)
 0.5

@@ -16,7 +16,6 @@ that fits in memory:
 
 Example:
 
-
 >>> import numpy as np
 >>> train, valid = random_split(10, valid_pct=0.2, seed=0)
 >>> len(train), len(valid)
@@ -52,7 +51,6 @@ def random_split(n_rows, valid_pct=0.2, seed=42):
 
     Example:
 
-
     >>> train, valid = random_split(5, 0.4, seed=1)
     >>> sorted(train.tolist() + valid.tolist())
     [0, 1, 2, 3, 4]
@@ -76,7 +74,6 @@ def random_split_frame(frame, valid_pct=0.2, seed=42):
 
     Example:
 
-
     >>> import pandas as pd
     >>> train, valid = random_split_frame(pd.DataFrame({"x": range(10)}), 0.2, seed=0)
     >>> len(train), len(valid), list(valid.index)
@@ -94,7 +91,6 @@ def default_batch_size(n_rows, min_steps=50, smallest=16, largest=1024):
     large ones can afford large batches, which are faster per epoch.
 
     Example:
-
 
     >>> default_batch_size(3200), default_batch_size(30000), default_batch_size(10**7)
     (64, 512, 1024)

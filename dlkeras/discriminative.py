@@ -10,7 +10,6 @@ evaluate its schedules on the shared step counter.
 
 Example:
 
-
 >>> import keras
 >>> from dlkeras.layer_groups import LayerGroups
 >>> from dlkeras.optimizers import ScheduledAdamW

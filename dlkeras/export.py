@@ -7,7 +7,6 @@ refused, never overwritten.
 
 Example:
 
-
 >>> import tempfile
 >>> root = tempfile.mkdtemp()
 >>> version_dir("mnist", root=root).name
@@ -55,7 +54,6 @@ def version_dir(name, root=None, version=None):
         FileExistsError: `version` names a folder that already holds files.
 
     Example:
-
 
     >>> import tempfile
     >>> version_dir("pets", root=tempfile.mkdtemp(), version=7).name

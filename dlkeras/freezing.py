@@ -12,7 +12,6 @@ keeps updating its statistics and its scale and offset to the new data.
 
 Example:
 
-
 >>> import keras
 >>> from dlkeras.layer_groups import LayerGroups
 >>> from dlkeras.freezing import freeze, unfreeze

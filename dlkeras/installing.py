@@ -55,7 +55,6 @@ class OptimizerSnapshot:
 
     Example:
 
-
     >>> import keras
     >>> optimizer = keras.optimizers.Adam(1e-3)
     >>> snapshot = OptimizerSnapshot(optimizer)

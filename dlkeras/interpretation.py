@@ -6,7 +6,6 @@ the plot is a matplotlib figure returned to the caller
 
 Example:
 
-
 >>> matrix = confusion_matrix([0, 1, 1], [0, 0, 1], 2)
 >>> most_confused(matrix, ["cat", "dog"])
 [('dog', 'cat', 1)]
@@ -23,7 +22,6 @@ def confusion_matrix(targets, predicted, num_classes):
     """Counts `[actual, predicted]` pairs of class indices.
 
     Example:
-
 
     >>> confusion_matrix([0, 1, 1], [0, 0, 1], 2).tolist()
     [[1, 0], [1, 1]]
@@ -45,7 +43,6 @@ def most_confused(matrix, class_names, min_count=1):
 
     Example:
 
-
     >>> most_confused(np.array([[5, 2], [3, 4]]), ["a", "b"])
     [('b', 'a', 3), ('a', 'b', 2)]
     """
@@ -59,7 +56,6 @@ def per_example_losses(outputs, targets, task="single_label"):
     """Each example's loss: cross-entropy, mean binary cross-entropy or squared error.
 
     Example:
-
 
     >>> per_example_losses(np.array([[0.5, 0.5]]), np.array([1])).round(4).tolist()
     [0.6931]
@@ -79,7 +75,6 @@ def top_losses(outputs, targets, k=9, task="single_label"):
     """Indices and values of the `k` largest per-example losses, largest first.
 
     Example:
-
 
     >>> top_losses(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 1]), k=1)[0].tolist()
     [0]

@@ -21,7 +21,6 @@ reads; a Keras upgrade must check their signatures too):
 
 Example:
 
-
 >>> import keras
 >>> optimizer = keras.optimizers.Adam(1e-3)
 >>> isinstance(learning_rate_object(optimizer), keras.Variable)

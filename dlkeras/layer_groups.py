@@ -6,7 +6,6 @@ unfrozen as a unit.
 
 Example:
 
-
 >>> import keras
 >>> from dlkeras.layer_groups import LayerGroups, even_mults
 >>> inputs = keras.Input((4,))

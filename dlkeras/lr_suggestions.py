@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> import numpy as np
 >>> lrs = np.geomspace(1e-6, 1.0, 60)
 >>> losses = np.concatenate([np.full(20, 2.0), np.linspace(2.0, 0.5, 30), np.linspace(0.5, 5, 10)])

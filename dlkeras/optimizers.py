@@ -12,7 +12,6 @@ while (its own counter, used for Adam's bias correction, then lags).
 
 Example:
 
-
 >>> from dlkeras.optimizers import ScheduledAdamW
 >>> from dlkeras.schedules import OneCycleSchedule, OneCycleMomentum
 >>> optimizer = ScheduledAdamW(
@@ -147,7 +146,6 @@ class ScheduledAdam(_ScheduledHyperparameters, keras.optimizers.Adam):
 
     Example:
 
-
     >>> from dlkeras.schedules import OneCycleMomentum
     >>> optimizer = ScheduledAdam(1e-3, beta_1=OneCycleMomentum(total_steps=10))
     """
@@ -186,7 +184,6 @@ class ScheduledAdamW(ScheduledAdam):
 
     Example:
 
-
     >>> optimizer = ScheduledAdamW(1e-3, weight_decay=0.1)
     >>> optimizer.weight_decay
     0.1
@@ -208,7 +205,6 @@ class ScheduledSGD(_ScheduledHyperparameters, keras.optimizers.SGD):
     Uses Keras' momentum form `m = momentum * m - lr * g; w += m`.
 
     Example:
-
 
     >>> from dlkeras.schedules import OneCycleMomentum
     >>> optimizer = ScheduledSGD(0.1, momentum=OneCycleMomentum(total_steps=10))

@@ -4,7 +4,6 @@ Nothing here opens a window: figures use the non-interactive Agg canvas.
 
 Example:
 
-
 >>> import numpy as np
 >>> from dlkeras.plots import plot_lr_finder
 >>> lrs = np.geomspace(1e-5, 1, 20)
@@ -74,7 +73,6 @@ def save_figure(figure, path, log_dir=None, tag=None, step=0):
         The path as a `pathlib.Path`.
 
     Example:
-
 
     >>> import tempfile
     >>> save_figure(new_figure(), pathlib.Path(tempfile.mkdtemp()) / "empty.png").suffix

@@ -5,7 +5,6 @@ those of `model.fit`.
 
 Example:
 
-
 >>> import keras, numpy as np
 >>> from dlkeras import ScheduledAdamW, fit_one_cycle, lr_find
 >>> x = np.random.rand(128, 4).astype("float32"); y = x.sum(axis=1)

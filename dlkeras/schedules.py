@@ -8,7 +8,6 @@ the value changes at every step whatever `steps_per_execution` or
 
 Example:
 
-
 >>> import keras
 >>> from dlkeras.schedules import OneCycleSchedule
 >>> schedule = OneCycleSchedule(lr_max=1e-2, total_steps=100)
@@ -78,7 +77,6 @@ class OneCycleSchedule(_StepSchedule):
 
     Example:
 
-
     >>> schedule = OneCycleSchedule(1e-3, total_steps=10)
     >>> float(schedule(10)) < 1e-7
     True
@@ -118,7 +116,6 @@ class OneCycleMomentum(_StepSchedule):
 
     Example:
 
-
     >>> round(float(OneCycleMomentum(100)(25)), 6)
     0.85
     """
@@ -151,7 +148,6 @@ class FlatCosSchedule(_StepSchedule):
     """Flat at `lr_max` for `pct_start` of the steps, then cosine down to `lr_max / div_final`.
 
     Example:
-
 
     >>> schedule = FlatCosSchedule(1e-3, total_steps=100)
     >>> float(schedule(50)) == float(schedule(0))
@@ -186,7 +182,6 @@ class SGDRSchedule(_StepSchedule):
     branch is needed.
 
     Example:
-
 
     >>> schedule = SGDRSchedule(1.0, cycle_len=10, cycle_mult=2)
     >>> float(schedule(10)), float(schedule(30))
@@ -233,7 +228,6 @@ class TriangularSchedule(_StepSchedule):
 
     Example:
 
-
     >>> schedule = TriangularSchedule(0.1, 1.0, step_size=5)
     >>> [round(float(schedule(s)), 2) for s in (0, 5, 10)]
     [0.1, 1.0, 0.1]
@@ -263,7 +257,6 @@ class ExponentialSweep(_StepSchedule):
     """Geometric sweep from `start_lr` to `end_lr` in `total_steps` (the LR range test).
 
     Example:
-
 
     >>> sweep = ExponentialSweep(1e-7, 10.0, total_steps=100)
     >>> round(float(sweep(50)), 8)

@@ -7,7 +7,6 @@ Command line: `python -m apps.image --help`.
 
 Example:
 
-
 >>> from apps.image import ImageTask  # loads TensorFlow on first use
 >>> ImageTask.recipe
 'fine_tune'

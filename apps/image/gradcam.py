@@ -26,7 +26,6 @@ def grad_cam(backbone_model, last_conv_layer_name, head, images, class_indices=N
 
     Example:
 
-
     >>> inputs = keras.Input((8, 8, 3))
     >>> body = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(inputs))
     >>> head = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.GlobalAveragePooling2D(),
@@ -61,7 +60,6 @@ def plot_grad_cam(images, heatmaps, titles=None, alpha=0.45):
     """Overlays heat maps on their images, one column each; returns the Figure.
 
     Example:
-
 
     >>> figure = plot_grad_cam(np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8)), ["cat"])
     >>> len(figure.axes)

@@ -45,7 +45,6 @@ def build_image_model(backbone, class_names, task="single_label", hidden_units=5
 
     Example:
 
-
     >>> from dlkeras.backbones import create_backbone
     >>> backbone = create_backbone("mobilenet_v3_small", weights=None, input_shape=(32, 32, 3))
     >>> model, groups = build_image_model(backbone, ["cat", "dog"], hidden_units=8)
@@ -80,7 +79,6 @@ def set_batchnorm_momentum(model, momentum):
 
     Example:
 
-
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
     >>> set_batchnorm_momentum(model, 0.9), model.layers[0].momentum
     (1, 0.9)
@@ -105,7 +103,6 @@ def loss_and_metrics(task, threshold=0.5, beta=2.0):
     Regression: mean squared error and mean absolute error.
 
     Example:
-
 
     >>> loss, metrics = loss_and_metrics("multi_label")
     >>> [m.name for m in metrics]

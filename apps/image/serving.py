@@ -32,7 +32,6 @@ def serving_functions(model, size, class_names):
 
     Example:
 
-
     >>> import keras
     >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
     ...                           keras.layers.Dense(2, activation="softmax")])

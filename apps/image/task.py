@@ -12,7 +12,6 @@ The SavedModel serves `serving_default(image_bytes)` (JPEG/PNG/BMP/GIF) and
 
 Example:
 
-
 >>> import numpy as np
 >>> from apps.image import data
 >>> from dlkeras.backbones import create_backbone

@@ -6,7 +6,6 @@ Command line: `python -m apps.recommender --help`.
 
 Example:
 
-
 >>> from apps.recommender import RecommenderTask  # loads TensorFlow on first use
 >>> RecommenderTask.default_lr_max
 0.005

@@ -33,7 +33,6 @@ def ratings_from_dataframe(frame: pd.DataFrame, user_col: str = "userId",
 
     Example:
 
-
     >>> df = pd.DataFrame({"u": [1, 2], "i": ["a", "b"], "r": [4.0, 3.5]})
     >>> ratings_from_dataframe(df, "u", "i", "r").columns.tolist()
     ['user', 'item', 'rating']
@@ -94,7 +93,6 @@ def load_ratings(path, layout: str = "auto", user_col: str = "userId",
 
     Example:
 
-
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "u.data")
     >>> _ = open(path, "w").write("1\\t10\\t4\\t881250949\\n2\\t10\\t3\\t881250950\\n")
@@ -127,7 +125,6 @@ def load_movielens() -> pd.DataFrame:
 
     Example:
 
-
     >>> ratings = load_movielens()
     >>> len(ratings), ratings["user"].nunique()
     (100004, 671)
@@ -143,7 +140,6 @@ def model_inputs(ratings: pd.DataFrame) -> dict[str, np.ndarray]:
     """The `{"user_id", "item_id"}` arrays a recommender model takes, from a table.
 
     Example:
-
 
     >>> frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3.0]})
     >>> sorted(model_inputs(frame))

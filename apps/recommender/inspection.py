@@ -45,7 +45,6 @@ def item_biases(model, titles: dict | None = None, min_ratings: int = 0,
 
     Example:
 
-
     >>> from apps.recommender.models import build_recommender
     >>> item_biases(build_recommender([1], [5, 6], n_factors=2))["bias"].tolist()
     [0.0, 0.0]
@@ -107,7 +106,6 @@ def nearest_items(model, item, k: int = 10, titles: dict | None = None) -> pd.Da
     """The `k` items whose factors have the highest cosine similarity to `item`'s.
 
     Example:
-
 
     >>> from apps.recommender.models import build_recommender
     >>> nearest_items(build_recommender([1], [5, 6, 7], n_factors=2), 5, k=2)["item"].size

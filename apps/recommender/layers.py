@@ -30,7 +30,6 @@ class FactorEmbedding(keras.layers.Embedding):
 
     Example:
 
-
     >>> layer = FactorEmbedding(3, 2, l2=0.1, embeddings_initializer="ones")
     >>> layer(np.array([0, 2])).numpy().tolist()
     [[0.0, 0.0], [1.0, 1.0]]
@@ -63,7 +62,6 @@ class GlobalBias(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
-
 
     >>> GlobalBias(0.5)(np.zeros((2,), "float32")).numpy().tolist()
     [0.5, 0.5]
@@ -106,7 +104,6 @@ class ItemSideFeatures(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
-
 
     >>> layer = ItemSideFeatures(2, 3, 2, output_dim=4)
     >>> layer.set_tables(np.array([[0, 0, 0], [1, 0, 1]]), np.array([0, 1]))

@@ -19,7 +19,6 @@ def rmse(y_true, y_pred) -> float:
 
     Example:
 
-
     >>> rmse([1.0, 3.0], [2.0, 3.0])
     0.7071067811865476
     """
@@ -31,7 +30,6 @@ def mae(y_true, y_pred) -> float:
     """Mean absolute error.
 
     Example:
-
 
     >>> mae([1.0, 3.0], [2.0, 3.0])
     0.5
@@ -59,7 +57,6 @@ def ranking_scores(recommended, relevant, k: int) -> dict[str, float]:
 
     Example:
 
-
     >>> ranking_scores([5, 7, 9], {7, 8}, k=3)["recall"]
     0.5
     """
@@ -79,7 +76,6 @@ def held_out_positives(valid: pd.DataFrame, threshold: float = 4.0) -> dict:
     """`{user: set of items}` for validation ratings >= `threshold`.
 
     Example:
-
 
     >>> frame = pd.DataFrame({"user": [1, 1, 2], "item": [3, 4, 5], "rating": [5, 2, 4]})
     >>> held_out_positives(frame)
@@ -105,7 +101,6 @@ def ranking_metrics(recommend, valid: pd.DataFrame, k: int = 10, threshold: floa
         `{"precision@k", "recall@k", "ndcg@k", "users"}`.
 
     Example:
-
 
     >>> def always(users, k):
     ...     return {"item_ids": np.tile([3, 5], (len(users), 1))[:, :k]}

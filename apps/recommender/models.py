@@ -29,7 +29,6 @@ def default_y_range(ratings) -> tuple[float, float]:
 
     Example:
 
-
     >>> default_y_range([0.5, 3.0, 5.0])
     (0.0, 5.5)
     """
@@ -47,7 +46,6 @@ def id_lookup(vocabulary, name: str) -> keras.layers.Layer:
     silently treated as unseen.
 
     Example:
-
 
     >>> id_lookup([-1, 10, 20], "user_lookup")(np.array([20, -1, 99])).numpy().tolist()
     [3, 1, 0]
@@ -76,7 +74,6 @@ def raw_id_model(scorer: keras.Model, users, items, name: str = "recommender") -
     """The served model: raw `user_id` / `item_id` -> id lookups -> `scorer`.
 
     Example:
-
 
     >>> model = raw_id_model(build_scorer(3, 3, n_factors=2), [1, 2], ["a", "b"])
     >>> [model.input[k].dtype for k in ("user_id", "item_id")]
@@ -112,7 +109,6 @@ def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=
 
     Example:
 
-
     >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
     >>> model({"user_id": np.array([1]), "item_id": np.array([30])}).shape
     TensorShape([1])
@@ -135,7 +131,6 @@ def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
     inside the raw-id model of `build_recommender`. Arguments as there.
 
     Example:
-
 
     >>> scorer = build_scorer(3, 4, n_factors=2, y_range=(0.0, 1.0))
     >>> scorer({"user_index": np.array([0]), "item_index": np.array([0])}).numpy().tolist()

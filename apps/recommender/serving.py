@@ -25,7 +25,6 @@ class RecommenderServer:
 
     Example:
 
-
     >>> from apps.recommender.models import build_recommender
     >>> model = build_recommender([1, 2], [10, 20, 30], n_factors=4)
     >>> server = RecommenderServer(model, *rated_pairs(model, [1], [20]))
@@ -108,7 +107,6 @@ def rated_pairs(model, users, items):
     """Lookup indices `(user_index, item_index)` of raw (user, item) id pairs.
 
     Example:
-
 
     >>> from apps.recommender.models import build_recommender
     >>> rated_pairs(build_recommender([7, 8], [1], n_factors=2), [8, 9], [1, 1])

@@ -58,7 +58,6 @@ def item_side_tables(ratings: pd.DataFrame, items, genre_col: str = "genres",
 
     Example:
 
-
     >>> frame = pd.DataFrame({"item": [1, 2], "genres": ["A|B", "B"], "year": [1990, None]})
     >>> tables = item_side_tables(frame, [1, 2])
     >>> tables.genres, tables.genre_multi_hot.tolist(), tables.year_bucket.tolist()

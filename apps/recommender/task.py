@@ -23,7 +23,6 @@ training excluded, inside the graph), on raw ids, with TensorFlow alone.
 
 Example:
 
-
 >>> import pandas as pd
 >>> ratings = pd.DataFrame({"user": [1, 2] * 32, "item": [5, 6, 6, 5] * 16,
 ...                         "rating": [4.0, 2.0, 1.0, 5.0] * 16})

@@ -5,7 +5,6 @@ SavedModel takes raw columns. Command line: `python -m apps.tabular --help`.
 
 Example:
 
-
 >>> from apps.tabular import TabularTask  # loads TensorFlow on first use
 >>> TabularTask.recipe
 'fit_one_cycle'

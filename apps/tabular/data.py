@@ -20,7 +20,6 @@ def preprocess_frame(preprocessor, df: pd.DataFrame, roles: ColumnRoles) -> dict
 
     Example:
 
-
     >>> from apps.tabular.preprocessor import build_preprocessor, fit_preprocessing
     >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
     >>> df = pd.DataFrame({"c": ["a", "b"], "x": [1.0, None]})

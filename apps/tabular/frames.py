@@ -26,7 +26,6 @@ def category_strings(series: pd.Series) -> np.ndarray:
 
     Example:
 
-
     >>> category_strings(pd.Series([1974.0, None, 1980.0])).tolist()
     ['1974', '', '1980']
     """
@@ -49,7 +48,6 @@ def continuous_values(series: pd.Series) -> np.ndarray:
 
     Example:
 
-
     >>> continuous_values(pd.Series([1, None], dtype="Int64")).tolist()
     [1.0, nan]
     """
@@ -65,7 +63,6 @@ def check_columns(df: pd.DataFrame, roles: ColumnRoles, *, allow_extra: bool = T
     """Raise a clear error when input columns are absent (or extra, if not allowed).
 
     Example:
-
 
     >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
     >>> check_columns(pd.DataFrame({"c": ["a"], "x": [1.0]}), roles)
@@ -86,7 +83,6 @@ def raw_inputs(df: pd.DataFrame, roles: ColumnRoles) -> dict[str, np.ndarray]:
 
     Example:
 
-
     >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
     >>> raw = raw_inputs(pd.DataFrame({"c": ["a", None], "x": [1.0, None]}), roles)
     >>> raw["c"].tolist(), raw["x"].tolist()
@@ -106,7 +102,6 @@ def encode_target(df: pd.DataFrame, roles: ColumnRoles) -> np.ndarray:
             holds missing values, or holds classes unseen in training.
 
     Example:
-
 
     >>> roles = ColumnRoles([], ["x"], ["y"], "binary", ["no", "yes"])
     >>> encode_target(pd.DataFrame({"x": [0.0, 1.0], "y": ["yes", "no"]}), roles).tolist()
@@ -142,7 +137,6 @@ def read_csv(path, text_columns=()) -> pd.DataFrame:
         FileNotFoundError / ValueError: naming the file.
 
     Example:
-
 
     >>> import io
     >>> read_csv(io.StringIO("code,x\\n007,1.5\\n"), ["code"])["code"].tolist()

@@ -29,7 +29,6 @@ def embedding_table(task, column: str):
 
     Example:
 
-
     >>> labels, vectors = embedding_table(task, "shop")
     >>> labels, vectors.shape
     (['#unknown#', '#na#', 'a', 'b'], (4, 3))
@@ -51,7 +50,6 @@ def nearest_categories(task, column: str, category: str, k: int = 5) -> pd.DataF
 
     Example:
 
-
     >>> nearest_categories(task, "shop", "a", k=2)["category"].size
     2
     """
@@ -70,7 +68,6 @@ def project_2d(matrix: np.ndarray) -> np.ndarray:
     """First two principal components of the rows of `matrix` (centered SVD).
 
     Example:
-
 
     >>> project_2d(np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]]))[:, 0].round(3).tolist()
     [-2.0, 0.0, 2.0]
@@ -98,7 +95,6 @@ def plot_embedding_projection(task, column: str, include_special: bool = False,
             logdir as image `embeddings/<column>`.
 
     Example:
-
 
     >>> len(plot_embedding_projection(task, "shop").axes[0].texts)
     2
@@ -161,7 +157,6 @@ def permutation_importance(task, df: pd.DataFrame, n_repeats: int = 3,
         Series indexed by column, sorted from most to least important.
 
     Example:
-
 
     >>> sorted(permutation_importance(task, frame, n_repeats=1).index)
     ['shop', 'x']

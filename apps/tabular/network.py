@@ -72,7 +72,6 @@ def build_network(cat_names, cards, n_continuous, *, task, n_outputs=1, layers=(
 
     Example:
 
-
     >>> net = build_network(["c"], [5], 2, task="binary", layers=[8])
     >>> net.output_shape
     (None, 1)

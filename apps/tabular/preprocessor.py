@@ -22,7 +22,6 @@ def category_vocabulary(series: pd.Series) -> list[str]:
 
     Example:
 
-
     >>> category_vocabulary(pd.Series(["b", "a", None, "b"]))
     ['a', 'b']
     """
@@ -39,7 +38,6 @@ def continuous_statistics(df: pd.DataFrame, cont_names: list[str]) -> dict:
         indicators appended as mean 0 / variance 1 so they pass unchanged).
 
     Example:
-
 
     >>> stats = continuous_statistics(pd.DataFrame({"x": [1.0, None, 3.0]}), ["x"])
     >>> stats["medians"], stats["indicator_columns"]
@@ -80,7 +78,6 @@ def fit_preprocessing(train_df: pd.DataFrame, roles: ColumnRoles) -> dict:
 
     Example:
 
-
     >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
     >>> state = fit_preprocessing(pd.DataFrame({"c": ["b", "a"], "x": [1.0, 3.0]}), roles)
     >>> state["vocabularies"], state["continuous"]["medians"]
@@ -102,7 +99,6 @@ def build_preprocessor(roles: ColumnRoles, state: dict) -> keras.Model:
         its `categorify_<column>` layers map categories to embedding rows.
 
     Example:
-
 
     >>> roles = ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"])
     >>> df = pd.DataFrame({"c": ["a", "b"], "x": [1.0, 3.0], "y": [0, 1]})

@@ -42,7 +42,6 @@ class ColumnRoles:
 
     Example:
 
-
     >>> roles = ColumnRoles(["color"], ["size"], ["label"], "binary", ["no", "yes"])
     >>> roles.input_names
     ['color', 'size']
@@ -88,7 +87,6 @@ def is_categorical_series(series: pd.Series, max_int_cardinality: int) -> bool:
 
     Example:
 
-
     >>> is_categorical_series(pd.Series([1990, 1991, 1990]), 20)
     True
     """
@@ -107,7 +105,6 @@ def infer_task(target: pd.DataFrame) -> str:
 
     Example:
 
-
     >>> infer_task(pd.DataFrame({"y": [0.5, 1.5, 2.5]}))
     'regression'
     """
@@ -124,7 +121,6 @@ def is_serving_name(name) -> bool:
     """Whether a column name can be an exported signature's argument name.
 
     Example:
-
 
     >>> is_serving_name("age"), is_serving_name("education-num")
     (True, False)
@@ -157,7 +153,6 @@ def check_stray_text(df: pd.DataFrame, names: list[str], argument: str) -> None:
     categorical, or fail as continuous.
 
     Example:
-
 
     >>> check_stray_text(pd.DataFrame({"age": ["31", "45"] * 20 + ["thirty"]}), ["age"], "inputs")
     Traceback (most recent call last):
@@ -200,7 +195,6 @@ def infer_roles(df: pd.DataFrame, y_name, cat_names=None, cont_names=None, *,
         A `ColumnRoles`.
 
     Example:
-
 
     >>> df = pd.DataFrame({"c": ["a", "b"], "x": [0.1, 0.2], "y": [0, 1]})
     >>> infer_roles(df, "y").cat_names
@@ -253,7 +247,6 @@ def category_string(value) -> str:
     Integral floats drop their ".0" so that 1974 and 1974.0 are one category.
 
     Example:
-
 
     >>> category_string(1974.0), category_string(True), category_string("a")
     ('1974', 'True', 'a')

@@ -14,7 +14,6 @@ typed column is refused by TensorFlow with the column's name.
 
 Example:
 
-
 >>> import numpy as np, pandas as pd
 >>> frame = pd.DataFrame({"shop": list("abab") * 16, "x": np.arange(64.0), "y": [0, 1] * 32})
 >>> task = TabularTask.from_frame(frame, "y", layers=[8], batch_size=16)
@@ -195,7 +194,6 @@ def serving_signature(roles):
     """`tf.TensorSpec([None], dtype, name=column)` per raw input, in `input_names` order.
 
     Example:
-
 
     >>> specs = serving_signature(ColumnRoles(["c"], ["x"], ["y"], "binary", ["0", "1"]))
     >>> [(s.name, s.dtype.name) for s in specs]

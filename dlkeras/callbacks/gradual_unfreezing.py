@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> import keras, numpy as np
 >>> from dlkeras import LayerGroups, GradualUnfreezing
 >>> x = np.random.rand(32, 4).astype("float32"); y = x.sum(axis=1)

@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> import keras, numpy as np
 >>> from dlkeras.callbacks import LRFinder
 >>> x = np.random.rand(256, 4).astype("float32"); y = x.sum(axis=1)

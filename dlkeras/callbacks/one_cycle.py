@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> import keras, numpy as np
 >>> from dlkeras.callbacks import OneCycle
 >>> from dlkeras.optimizers import ScheduledAdam

@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> from dlkeras.layers import ScaledSigmoid, emb_sz_rule
 >>> emb_sz_rule(10)
 6

@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> embedding_sizes(["a", "b"], [10, 100], {"b": 3})
 [6, 3]
 """
@@ -15,7 +14,6 @@ def emb_sz_rule(n_categories):
     vocabulary and is capped so huge vocabularies stay affordable.
 
     Example:
-
 
     >>> emb_sz_rule(2), emb_sz_rule(10), emb_sz_rule(100000)
     (2, 6, 600)
@@ -38,7 +36,6 @@ def embedding_sizes(names, cardinalities, overrides=None, rule=emb_sz_rule):
         A list of ints, one per name.
 
     Example:
-
 
     >>> embedding_sizes(["colour"], [4])
     [3]

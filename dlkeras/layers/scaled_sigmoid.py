@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> import numpy as np
 >>> ScaledSigmoid(0.0, 10.0)(np.zeros((1, 1), "float32")).numpy().tolist()
 [[5.0]]
@@ -24,7 +23,6 @@ class ScaledSigmoid(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
 
     Example:
-
 
     >>> import numpy as np
     >>> layer = ScaledSigmoid(1.0, 3.0)

@@ -2,7 +2,6 @@
 
 Example:
 
-
 >>> from dlkeras.tasks import Task, load_task
 >>> Task.recipe
 'fit_one_cycle'

@@ -9,7 +9,6 @@ that module registers the app's Keras objects before the model is read.
 
 Example:
 
-
 >>> import tempfile
 >>> read_task_description(tempfile.mkdtemp())
 Traceback (most recent call last):

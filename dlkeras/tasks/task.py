@@ -19,7 +19,6 @@ A subclass declares four things and writes no training or export loop:
 
 Example:
 
-
 >>> import keras, numpy as np, tensorflow as tf
 >>> from dlkeras.tasks import Task
 >>> from dlkeras.data import index_batched_dataset, training_batches
