@@ -27,10 +27,10 @@ Example:
 import keras
 from keras.optimizers import MultiOptimizer, OptimizerMap
 
-from dlkeras.keras_internals import (inner_optimizer_list, routed_optimizer_index,
-                                     step_counter)
+from dlkeras.keras_internals import (built_variable_keys, inner_optimizer_list,
+                                     routed_optimizer_index, step_counter)
 from dlkeras.layer_groups import spread_learning_rates
-from dlkeras.optimizers import _ScheduledHyperparameters
+from dlkeras.optimizers import supports_momentum_schedule
 
 
 @keras.saving.register_keras_serializable(package="dlkeras")
@@ -46,12 +46,20 @@ class DiscriminativeOptimizer(MultiOptimizer):
 
     def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
         super().__init__(optimizer_map, loss_scale_factor=loss_scale_factor, name=name)
+        self._attach_schedule_steps()
+
+    def _attach_schedule_steps(self):
         for optimizer in self.optimizers:
-            if isinstance(optimizer, _ScheduledHyperparameters):
+            if supports_momentum_schedule(optimizer):
                 optimizer.attach_schedule_step(self._shared_step)
 
     def _shared_step(self):
         return step_counter(self)
+
+    def build(self, var_list):
+        super().build(var_list)
+        # A callable map only reveals its optimizers now.
+        self._attach_schedule_steps()
 
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None or len(grads) == 0:
@@ -74,8 +82,28 @@ class DiscriminativeOptimizer(MultiOptimizer):
             routed[index][1].append(variable)
         for optimizer, (group_grads, group_vars) in zip(self.optimizers, routed):
             if group_vars:
+                _check_ema_pairing(optimizer, group_vars)
                 optimizer.apply(group_grads, group_vars)
         step_counter(self).assign_add(1)
+
+
+def _check_ema_pairing(optimizer, variables):
+    """Refuses a plain Keras optimizer with `use_ema=True` that trains a subset.
+
+    Keras pairs a subset of variables with its EMA copies by position, so the
+    end-of-fit swap would write one layer's average into another layer.
+    dlkeras optimizers pair them by identity.
+    """
+    if not getattr(optimizer, "use_ema", False) or supports_momentum_schedule(optimizer):
+        return
+    if len(variables) != len(built_variable_keys(optimizer) or ()):
+        raise ValueError(
+            f"Optimizer {optimizer.name!r} ({type(optimizer).__name__}) has use_ema=True and "
+            f"trains {len(variables)} of the {len(built_variable_keys(optimizer))} variables "
+            "it was built on (some are frozen). Keras would pair them with its moving "
+            "averages by position and write the wrong averages into the model. Use "
+            "dlkeras.ScheduledAdam / ScheduledAdamW / ScheduledSGD, which pair them by "
+            "identity, or use_ema=False.")
 
 
 def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):

@@ -10,14 +10,19 @@ tests.
 Checked against Keras 3.15.1 (TensorFlow backend).
 
 Private *hooks* that dlkeras classes override (method names, not attribute
-reads; a Keras upgrade must check their signatures too):
+reads; a Keras upgrade must check their signatures and call sites too):
 
 - `BaseOptimizer._get_current_learning_rate()`: `dlkeras.optimizers`
   evaluates schedules on the shared schedule step and once per step.
-- `BaseOptimizer._backend_update_step(grads, variables, learning_rate)`:
-  the fused and sparse update paths of `dlkeras.optimizers.ScheduledAdamW`.
-- `BaseOptimizer._use_weight_decay(variable)`: sparse updates skip decoupled
-  decay for embedding tables regularised by an L2 penalty.
+- `BaseOptimizer._backend_apply_gradients(grads, variables)`: dlkeras
+  optimizers note which variables train in this step (EMA by identity).
+- `BaseOptimizer._update_model_variables_moving_average(variables)` and
+  `_overwrite_model_variables_with_average_value(variables)`: Keras pairs
+  variables and EMA copies by position; dlkeras pairs them by identity and
+  leaves frozen variables alone.
+- `TFOptimizer._backend_update_step(grads, variables, learning_rate)`:
+  the fused-kernel update path of `ScheduledAdam` / `ScheduledAdamW`.
+- `BaseOptimizer._use_weight_decay(variable)`: `weight_decay_exclude`.
 
 Example:
 
@@ -104,6 +109,26 @@ def adam_slots(optimizer, variable):
     """
     index = optimizer._get_variable_index(variable)
     return optimizer._momentums[index], optimizer._velocities[index]
+
+
+def amsgrad_slot(optimizer, variable):
+    """The `velocity_hat` slot of `variable` in a Keras Adam with `amsgrad=True`.
+
+    Why private: kept in `_velocity_hats`; the sparse update path updates
+    the looked-up rows of it.
+    """
+    return optimizer._velocity_hats[optimizer._get_variable_index(variable)]
+
+
+def ema_average(optimizer, variable):
+    """The moving average (`use_ema=True`) an optimizer keeps for `variable`.
+
+    Why private: Keras keeps the averages in `_model_variables_moving_average`,
+    in the order the optimizer was built in, and pairs them with the variables
+    it is given by position; with some variables frozen those two orders
+    differ, so dlkeras looks each average up by the variable's identity.
+    """
+    return optimizer._model_variables_moving_average[optimizer._get_variable_index(variable)]
 
 
 def inner_optimizer_list(multi_optimizer):
