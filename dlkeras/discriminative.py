@@ -28,7 +28,7 @@ import keras
 from keras.optimizers import MultiOptimizer, OptimizerMap
 
 from dlkeras.keras_internals import (built_variable_keys, inner_optimizer_list,
-                                     routed_optimizer_index, step_counter)
+                                     route_variable, routed_optimizer_index, step_counter)
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import supports_momentum_schedule
 
@@ -56,8 +56,35 @@ class DiscriminativeOptimizer(MultiOptimizer):
     def _shared_step(self):
         return step_counter(self)
 
+    @property
+    def built(self):
+        # Not built while a reloaded group optimizer still waits for frozen
+        # variables (dlkeras.optimizers.restoring): building again binds them.
+        return getattr(self, "_routing_built", False) and not any(
+            supports_momentum_schedule(o) and o.awaits_variables()
+            for o in getattr(self, "_inner_optimizers", ()))
+
+    @built.setter
+    def built(self, value):
+        self._routing_built = bool(value)
+
     def build(self, var_list):
-        super().build(var_list)
+        var_list = list(var_list)
+        if not getattr(self, "_routing_built", False):
+            super().build(var_list)
+        else:
+            groups = [[] for _ in self.optimizers]
+            for variable in var_list:
+                index = routed_optimizer_index(self, variable)
+                groups[route_variable(self, variable) if index is None else index].append(variable)
+            for optimizer, variables in zip(self.optimizers, groups):
+                if variables:
+                    optimizer.build(variables)
+        for optimizer in self.optimizers:
+            # A reloaded group with nothing trainable now still rebuilds its
+            # saved layout, so the saved optimizer state loads.
+            if supports_momentum_schedule(optimizer):
+                optimizer.build_restored_layout()
         # A callable map only reveals its optimizers now.
         self._attach_schedule_steps()
 
@@ -140,7 +167,9 @@ def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):
         if pattern is not None:
             mapping[pattern] = optimizer
     optimizer_map = OptimizerMap(optimizers[-1], mapping)
-    result = DiscriminativeOptimizer(optimizer_map)
+    # MultiOptimizer overrides its sub-optimizers' loss_scale_factor with its own.
+    result = DiscriminativeOptimizer(optimizer_map,
+                                     loss_scale_factor=base_optimizer.loss_scale_factor)
     # Keep group order (MultiOptimizer lists the default optimizer last already),
     # including groups that own no variable yet.
     inner_optimizer_list(result)[:] = optimizers
