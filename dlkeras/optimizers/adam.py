@@ -129,10 +129,12 @@ class ScheduledAdam(ScheduledHyperparameters, keras.optimizers.Adam):
         c = self._step_constants(learning_rate, dtype)
         alpha = c["lr"] * ops.sqrt(1 - c["beta2_power"]) / (1 - c["beta1_power"])
         m, v = adam_slots(self, variable)
+        # 1 - beta as Keras computes it (in Python for a float beta: 0.999
+        # subtracted in float32 would be 1.3e-5 relative off).
         m_rows = tf.gather(_resource(m), rows)
-        m_rows = m_rows + (grad - m_rows) * (1 - c["beta1"])
+        m_rows = m_rows + (grad - m_rows) * ops.cast(1 - self._momentum_of_step(), dtype)
         v_rows = tf.gather(_resource(v), rows)
-        v_rows = v_rows + (ops.square(grad) - v_rows) * (1 - c["beta2"])
+        v_rows = v_rows + (ops.square(grad) - v_rows) * ops.cast(1 - self.beta_2, dtype)
         self.assign(m, tf.IndexedSlices(m_rows, rows))
         self.assign(v, tf.IndexedSlices(v_rows, rows))
         if self.amsgrad:
