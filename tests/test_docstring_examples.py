@@ -8,6 +8,7 @@ import pytest
 CORE_MODULES = [
     "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.optimizers",
     "dlkeras.optimizers.scheduled", "dlkeras.optimizers.adam", "dlkeras.optimizers.sgd",
+    "dlkeras.optimizers.restoring",
     "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",
     "dlkeras.installing", "dlkeras.keras_internals", "dlkeras.lr_suggestions", "dlkeras.plots", "dlkeras.export",
     "dlkeras.recipes", "dlkeras.callbacks.lr_finder", "dlkeras.callbacks.one_cycle",

@@ -69,7 +69,10 @@ def test_fused_update_equals_keras(case, traced):
     for got, want in zip(run(ours(), traced=traced), expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     for got, want in zip(run(ours(fused=False), traced=traced), expected):
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)  # Keras' own update path
+        if traced:  # graph rewrites may round differently
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+        else:  # Keras' own update path
+            np.testing.assert_array_equal(got, want)
 
 
 def test_fused_kernel_is_used_and_keras_path_where_it_does_not_apply():

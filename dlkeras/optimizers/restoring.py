@@ -24,7 +24,10 @@ Example:
 [True]
 """
 
-from dlkeras.keras_internals import variable_stand_in
+import tensorflow as tf
+
+from dlkeras.keras_internals import (built_variables, ema_average, replace_built_variable,
+                                     variable_stand_in)
 
 
 def _path(variable):
@@ -68,3 +71,70 @@ def stand_in_for(variable, built):
                 and list(candidate.shape) == list(variable.shape)):
             return candidate
     return None
+
+
+class RestorableBuild:
+    """Mixin: builds an optimizer on a saved layout and binds frozen variables later.
+
+    Also starts each EMA average at its variable's value, so the average of a
+    variable frozen from the start equals it (Keras' `SwapEMAWeights` then
+    leaves it alone).
+    """
+
+    def _init_restorable_build(self):
+        self._restored_layout = None
+        self._built_on_variables = False  # Keras' `self.built = False` never reached the setter
+
+    @property
+    def built(self):
+        """True once built on real variables only (see `dlkeras.optimizers.restoring`)."""
+        return getattr(self, "_built_on_variables", False) and not self.awaits_variables()
+
+    @built.setter
+    def built(self, value):
+        self._built_on_variables = bool(value)
+
+    def awaits_variables(self):
+        """Whether a restored layout or stand-ins still wait for their variables."""
+        if getattr(self, "_restored_layout", None) is not None:
+            return True
+        return getattr(self, "_built_on_variables", False) and any(
+            is_stand_in(v) for v in built_variables(self))
+
+    def get_build_config(self):
+        if self._restored_layout is not None:
+            return {"variables": [[path, list(shape), dtype]
+                                  for path, shape, dtype in self._restored_layout]}
+        if not getattr(self, "_built_on_variables", False):
+            return None
+        return {"variables": layout_of(built_variables(self))}
+
+    def build_from_config(self, config):
+        # Kept until `build` is given variables. Keras calls this right after
+        # `from_config` when it reloads a saved model (then sets `built`).
+        self._restored_layout = tuple((path, tuple(shape), dtype)
+                                      for path, shape, dtype in config["variables"])
+
+    def build_restored_layout(self):
+        """Builds a restored layout now, on stand-ins, if one still waits for variables."""
+        if self._restored_layout is not None:
+            self.build([])
+
+    def build(self, variables):
+        variables = list(variables)
+        layout, self._restored_layout = self._restored_layout, None
+        if layout is None and self._built_on_variables:
+            for variable in variables:  # stand-ins meet their variables
+                stand_in = stand_in_for(variable, built_variables(self))
+                if stand_in is not None:
+                    replace_built_variable(self, stand_in, variable)
+            return
+        if layout is not None:
+            variables = restore_build_order(variables, layout)
+            self._built_on_variables = False  # Keras marked it built after build_from_config
+        super().build(variables)
+        if self.use_ema and tf.executing_eagerly():
+            for variable in variables:
+                average = None if is_stand_in(variable) else ema_average(self, variable)
+                if average is not None:
+                    average.assign(variable)

@@ -36,11 +36,10 @@ from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 from keras.saving import deserialize_keras_object, serialize_keras_object
 
-from dlkeras.keras_internals import (built_variables, ema_average, learning_rate_object,
-                                     replace_built_variable, set_learning_rate_object,
-                                     step_counter, track_variable, variable_key)
-from dlkeras.optimizers.restoring import (is_stand_in, layout_of, restore_build_order,
-                                          stand_in_for)
+from dlkeras.keras_internals import (ema_average, learning_rate_object,
+                                     set_learning_rate_object, step_counter, track_variable,
+                                     variable_key)
+from dlkeras.optimizers.restoring import RestorableBuild
 
 
 def momentum_argument(name, value, allow_one):
@@ -97,7 +96,7 @@ def weight_decay_patterns(value):
     return list(patterns)
 
 
-class ScheduledHyperparameters:
+class ScheduledHyperparameters(RestorableBuild):
     """Mixin placed before a Keras optimizer class (see the module docstring)."""
 
     _momentum_attr = None  # "beta_1" or "momentum"
@@ -109,8 +108,7 @@ class ScheduledHyperparameters:
         self._step_learning_rate = None
         self._step_momentum = None
         self._step_variable_keys = None
-        self._restored_layout = None
-        self._built_on_variables = False  # Keras' `self.built = False` never reached the setter
+        self._init_restorable_build()
         self._track_learning_rate_variable()
 
     def _track_learning_rate_variable(self):
@@ -213,64 +211,6 @@ class ScheduledHyperparameters:
             if any(re.search(pattern, path) for pattern in self.weight_decay_exclude):
                 return False
         return super()._use_weight_decay(variable)
-
-    # --- Building: every variable, also across a reload while frozen -------
-
-    @property
-    def built(self):
-        """True once built on real variables only (see `dlkeras.optimizers.restoring`)."""
-        return getattr(self, "_built_on_variables", False) and not self.awaits_variables()
-
-    @built.setter
-    def built(self, value):
-        self._built_on_variables = bool(value)
-
-    def awaits_variables(self):
-        """Whether a restored layout or stand-ins still wait for their variables."""
-        if getattr(self, "_restored_layout", None) is not None:
-            return True
-        return getattr(self, "_built_on_variables", False) and any(
-            is_stand_in(v) for v in built_variables(self))
-
-    def get_build_config(self):
-        if self._restored_layout is not None:
-            return {"variables": [[path, list(shape), dtype]
-                                  for path, shape, dtype in self._restored_layout]}
-        if not getattr(self, "_built_on_variables", False):
-            return None
-        return {"variables": layout_of(built_variables(self))}
-
-    def build_from_config(self, config):
-        # Kept until `build` is given variables. Keras calls this right after
-        # `from_config` when it reloads a saved model (then sets `built`).
-        self._restored_layout = tuple((path, tuple(shape), dtype)
-                                      for path, shape, dtype in config["variables"])
-
-    def build_restored_layout(self):
-        """Builds a restored layout now, on stand-ins, if one still waits for variables."""
-        if self._restored_layout is not None:
-            self.build([])
-
-    def build(self, variables):
-        variables = list(variables)
-        layout, self._restored_layout = self._restored_layout, None
-        if layout is None and self._built_on_variables:
-            for variable in variables:  # stand-ins meet their variables
-                stand_in = stand_in_for(variable, built_variables(self))
-                if stand_in is not None:
-                    replace_built_variable(self, stand_in, variable)
-            return
-        if layout is not None:
-            variables = restore_build_order(variables, layout)
-            self._built_on_variables = False  # Keras marked it built after build_from_config
-        super().build(variables)
-        if self.use_ema and tf.executing_eagerly():
-            # A variable frozen from the start has an average equal to its
-            # value, so swapping in the averages (SwapEMAWeights) leaves it alone.
-            for variable in variables:
-                average = None if is_stand_in(variable) else ema_average(self, variable)
-                if average is not None:
-                    average.assign(variable)
 
     # --- EMA, by identity ---------------------------------------------------
 
