@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 import dlkeras  # noqa: E402
 
@@ -95,9 +96,34 @@ def epoch_times(kind, config, epochs, batch_size, steps):
     return {"wall": timer.wall, "cpu": timer.cpu}
 
 
-def in_fresh_process(*args):
+def optimizer_step_times(kind, config, steps, repeats=5):
+    """CPU seconds of `steps` optimizer steps alone (a traced `apply`, fixed dense gradients)."""
+    keras.utils.set_random_seed(0)
+    model, _ = (tabular_like if kind == "tabular" else tiny_cnn)()
+    variables = model.trainable_variables
+    if config == "keras":
+        optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
+    else:
+        optimizer = dlkeras.ScheduledAdamW(
+            dlkeras.OneCycleSchedule(1e-3, 10 * steps), beta_1=dlkeras.OneCycleMomentum(10 * steps),
+            weight_decay=0.01, fused=config == "fused")
+    grads = [keras.ops.convert_to_tensor(np.full(v.shape, 1e-3, "float32")) for v in variables]
+    step = tf.function(lambda: optimizer.apply(grads, variables))
+    start = time.process_time()
+    step()  # traces and optimizes the graph
+    trace = time.process_time() - start
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(steps):
+            step()
+        times.append(time.process_time() - start)
+    return {"cpu": times, "trace": trace, "variables": len(variables)}
+
+
+def in_fresh_process(*args, function="epoch_times"):
     code = ("import json, benchmarks.optimizer_paths as b; "
-            f"print('RESULT', json.dumps(b.epoch_times(*{args!r})))")
+            f"print('RESULT', json.dumps(b.{function}(*{args!r})))")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root)
@@ -108,12 +134,26 @@ def in_fresh_process(*args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--tabular-steps", type=int, default=400)
     parser.add_argument("--cnn-steps", type=int, default=100)
+    parser.add_argument("--optimizer-steps", type=int, default=500)
     args = parser.parse_args()
-    print(f"{'model':8} {'path':8} {'first epoch CPU s':>18} {'steady epoch CPU s':>19} "
+    print("Optimizer step alone (traced apply, dense gradients), medians: "
+          "CPU ms per step | CPU s of the first call (tracing)")
+    for kind in ("tabular", "cnn"):
+        cpu, trace = {c: [] for c in CONFIGS}, {c: [] for c in CONFIGS}
+        for repeat in range(args.repeats):
+            for config in (CONFIGS if repeat % 2 == 0 else tuple(reversed(CONFIGS))):
+                result = in_fresh_process(kind, config, args.optimizer_steps,
+                                          function="optimizer_step_times")
+                cpu[config] += [t / args.optimizer_steps * 1000 for t in result["cpu"]]
+                trace[config].append(result["trace"])
+        line = "  ".join(f"{c} {np.median(cpu[c]):.3f} | {np.median(trace[c]):.2f}"
+                         for c in CONFIGS)
+        print(f"  {kind:8} ({result['variables']} variables): {line}", flush=True)
+    print(f"\n{'model':8} {'path':8} {'first epoch CPU s':>18} {'steady epoch CPU s':>19} "
           f"{'steady ms/step':>15} {'vs generic':>11}")
     for kind in ("tabular", "cnn"):
         steps = args.tabular_steps if kind == "tabular" else args.cnn_steps

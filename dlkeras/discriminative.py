@@ -37,6 +37,11 @@ from dlkeras.optimizers import supports_momentum_schedule
 class DiscriminativeOptimizer(MultiOptimizer):
     """A `MultiOptimizer` that tolerates frozen groups and shares one schedule step.
 
+    Building it again with more variables (after a reload while frozen, see
+    `dlkeras.optimizers.restoring`) routes the new ones to their groups.
+    A plain Keras group optimizer with `use_ema=True` is refused once it
+    would train only part of its group (Keras pairs EMA copies by position).
+
     Args:
         optimizer_map: an `OptimizerMap` (regex on variable paths to
             optimizer; the default optimizer takes unmatched variables).

@@ -62,13 +62,13 @@ CASES = {  # name: (ours, plain Keras, set the plain optimizer's beta_1 per step
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fused_update_equals_keras(case, traced):
     ours, plain, scheduled = CASES[case]
-    assert ours().fused  # the default
+    assert not ours().fused  # the default: Keras' own update path
     expected = run(plain(), momentum_attr="beta_1" if scheduled else None)
     # The kernel computes 1 - beta_2 in float32 (1.3e-5 relative off for
     # 0.999, where Keras subtracts in float64): a few 1e-6 here after six steps.
-    for got, want in zip(run(ours(), traced=traced), expected):
+    for got, want in zip(run(ours(fused=True), traced=traced), expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    for got, want in zip(run(ours(fused=False), traced=traced), expected):
+    for got, want in zip(run(ours(), traced=traced), expected):
         if traced:  # graph rewrites may round differently
             np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
         else:  # Keras' own update path
@@ -76,11 +76,11 @@ def test_fused_update_equals_keras(case, traced):
 
 
 def test_fused_kernel_is_used_and_keras_path_where_it_does_not_apply():
-    assert "ResourceApplyAdam" in traced_op_types(ScheduledAdamW(weight_decay=0.1))
-    assert "ResourceApplyAdam" not in traced_op_types(ScheduledAdamW(fused=False))
-    assert "ResourceApplyAdam" not in traced_op_types(ScheduledAdamW(amsgrad=True))
+    assert "ResourceApplyAdam" in traced_op_types(ScheduledAdamW(weight_decay=0.1, fused=True))
+    assert "ResourceApplyAdam" not in traced_op_types(ScheduledAdamW())
+    assert "ResourceApplyAdam" not in traced_op_types(ScheduledAdamW(amsgrad=True, fused=True))
     # amsgrad still equals Keras through the fallback.
-    for got, want in zip(run(ScheduledAdam(0.1, amsgrad=True)),
+    for got, want in zip(run(ScheduledAdam(0.1, amsgrad=True, fused=True)),
                          run(keras.optimizers.Adam(0.1, amsgrad=True))):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -88,7 +88,8 @@ def test_fused_kernel_is_used_and_keras_path_where_it_does_not_apply():
 def test_fused_update_with_mixed_variable_dtypes_equals_keras():
     dtypes = ("float64", "float16", "float32")
     expected = run(keras.optimizers.Adam(0.01), dtypes=dtypes)
-    for got, want, dtype in zip(run(ScheduledAdam(0.01), dtypes=dtypes), expected, dtypes):
+    for got, want, dtype in zip(run(ScheduledAdam(0.01, fused=True), dtypes=dtypes), expected,
+                                dtypes):
         assert got.dtype == dtype
         tolerance = 1e-3 if dtype == "float16" else 1e-6
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
@@ -107,7 +108,8 @@ def test_fused_update_under_fit_with_jit_compile_equals_keras():
 
     expected = fitted(keras.optimizers.AdamW(0.01, weight_decay=0.1), False)
     for jit_compile in (False, True):
-        for got, want in zip(fitted(ScheduledAdamW(0.01, weight_decay=0.1), jit_compile), expected):
+        fused = ScheduledAdamW(0.01, weight_decay=0.1, fused=True)
+        for got, want in zip(fitted(fused, jit_compile), expected):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -206,7 +208,7 @@ TARGET = np.array([[1.0], [0.0], [0.5], [2.0]], "float32")
 def trained_frozen_then_unfrozen(sparse_updates):
     model, groups = embedding_model()
     base = ScheduledAdamW(0.05, weight_decay=0.1, beta_1=MOMENTUM, sparse_updates=sparse_updates,
-                          weight_decay_exclude=["ids/"])
+                          weight_decay_exclude=["ids/"], fused=True)
     model.compile(optimizer=discriminative_optimizer(groups, base), loss="mse")
     start = model.get_layer("ids").embeddings.numpy().copy()
     freeze(model, groups)

@@ -24,10 +24,12 @@ Example:
 [True]
 """
 
+import collections
+
 import tensorflow as tf
 
-from dlkeras.keras_internals import (built_variables, ema_average, replace_built_variable,
-                                     variable_stand_in)
+from dlkeras.keras_internals import (built_variable_keys, built_variables, ema_average,
+                                     replace_built_variable, variable_key, variable_stand_in)
 
 
 def _path(variable):
@@ -47,11 +49,17 @@ def restore_build_order(variables, layout):
     """The saved layout, filled with `variables` where paths match, stand-ins elsewhere.
 
     Returns `variables` unchanged when one of them is not in the layout (the
-    optimizer is being built for another model): Keras' usual build then.
+    optimizer is being built for another model), or when a path the layout
+    holds several times is given only some of those times (nested models
+    with equal layer names: which is which would be a guess). Keras' usual
+    build then.
     """
     waiting = {}
     for variable in variables:
         waiting.setdefault(_path(variable), []).append(variable)
+    counts = collections.Counter(path for path, _, _ in layout)
+    if any(counts[path] != len(found) and counts[path] > 1 for path, found in waiting.items()):
+        return list(variables)
     result = []
     for path, shape, dtype in layout:
         matches = waiting.get(path)
@@ -124,7 +132,10 @@ class RestorableBuild:
         variables = list(variables)
         layout, self._restored_layout = self._restored_layout, None
         if layout is None and self._built_on_variables:
-            for variable in variables:  # stand-ins meet their variables
+            known = built_variable_keys(self)
+            for variable in variables:  # stand-ins meet their variables, in order
+                if variable_key(self, variable) in known:
+                    continue
                 stand_in = stand_in_for(variable, built_variables(self))
                 if stand_in is not None:
                     replace_built_variable(self, stand_in, variable)

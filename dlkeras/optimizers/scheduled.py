@@ -27,6 +27,7 @@ Example:
 0.95
 """
 
+import math
 import numbers
 import re
 
@@ -53,20 +54,17 @@ def momentum_argument(name, value, allow_one):
     if isinstance(value, LearningRateSchedule):
         start = float(value(0))
         return value, start if start > 0 else 0.5
-    upper = "1]" if allow_one else "1)"
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        concrete, keep = float(value), float(value)
+        value = concrete = float(value)
     elif not allow_one and (isinstance(value, keras.Variable) or tf.is_tensor(value)):
-        concrete, keep = _eager_scalar(value), value
+        concrete = _eager_scalar(value)  # None inside a trace: not checked
     else:
-        concrete, keep = None, None
-    if keep is None or (concrete is not None and not (
-            0 <= concrete <= 1 if allow_one else 0 <= concrete < 1)):
-        extra = "" if allow_one else ", a constant float tensor,"
-        raise ValueError(
-            f"`{name}` must be a float between [0, {upper}{extra} or a LearningRateSchedule. "
-            f"Received: {name}={value!r}")
-    return None, keep
+        concrete = math.nan
+    if concrete is not None and not (0 <= concrete <= 1 and (allow_one or concrete < 1)):
+        kinds = "[0, 1]" if allow_one else "[0, 1), a constant float tensor,"
+        raise ValueError(f"`{name}` must be a float between {kinds} or a LearningRateSchedule. "
+                         f"Received: {name}={value!r}")
+    return None, value
 
 
 def _eager_scalar(value):
