@@ -139,7 +139,7 @@ def numpy_lazy_adam(table, lr, beta_1s, beta_2=0.999, epsilon=1e-7):
     return table, m, v
 
 
-@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("traced", ["eager", "graph", "xla"])
 @pytest.mark.parametrize("scheduled", [False, True])
 def test_sparse_update_is_lazy_adam_on_the_looked_up_rows(scheduled, traced):
     start = np.random.RandomState(0).normal(size=(ROWS, DIM)).astype("float32")
@@ -150,7 +150,8 @@ def test_sparse_update_is_lazy_adam_on_the_looked_up_rows(scheduled, traced):
     def apply(values, indices):
         optimizer.apply([tf.IndexedSlices(values, indices, tf.constant([ROWS, DIM]))], [table])
 
-    apply = tf.function(apply) if traced else apply
+    if traced != "eager":
+        apply = tf.function(apply, jit_compile=traced == "xla")
     for step in range(len(LOOKUPS)):
         apply(*sparse_gradient(step))
     beta_1s = [float(MOMENTUM(k)) if scheduled else 0.9 for k in range(len(LOOKUPS))]
@@ -165,24 +166,30 @@ def test_sparse_update_is_lazy_adam_on_the_looked_up_rows(scheduled, traced):
         assert not slots["momentum"][row].any() and not slots["velocity"][row].any()
 
 
-def test_sparse_updates_off_is_keras_dense_adam_and_exclusion_only_skips_decay():
+def test_sparse_updates_off_is_dense_adam_and_exclusion_only_skips_decay():
     start = np.random.RandomState(0).normal(size=(ROWS, DIM)).astype("float32")
     kernel_start = np.ones((2, 2), "float32")
 
-    def trained(optimizer):
+    def trained(optimizer, dense=False):
         table, kernel = keras.Variable(start, name="embeddings"), keras.Variable(kernel_start)
         for step in range(len(LOOKUPS)):
-            values, indices = sparse_gradient(step)
-            optimizer.apply([tf.IndexedSlices(values, indices, tf.constant([ROWS, DIM])),
+            gradient = tf.IndexedSlices(*sparse_gradient(step), tf.constant([ROWS, DIM]))
+            optimizer.apply([tf.convert_to_tensor(gradient) if dense else gradient,
                              tf.zeros((2, 2))], [table, kernel])
         return table.numpy(), kernel.numpy()
 
+    def keras_adamw():
+        optimizer = keras.optimizers.AdamW(0.1, weight_decay=0.5)
+        optimizer.exclude_from_weight_decay(var_names=["embed"])
+        return optimizer
+
     ours_table, ours_kernel = trained(ScheduledAdamW(0.1, weight_decay=0.5,
                                                      weight_decay_exclude=["embed"]))
-    keras_optimizer = keras.optimizers.AdamW(0.1, weight_decay=0.5)
-    keras_optimizer.exclude_from_weight_decay(var_names=["embed"])
-    keras_table, keras_kernel = trained(keras_optimizer)
-    np.testing.assert_array_equal(ours_table, keras_table)
+    dense_table, _ = trained(keras_adamw(), dense=True)
+    np.testing.assert_allclose(ours_table, dense_table, rtol=1e-6, atol=1e-7)
+    # Keras 3 itself, given the repeated rows, squares each repeat apart.
+    keras_table, _ = trained(keras_adamw())
+    assert not np.allclose(keras_table[1], dense_table[1], atol=1e-4)
     lazy, _, _ = numpy_lazy_adam(start, 0.1, [0.9] * len(LOOKUPS))
     assert not np.allclose(ours_table[4], lazy[4], atol=1e-4)  # dense Adam moved row 4 at step 3
     np.testing.assert_allclose(ours_kernel, kernel_start * (1 - 0.05) ** 3, rtol=1e-6)
@@ -199,9 +206,8 @@ def embedding_model():
     return model, LayerGroups.split(model, ["head"], names=["ids", "head"])
 
 
-# Two batches, no row twice in a batch (Keras' dense Adam squares repeated
-# lookups one by one, see docs/core-api.md); row 2 is never looked up.
-IDS = np.array([[0, 1], [3, 4], [1, 3], [4, 5]], "int32")
+# Two batches with a repeated row each; rows 2 and 5 are never looked up.
+IDS = np.array([[0, 1], [3, 1], [1, 3], [4, 4]], "int32")
 TARGET = np.array([[1.0], [0.0], [0.5], [2.0]], "float32")
 
 
@@ -228,12 +234,11 @@ def test_sparse_and_fused_paths_inside_discriminative_optimizer_with_freezing(tm
     # Rows looked up in both batches, or first in the second: lazy and dense
     # Adam agree. Row 0 is not looked up in the second batch: dense Adam still
     # moves it (its moments decay), lazy Adam leaves it and its moments.
-    np.testing.assert_allclose(table[[1, 3, 4, 5]], dense_table[[1, 3, 4, 5]], rtol=1e-6,
-                               atol=1e-7)
+    np.testing.assert_allclose(table[[1, 3, 4]], dense_table[[1, 3, 4]], rtol=1e-6, atol=1e-7)
     assert not np.allclose(table[0], dense_table[0], atol=1e-5)
-    np.testing.assert_array_equal(table[2], start[2])
+    np.testing.assert_array_equal(table[[2, 5]], start[[2, 5]])
     moments = [v.numpy() for v in ids_optimizer.variables if "ids_embeddings" in v.path]
-    assert len(moments) == 2 and all(not m[2].any() for m in moments)
+    assert len(moments) == 2 and all(not m[[2, 5]].any() for m in moments)
     np.testing.assert_allclose(model.get_layer("head").kernel.numpy(),
                                dense.get_layer("head").kernel.numpy(), rtol=1e-6)
 

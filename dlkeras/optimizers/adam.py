@@ -14,8 +14,12 @@ Two update paths besides Keras' own (same mathematics, different cost):
   for `tf.IndexedSlices` gradients and for dtypes the kernel lacks.
 - **Sparse** (`sparse_updates=True`): a `tf.IndexedSlices` gradient (an
   embedding lookup) updates only the looked-up rows of the variable and of
-  its two moments ("lazy Adam"); duplicate indices are summed first. The
-  other rows' moments stay as they are instead of decaying towards zero.
+  its two moments ("lazy Adam"). The other rows' moments stay as they are
+  instead of decaying towards zero.
+
+Either way, repeated rows of a `tf.IndexedSlices` gradient are summed
+before the moments see them, as the dense gradient sums them (Keras 3's
+Adam squares each repeat apart).
 
 Example:
 
@@ -87,8 +91,12 @@ class ScheduledAdam(ScheduledHyperparameters, keras.optimizers.Adam):
         self._init_scheduled(schedule, weight_decay_exclude)
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.sparse_updates and isinstance(gradient, tf.IndexedSlices):
-            return self._lazy_update_step(gradient, variable, learning_rate)
+        if isinstance(gradient, tf.IndexedSlices):
+            if self.sparse_updates:
+                return self._lazy_update_step(gradient, variable, learning_rate)
+            # Keras' ops would square each repeat of a row apart; the dense
+            # gradient sums them first (Keras' maths densifies anyway).
+            gradient = tf.convert_to_tensor(gradient)
         if self._momentum_schedule is None:
             return super().update_step(gradient, variable, learning_rate)
         constant = self.beta_1
@@ -124,8 +132,9 @@ class ScheduledAdam(ScheduledHyperparameters, keras.optimizers.Adam):
                 grad=tf.cast(grad, dtype), **constants[dtype])
 
     def _lazy_update_step(self, gradient, variable, learning_rate):
-        """Adam on the rows of `gradient.indices` only (duplicates summed)."""
+        """Adam on the rows of `gradient.indices` only (repeated rows summed first)."""
         dtype = variable.dtype
+        # One tf.unique: XLA (TF 2.21) miscomputes a tf.unique of a tf.unique's output.
         rows, position = tf.unique(gradient.indices)
         grad = tf.math.unsorted_segment_sum(
             tf.cast(gradient.values, dtype), position, tf.shape(rows)[0])
