@@ -129,9 +129,12 @@ def assert_same_weights(model, reference, layout, mixed):
                            initial.get_layer("head").kernel.numpy()), "nothing trained"
 
 
-CASES = [(kind, option, layout) for kind in ("adamw", "sgd") for option in sorted(OPTIONS)
-         for layout in LAYOUTS]
-CASES += [("adamw_fused", option, layout)  # the fused kernel on the options it meets
+# Every option and layout with AdamW; SGD (the other momentum form) and the
+# fused Adam kernel at the two ends: standalone, and groups with one frozen.
+CASES = [("adamw", option, layout) for option in sorted(OPTIONS) for layout in LAYOUTS]
+CASES += [("sgd", option, layout) for option in sorted(OPTIONS)
+          for layout in ("single", "groups_frozen")]
+CASES += [("adamw_fused", option, layout)
           for option in ("accumulation", "clipnorm", "ema_overwrite", "mixed_float16")
           for layout in ("single", "groups_frozen")]
 
