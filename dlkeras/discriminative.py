@@ -27,15 +27,20 @@ Example:
 import keras
 from keras.optimizers import MultiOptimizer, OptimizerMap
 
-from dlkeras.keras_internals import (inner_optimizer_list, routed_optimizer_index,
-                                     step_counter)
+from dlkeras.keras_internals import (built_variable_keys, inner_optimizer_list,
+                                     route_variable, routed_optimizer_index, step_counter)
 from dlkeras.layer_groups import spread_learning_rates
-from dlkeras.optimizers import _ScheduledHyperparameters
+from dlkeras.optimizers import supports_momentum_schedule
 
 
 @keras.saving.register_keras_serializable(package="dlkeras")
 class DiscriminativeOptimizer(MultiOptimizer):
     """A `MultiOptimizer` that tolerates frozen groups and shares one schedule step.
+
+    Building it again with more variables (after a reload while frozen, see
+    `dlkeras.optimizers.restoring`) routes the new ones to their groups.
+    A plain Keras group optimizer with `use_ema=True` is refused once it
+    would train only part of its group (Keras pairs EMA copies by position).
 
     Args:
         optimizer_map: an `OptimizerMap` (regex on variable paths to
@@ -46,12 +51,47 @@ class DiscriminativeOptimizer(MultiOptimizer):
 
     def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
         super().__init__(optimizer_map, loss_scale_factor=loss_scale_factor, name=name)
+        self._attach_schedule_steps()
+
+    def _attach_schedule_steps(self):
         for optimizer in self.optimizers:
-            if isinstance(optimizer, _ScheduledHyperparameters):
+            if supports_momentum_schedule(optimizer):
                 optimizer.attach_schedule_step(self._shared_step)
 
     def _shared_step(self):
         return step_counter(self)
+
+    @property
+    def built(self):
+        # Not built while a reloaded group optimizer still waits for frozen
+        # variables (dlkeras.optimizers.restoring): building again binds them.
+        return getattr(self, "_routing_built", False) and not any(
+            supports_momentum_schedule(o) and o.awaits_variables()
+            for o in getattr(self, "_inner_optimizers", ()))
+
+    @built.setter
+    def built(self, value):
+        self._routing_built = bool(value)
+
+    def build(self, var_list):
+        var_list = list(var_list)
+        if not getattr(self, "_routing_built", False):
+            super().build(var_list)
+        else:
+            groups = [[] for _ in self.optimizers]
+            for variable in var_list:
+                index = routed_optimizer_index(self, variable)
+                groups[route_variable(self, variable) if index is None else index].append(variable)
+            for optimizer, variables in zip(self.optimizers, groups):
+                if variables:
+                    optimizer.build(variables)
+        for optimizer in self.optimizers:
+            # A reloaded group with nothing trainable now still rebuilds its
+            # saved layout, so the saved optimizer state loads.
+            if supports_momentum_schedule(optimizer):
+                optimizer.build_restored_layout()
+        # A callable map only reveals its optimizers now.
+        self._attach_schedule_steps()
 
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None or len(grads) == 0:
@@ -74,8 +114,28 @@ class DiscriminativeOptimizer(MultiOptimizer):
             routed[index][1].append(variable)
         for optimizer, (group_grads, group_vars) in zip(self.optimizers, routed):
             if group_vars:
+                _check_ema_pairing(optimizer, group_vars)
                 optimizer.apply(group_grads, group_vars)
         step_counter(self).assign_add(1)
+
+
+def _check_ema_pairing(optimizer, variables):
+    """Refuses a plain Keras optimizer with `use_ema=True` that trains a subset.
+
+    Keras pairs a subset of variables with its EMA copies by position, so the
+    end-of-fit swap would write one layer's average into another layer.
+    dlkeras optimizers pair them by identity.
+    """
+    if not getattr(optimizer, "use_ema", False) or supports_momentum_schedule(optimizer):
+        return
+    if len(variables) != len(built_variable_keys(optimizer) or ()):
+        raise ValueError(
+            f"Optimizer {optimizer.name!r} ({type(optimizer).__name__}) has use_ema=True and "
+            f"trains {len(variables)} of the {len(built_variable_keys(optimizer))} variables "
+            "it was built on (some are frozen). Keras would pair them with its moving "
+            "averages by position and write the wrong averages into the model. Use "
+            "dlkeras.ScheduledAdam / ScheduledAdamW / ScheduledSGD, which pair them by "
+            "identity, or use_ema=False.")
 
 
 def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):
@@ -112,7 +172,9 @@ def discriminative_optimizer(layer_groups, base_optimizer, learning_rates=None):
         if pattern is not None:
             mapping[pattern] = optimizer
     optimizer_map = OptimizerMap(optimizers[-1], mapping)
-    result = DiscriminativeOptimizer(optimizer_map)
+    # MultiOptimizer overrides its sub-optimizers' loss_scale_factor with its own.
+    result = DiscriminativeOptimizer(optimizer_map,
+                                     loss_scale_factor=base_optimizer.loss_scale_factor)
     # Keep group order (MultiOptimizer lists the default optimizer last already),
     # including groups that own no variable yet.
     inner_optimizer_list(result)[:] = optimizers

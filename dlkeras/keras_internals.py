@@ -10,14 +10,19 @@ tests.
 Checked against Keras 3.15.1 (TensorFlow backend).
 
 Private *hooks* that dlkeras classes override (method names, not attribute
-reads; a Keras upgrade must check their signatures too):
+reads; a Keras upgrade must check their signatures and call sites too):
 
 - `BaseOptimizer._get_current_learning_rate()`: `dlkeras.optimizers`
   evaluates schedules on the shared schedule step and once per step.
-- `BaseOptimizer._backend_update_step(grads, variables, learning_rate)`:
-  the fused and sparse update paths of `dlkeras.optimizers.ScheduledAdamW`.
-- `BaseOptimizer._use_weight_decay(variable)`: sparse updates skip decoupled
-  decay for embedding tables regularised by an L2 penalty.
+- `BaseOptimizer._backend_apply_gradients(grads, variables)`: dlkeras
+  optimizers note which variables train in this step (EMA by identity).
+- `BaseOptimizer._update_model_variables_moving_average(variables)` and
+  `_overwrite_model_variables_with_average_value(variables)`: Keras pairs
+  variables and EMA copies by position; dlkeras pairs them by identity and
+  leaves frozen variables alone.
+- `TFOptimizer._backend_update_step(grads, variables, learning_rate)`:
+  the fused-kernel update path of `ScheduledAdam` / `ScheduledAdamW`.
+- `BaseOptimizer._use_weight_decay(variable)`: `weight_decay_exclude`.
 
 Example:
 
@@ -27,8 +32,10 @@ Example:
 True
 """
 
+import itertools
 import os
 import pathlib
+import types
 
 
 # --- Optimizers -----------------------------------------------------------
@@ -104,6 +111,77 @@ def adam_slots(optimizer, variable):
     """
     index = optimizer._get_variable_index(variable)
     return optimizer._momentums[index], optimizer._velocities[index]
+
+
+def amsgrad_slot(optimizer, variable):
+    """The `velocity_hat` slot of `variable` in a Keras Adam with `amsgrad=True`.
+
+    Why private: kept in `_velocity_hats`; the sparse update path updates
+    the looked-up rows of it.
+    """
+    return optimizer._velocity_hats[optimizer._get_variable_index(variable)]
+
+
+def ema_average(optimizer, variable):
+    """The moving average (`use_ema=True`) an optimizer keeps for `variable`.
+
+    Why private: Keras keeps the averages in `_model_variables_moving_average`,
+    in the order the optimizer was built in, and pairs them with the variables
+    it is given by position; with some variables frozen those two orders
+    differ, so dlkeras looks each average up by the variable's identity.
+    """
+    return optimizer._model_variables_moving_average[optimizer._get_variable_index(variable)]
+
+
+def built_variables(optimizer):
+    """The variables a built optimizer was built on, in build (slot) order.
+
+    Why private: Keras keeps them in `_trainable_variables`; a saved
+    optimizer records their paths and shapes so that a reload can rebuild
+    the same slot layout even while some of them are frozen.
+    """
+    return list(getattr(optimizer, "_trainable_variables", ()))
+
+
+_STAND_IN_IDS = itertools.count()
+
+
+def variable_stand_in(path, shape, dtype):
+    """Something a Keras optimizer can be built on in place of a variable not seen yet.
+
+    Why private: an optimizer identifies a variable by `_var_key`, which on
+    the TensorFlow backend reads `_unique_id`; building slot variables reads
+    `path`, `shape`, `dtype` and, to colocate them, `device`.
+    """
+    return types.SimpleNamespace(
+        path=path, name=path.rsplit("/", 1)[-1], shape=tuple(shape), dtype=dtype, device="",
+        _unique_id=f"dlkeras_stand_in_{next(_STAND_IN_IDS)}", dlkeras_stand_in=True)
+
+
+def replace_built_variable(optimizer, old, new):
+    """Makes a built optimizer use the slots it built for `old` for `new` instead.
+
+    Why private: the variable -> slot index map is `_trainable_variables_indices`
+    and the build-order list is `_trainable_variables`.
+    """
+    index = optimizer._trainable_variables_indices.pop(optimizer._var_key(old))
+    optimizer._trainable_variables_indices[optimizer._var_key(new)] = index
+    optimizer._trainable_variables[index] = new
+
+
+def route_variable(multi_optimizer, variable):
+    """Adds `variable` to a built `MultiOptimizer`'s routing table; returns its group index.
+
+    Why private: the routing table (`_var_to_optimizer_idx`), the optimizer
+    map (`_optimizer_map`) and the built-variable lists are private; Keras
+    builds the table once and cannot add to it.
+    """
+    key = multi_optimizer._var_key(variable)
+    index = multi_optimizer._inner_optimizers.index(multi_optimizer._optimizer_map(variable))
+    multi_optimizer._var_to_optimizer_idx[key] = index
+    multi_optimizer._trainable_variables_indices[key] = len(multi_optimizer._trainable_variables)
+    multi_optimizer._trainable_variables.append(variable)
+    return index
 
 
 def inner_optimizer_list(multi_optimizer):

@@ -7,6 +7,8 @@ import pytest
 
 CORE_MODULES = [
     "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.optimizers",
+    "dlkeras.optimizers.scheduled", "dlkeras.optimizers.adam", "dlkeras.optimizers.sgd",
+    "dlkeras.optimizers.restoring",
     "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",
     "dlkeras.installing", "dlkeras.keras_internals", "dlkeras.lr_suggestions",
     "dlkeras.data", "dlkeras.layers", "dlkeras.layers.scaled_sigmoid",
