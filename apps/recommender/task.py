@@ -121,10 +121,14 @@ class RecommenderTask(Task):
     # --- Declarations ---------------------------------------------------------
 
     def default_optimizer(self):
-        from apps.recommender.optimizer import SparseAdamW
+        from dlkeras.optimizers import ScheduledAdamW
 
-        return SparseAdamW(self.default_lr_max, weight_decay=self.metadata["weight_decay"],
-                           decay_embeddings=self.metadata["weight_decay_mode"] == "decoupled")
+        if self.metadata["weight_decay_mode"] == "decoupled":
+            return ScheduledAdamW(self.default_lr_max, weight_decay=self.metadata["weight_decay"])
+        # The tables' decay is the L2 penalty on looked-up rows (FactorEmbedding):
+        # lazy row updates, and decoupled decay for the dense layers only.
+        return ScheduledAdamW(self.default_lr_max, weight_decay=self.metadata["weight_decay"],
+                              sparse_updates=True, weight_decay_exclude=["embedding"])
 
     def loss_and_metrics(self):
         return "mse", [keras.metrics.RootMeanSquaredError(name="rmse")]

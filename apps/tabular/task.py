@@ -107,10 +107,10 @@ class TabularTask(Task):
 
     def default_optimizer(self):
         # fastai's Adam constants, which the one-cycle recipe was tuned with.
-        from apps.tabular.optimizer import TabularAdamW
+        from dlkeras.optimizers import ScheduledAdamW
 
-        return TabularAdamW(self.default_lr_max, beta_2=0.99, epsilon=1e-5,
-                            weight_decay=self.metadata.get("weight_decay", self.weight_decay))
+        return ScheduledAdamW(self.default_lr_max, beta_2=0.99, epsilon=1e-5,
+                              weight_decay=self.metadata.get("weight_decay", self.weight_decay))
 
     def loss_and_metrics(self):
         metrics = ([keras.metrics.RootMeanSquaredError(name="rmse")]
