@@ -31,6 +31,7 @@ import keras
 
 from dlkeras.keras_internals import built_variable_keys, sublayers, variable_key
 from dlkeras.layer_groups import trainable_capable_variables
+from dlkeras.optimizers import supports_momentum_schedule
 
 NORMALIZATION_LAYERS = (
     keras.layers.BatchNormalization,
@@ -54,8 +55,16 @@ def build_optimizer_for_unfreezing(model):
     clear error if it was built on fewer (it would refuse them later).
     """
     optimizer = getattr(model, "optimizer", None)
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer  # mixed_float16 wraps the optimizer that works
     if optimizer is None:
         return
+    if getattr(optimizer, "use_ema", False) and not supports_momentum_schedule(optimizer):
+        raise ValueError(
+            f"Optimizer {optimizer.name!r} ({type(optimizer).__name__}) has use_ema=True: Keras "
+            "pairs its moving averages with the trainable variables by position, which "
+            "freezing changes. Use dlkeras.optimizers.ScheduledAdam / ScheduledAdamW / "
+            "ScheduledSGD (averages paired by variable) or use_ema=False.")
     variables = trainable_capable_variables([model])
     if not optimizer.built:
         optimizer.build(variables)

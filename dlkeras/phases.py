@@ -42,7 +42,7 @@ from dlkeras.callbacks.non_finite_loss import StopOnNonFiniteLoss
 from dlkeras.checkpoints import load_training_state, remove_training_state, save_training_state
 from dlkeras.data import BatchStream
 from dlkeras.freezing import build_optimizer_for_unfreezing
-from dlkeras.keras_internals import step_counter
+from dlkeras.installing import current_step
 
 
 @dataclasses.dataclass
@@ -150,7 +150,7 @@ def _run_phase(model, phase, index, x, y, steps, state, plan, done, checkpoint_d
     if phase.setup is not None:
         phase.setup(model)
     build_optimizer_for_unfreezing(model)
-    now = int(keras.ops.convert_to_numpy(step_counter(model.optimizer)))
+    now = current_step(model.optimizer)
     start = state["phase_start_step"] if state else now
     epochs_done, batch = divmod(now - start, steps)
     history = dict(state["history"]) if state else {}

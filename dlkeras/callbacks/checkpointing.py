@@ -22,7 +22,7 @@ import math
 import keras
 
 from dlkeras.checkpoints import save_training_state
-from dlkeras.keras_internals import step_counter
+from dlkeras.installing import current_step
 
 
 class Checkpointing(keras.callbacks.Callback):
@@ -53,7 +53,7 @@ class Checkpointing(keras.callbacks.Callback):
             self.on_train_batch_end = self._maybe_save
 
     def _step(self):
-        return int(keras.ops.convert_to_numpy(step_counter(self.model.optimizer)))
+        return current_step(self.model.optimizer)
 
     def _save(self, epochs_done):
         save_training_state(self.model, self.directory, {

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras.optimizers.schedules import LearningRateSchedule
 
+from dlkeras.installing import current_step
 from dlkeras.keras_internals import learning_rate_object
 from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
 
@@ -90,7 +91,7 @@ class HyperparameterLogger(keras.callbacks.Callback):
                 tf.summary.scalar(name, value, step=step)
 
     def _last_step(self):
-        return int(self.model.optimizer.iterations) - 1
+        return current_step(self.model.optimizer) - 1
 
     def _record_batch(self, batch, logs=None):
         if (batch + 1) % self.update_freq:

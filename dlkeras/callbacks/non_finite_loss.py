@@ -15,7 +15,7 @@ import math
 
 import keras
 
-from dlkeras.keras_internals import step_counter
+from dlkeras.installing import current_step
 
 
 class NonFiniteLossError(ArithmeticError):
@@ -51,7 +51,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self._epoch_start_step = self._step()
 
     def _step(self):
-        return int(keras.ops.convert_to_numpy(step_counter(self.model.optimizer)))
+        return current_step(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
