@@ -192,6 +192,14 @@ def test_steps_per_execution_sweeps_one_step_at_a_time_and_is_put_back(dataset):
     np.testing.assert_allclose(losses[4], losses[1], rtol=1e-5)
 
 
+def test_xla_compiled_steps_are_swept_one_at_a_time():
+    model, x, y = diverging_regression(optimizer=ScheduledAdam(), steps_per_execution=2,
+                                       jit_compile=True)
+    finder = lr_find(model, x, y, batch_size=16, num_steps=12, end_lr=1e-2, verbose=0)
+    assert len(finder.raw_losses) == 12 and model.steps_per_execution == 2
+    assert model.jit_compile
+
+
 def test_the_callback_alone_handles_steps_per_execution():
     model, x, y = diverging_regression(steps_per_execution=3)
     finder = LRFinder(num_steps=10, end_lr=1e-2)

@@ -104,6 +104,7 @@ class LRFinder(keras.callbacks.Callback):
         self._weights = WeightsSnapshot(model)
         self._optimizer_state = OptimizerSnapshot(model.optimizer)
         self._compiled = (model.train_function, model.steps_per_execution)
+        self._active = True  # from here on, restore() has something to put back
         self._rates, retrace = self._take_over_learning_rates(sub_optimizers(model.optimizer))
         if model.steps_per_execution != 1:
             model.steps_per_execution, retrace = 1, True
@@ -114,7 +115,6 @@ class LRFinder(keras.callbacks.Callback):
         # batches; this runs them one step at a time (public attribute).
         model.train_function = self._run_steps
         self._steps_per_call = self._compiled[1]
-        self._active = True
         self._ema, self._best_level = 0.0, math.inf
 
     def _take_over_learning_rates(self, optimizers):
