@@ -99,8 +99,9 @@ def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
     try:
         if isinstance(x, tf.data.Dataset):
-            model.fit(x.repeat(), epochs=1, steps_per_epoch=num_steps, callbacks=all_callbacks,
-                      verbose=verbose, **fit_kwargs)
+            # One call to spare: the finder stops itself after num_steps points.
+            model.fit(x.repeat(), epochs=1, steps_per_epoch=num_steps + 1,
+                      callbacks=all_callbacks, verbose=verbose, **fit_kwargs)
             return finder
         if isinstance(x, keras.utils.PyDataset):
             per_epoch = len(x)
@@ -108,7 +109,7 @@ def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
             per_epoch = math.ceil(_first_dimension(x) / (batch_size or 32))
         if per_epoch < 1:
             raise ValueError("lr_find got an empty dataset.")
-        model.fit(x, y, batch_size=batch_size, epochs=math.ceil(num_steps / per_epoch),
+        model.fit(x, y, batch_size=batch_size, epochs=math.ceil(num_steps / per_epoch) + 1,
                   callbacks=all_callbacks, verbose=verbose, **fit_kwargs)
         return finder
     finally:

@@ -192,6 +192,31 @@ def test_steps_per_execution_sweeps_one_step_at_a_time_and_is_put_back(dataset):
     np.testing.assert_allclose(losses[4], losses[1], rtol=1e-5)
 
 
+class StepCounter(keras.callbacks.Callback):
+    """Records the optimizer's step count after every call of the train function."""
+
+    def on_train_begin(self, logs=None):
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(int(self.model.optimizer.iterations))
+
+
+def test_a_stale_multi_step_train_function_is_not_reused():
+    # Setting steps_per_execution = 1 after a fit leaves Keras' traced
+    # 4-step function in place; the sweep must still take one step per point.
+    model, x, y = diverging_regression(steps_per_execution=4)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    model.steps_per_execution = 1
+    counter = StepCounter()
+    finder = lr_find(model, x, y, batch_size=16, num_steps=20, end_lr=1e-1, verbose=0,
+                     callbacks=[counter])
+    assert len(finder.raw_losses) == 20
+    # The first call ran 4 steps at 1e-7 and is not a point; then one step a point.
+    assert counter.steps[0] == 8
+    assert np.diff(counter.steps[1:]).tolist() == [1] * 19
+
+
 def test_xla_compiled_steps_are_swept_one_at_a_time():
     model, x, y = diverging_regression(optimizer=ScheduledAdam(), steps_per_execution=2,
                                        jit_compile=True)

@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import OptimizerSnapshot, WeightsSnapshot
-from dlkeras.keras_internals import learning_rate_object, set_learning_rate_object
+from dlkeras.keras_internals import (learning_rate_object, set_learning_rate_object,
+                                     step_counter)
 from dlkeras.lr_suggestions import (DEFAULT_RULE, RAW_LOSS_RULES, SUGGESTERS, NoSuggestion,
                                     sweep_trouble)
 from dlkeras.optimizers import sub_optimizers
@@ -110,6 +111,7 @@ class LRFinder(keras.callbacks.Callback):
             model.steps_per_execution, retrace = 1, True
         if retrace:
             model.make_train_function(force=True)
+        self._first_step = None if retrace else int(step_counter(model.optimizer))
         self._one_step = model.train_function
         # Keras calls `model.train_function` once per `steps_per_execution`
         # batches; this runs them one step at a time (public attribute).
@@ -173,8 +175,25 @@ class LRFinder(keras.callbacks.Callback):
             except BaseException:
                 self.restore()
                 raise
+            if self._first_step is not None and not self._took_one_step():
+                continue  # that call ran several steps: not a point of the curve
             self._record(rate, float(logs["loss"]))
         return logs
+
+    def _took_one_step(self):
+        """Checks, after the first call, that the reused train function runs one step.
+
+        A train function traced while `steps_per_execution` was larger keeps
+        running that many steps even after the attribute is set to 1 (Keras
+        reads it when tracing); such a function is replaced by a new one.
+        """
+        taken = int(step_counter(self.model.optimizer)) - self._first_step
+        self._first_step = None
+        if taken == 1:
+            return True
+        self.model.make_train_function(force=True)
+        self._one_step, self.model.train_function = self.model.train_function, self._run_steps
+        return False
 
     def _record(self, rate, loss):
         self.lrs.append(rate)
