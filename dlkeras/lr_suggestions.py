@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 MIN_POINTS = 8
-SIGNIFICANCE = 4.0       # a descent (or rise) must stand this many standard errors out
+SIGNIFICANCE = 5.0       # a descent (or rise) must stand this many standard errors out
 MIN_RELATIVE_DROP = 0.01  # ... and be at least this fraction of the starting loss
 MARGIN = 10.0            # suggestion = divergence rate / MARGIN (before the basin clamps)
 CLIMB = 0.3              # the basin ends where the loss climbed back by this share of the drop
@@ -96,9 +96,10 @@ class SweepShape(NamedTuple):
     smoothed: np.ndarray
     start_loss: float      # median loss of the first steps
     noise: float           # robust spread of the raw losses around the smoothed curve
-    min_index: int         # lowest smoothed loss
-    diverged_lr: float     # first rate past the minimum where the loss is back above
-                           # start_loss or not finite; None if the sweep never got there
+    min_index: int         # lowest smoothed loss of the descent (after the last time the
+                           # loss was back above start_loss before diverging)
+    diverged_lr: float     # the rate from which the loss stays above start_loss, or the
+                           # first non-finite one; None if the sweep never got there
     drop: float            # start_loss - lowest smoothed loss
 
 
@@ -121,9 +122,15 @@ def sweep_shape(lrs, losses):
     lrs, losses = all_lrs[:cut], losses[:cut]
     smoothed = smooth_losses(lrs, losses)
     start = float(np.median(losses[:_head(cut)]))
-    low = int(np.argmin(smoothed))
-    above = np.flatnonzero(smoothed[low + 1:] > start)
-    end = low + 1 + int(above[0]) if above.size else cut
+    above = smoothed > start
+    # The divergence: where the loss goes above its start for good.
+    stays_below = np.flatnonzero(~above)
+    end = int(stays_below[-1]) + 1 if stays_below.size else 0
+    # The lowest point after the last time the loss was back at its start
+    # before that: a dip the loss climbs out of and falls back from is noise.
+    back = np.flatnonzero(above[:end])
+    first = int(back[-1]) + 1 if back.size else 0
+    low = first + int(np.argmin(smoothed[first:end])) if end > first else 0
     diverged_lr = float(all_lrs[end]) if end < len(all_lrs) else None
     noise = step_noise(losses[:max(end, MIN_POINTS)])
     return SweepShape(lrs, losses, smoothed, start, noise, low, diverged_lr,
@@ -137,7 +144,7 @@ def sweep_trouble(lrs, losses):
 
     >>> import numpy as np
     >>> sweep_trouble(np.geomspace(1e-3, 1, 20), np.geomspace(1, 100, 20))
-    'diverged at once: the loss rose from 1.3 to 1e+02 by lr=1 without falling first; ...'
+    'diverged at once: the loss rose from 1.4 to 1e+02 by lr=1 without falling first; ...'
     """
     try:
         _check_descent(sweep_shape(lrs, losses))
@@ -148,7 +155,7 @@ def sweep_trouble(lrs, losses):
 
 def _head(count):
     """How many first points give the starting level."""
-    return max(3, count // 10)
+    return max(3, count // 5)
 
 
 def _standard_score(shape, around):
