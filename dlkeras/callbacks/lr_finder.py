@@ -14,6 +14,7 @@ True
 """
 
 import math
+import numbers
 import statistics
 
 import keras
@@ -74,7 +75,8 @@ class LRFinder(keras.callbacks.Callback):
                  stop_factor=4.0, log_dir=None):
         super().__init__()
         for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real)
+                                               and math.isfinite(value) and value > 0):
                 raise ValueError(f"`{name}` must be a positive float. Received: {name}={value!r}")
         if not end_lr > start_lr:
             raise ValueError("`end_lr` must be larger than `start_lr`. "
