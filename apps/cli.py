@@ -257,7 +257,7 @@ def choose_lr_max(task, train, args, run_dir):
     if not args.lr_find:
         return task.default_lr_max, f"the app's default (use --lr-find to search)"
     finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed,
-                          num_steps=args.lr_find_steps, verbose=0)
+                          total_steps=args.lr_find_steps, verbose=0)
     plot = pathlib.Path(run_dir) / "lr_find.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
     if finder.lrs:
@@ -324,7 +324,7 @@ def run_train(app, args):
 def run_lr_find(app, args):
     task, train, _ = prepared_task(app, args)
     finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed,
-                          num_steps=args.lr_find_steps, verbose=0 if args.quiet else 1)
+                          total_steps=args.lr_find_steps, verbose=0 if args.quiet else 1)
     for name, value in finder.suggestions.items():
         print(f"{name}: {value:.3e}")
     if finder.suggestion is None:

@@ -19,7 +19,8 @@ from dlkeras.callbacks import GradualUnfreezing, HyperparameterLogger, LRFinder,
 from dlkeras.discriminative import DiscriminativeOptimizer, discriminative_optimizer
 from dlkeras.freezing import build_optimizer_for_unfreezing, freeze, freeze_to, unfreeze
 from dlkeras.layer_groups import LayerGroup, LayerGroups, even_mults, spread_learning_rates
-from dlkeras.lr_suggestions import suggest_minimum, suggest_steep, suggest_valley
+from dlkeras.lr_suggestions import (NoSuggestion, suggest_margin, suggest_minimum,
+                                    suggest_steep, suggest_valley)
 from dlkeras.optimizers import ScheduledAdam, ScheduledAdamW, ScheduledSGD
 from dlkeras.recipes import fine_tune, fit_one_cycle, lr_find
 from dlkeras.schedules import (ExponentialSweep, FlatCosSchedule, OneCycleMomentum,
@@ -29,10 +30,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DiscriminativeOptimizer", "ExponentialSweep", "FlatCosSchedule", "GradualUnfreezing",
-    "HyperparameterLogger", "LRFinder", "LayerGroup", "LayerGroups", "OneCycle",
+    "HyperparameterLogger", "LRFinder", "LayerGroup", "LayerGroups", "NoSuggestion", "OneCycle",
     "OneCycleMomentum", "OneCycleSchedule", "SGDRSchedule", "ScheduledAdam",
     "ScheduledAdamW", "ScheduledSGD", "TriangularSchedule", "build_optimizer_for_unfreezing",
     "discriminative_optimizer", "even_mults", "fine_tune", "fit_one_cycle", "freeze",
-    "freeze_to", "lr_find", "spread_learning_rates", "suggest_minimum", "suggest_steep",
+    "freeze_to", "lr_find", "spread_learning_rates", "suggest_margin", "suggest_minimum",
+    "suggest_steep",
     "suggest_valley", "unfreeze",
 ]

@@ -235,6 +235,18 @@ def prebuild_training_state(model, batch):
     model._symbolic_build(data_batch=batch)
 
 
+def training_state_built(model):
+    """Whether a compiled model's layers, loss and metric state all exist already.
+
+    Why private: Keras keeps the compiled loss and metrics in
+    `_compile_loss` / `_compile_metrics` and exposes no public `built` for
+    them; `prebuild_training_state` is only worth a batch when this is False.
+    """
+    parts = [getattr(model, "_compile_metrics", None), getattr(model, "_compile_loss", None)]
+    layers_built = all(layer.built for layer in sublayers(model))
+    return layers_built and all(part is None or part.built for part in parts)
+
+
 # --- Files ----------------------------------------------------------------
 
 def keras_home():

@@ -10,9 +10,9 @@ Example:
 >>> x = np.random.rand(128, 4).astype("float32"); y = x.sum(axis=1)
 >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
 >>> model.compile(optimizer=ScheduledAdamW(), loss="mse")
->>> finder = lr_find(model, x, y, batch_size=32, num_steps=30, verbose=0)
->>> history = fit_one_cycle(model, x, y, epochs=2, lr_max=finder.suggestion,
-...                         batch_size=32, verbose=0)
+>>> finder = lr_find(model, x, y, batch_size=32, total_steps=30, verbose=0)
+>>> lr_max = finder.suggestion or 1e-3  # None: no trustworthy suggestion (see the reason)
+>>> history = fit_one_cycle(model, x, y, epochs=2, lr_max=lr_max, batch_size=32, verbose=0)
 >>> sorted(history.history)
 ['loss', 'lr', 'momentum']
 """
@@ -20,11 +20,13 @@ Example:
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from dlkeras.callbacks import HyperparameterLogger, LRFinder, OneCycle
 from dlkeras.discriminative import DiscriminativeOptimizer
 from dlkeras.freezing import freeze, unfreeze
+from dlkeras.keras_internals import prebuild_training_state, training_state_built
 from dlkeras.phases import TrainingPhase, run_phases
 
 
@@ -40,42 +42,79 @@ def _first_dimension(x):
     return len(first)
 
 
-def lr_find(model, x, y=None, *, num_steps=100, start_lr=1e-7, end_lr=10.0,
+def _batch_spec(x, y, sample_weight, batch_size):
+    """Something shaped like one batch of the data, without reading a dataset."""
+    if isinstance(x, tf.data.Dataset):
+        return x.element_spec
+    if isinstance(x, keras.utils.PyDataset):
+        return x[0]
+    rows = batch_size or 32
+    parts = tuple(part for part in (x, y, sample_weight) if part is not None)
+    return keras.tree.map_structure(lambda a: np.asarray(a)[:rows], parts)
+
+
+def _prebuild(model, x, y, sample_weight, batch_size):
+    """Creates the loss and metric state before the first trace, so it happens once.
+
+    Keras otherwise creates it inside the first traced train step, and a
+    `tf.function` that creates variables is traced twice.
+    """
+    if training_state_built(model):
+        return
+    try:
+        prebuild_training_state(model, _batch_spec(x, y, sample_weight, batch_size))
+    except Exception:  # noqa: BLE001 - only a speed-up: fit then builds (or fails) as usual
+        pass
+
+
+def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
             batch_size=None, log_dir=None, callbacks=None, verbose="auto", **fit_kwargs):
     """Runs the LR range test on `model` and puts the model back as it was.
 
-    Short datasets are cycled through until `num_steps` steps have run.
+    Short datasets are cycled through until the sweep ends. The sweep runs
+    one step at a time whatever `steps_per_execution` the model was compiled
+    with, and restores it. Weights, optimizer state, learning-rate schedules,
+    `steps_per_execution` and the train function are restored however the
+    sweep ends: done, diverged, NaN, or an exception (including
+    `KeyboardInterrupt` and errors raised by `callbacks`).
 
     Args:
         model: a compiled model.
         x, y, batch_size, **fit_kwargs: as for `model.fit` (no validation).
-        num_steps, start_lr, end_lr: the sweep.
+        total_steps, start_lr, end_lr: the sweep (see `LRFinder`).
         log_dir: TensorBoard logdir for the plot, or None.
         callbacks: more callbacks to run during the sweep.
 
     Returns:
-        The `LRFinder`, with `lrs`, `losses`, `suggestion(s)` and `plot()`.
+        The `LRFinder`: `suggestion` (a float, or None with
+        `no_suggestion_reason` saying why), `suggestions` by rule, `lrs`,
+        `raw_losses`, `losses` and `plot()`.
     """
     _require_compiled(model)
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"`num_steps` must be an integer >= 1. Received: num_steps={num_steps!r}")
-    fit_kwargs.pop("validation_data", None)
-    fit_kwargs.pop("epochs", None)
-    finder = LRFinder(start_lr=start_lr, end_lr=end_lr, num_steps=num_steps, log_dir=log_dir)
+    if not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"`total_steps` must be an integer >= 1. Received: total_steps={total_steps!r}")
+    for ignored in ("validation_data", "validation_split", "epochs", "steps_per_epoch"):
+        fit_kwargs.pop(ignored, None)
+    finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir)
     all_callbacks = [finder] + list(callbacks or [])
-    if isinstance(x, tf.data.Dataset):
-        model.fit(x.repeat(), epochs=1, steps_per_epoch=num_steps, callbacks=all_callbacks,
-                  verbose=verbose, **fit_kwargs)
+    _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
+    try:
+        if isinstance(x, tf.data.Dataset):
+            # One call to spare: the finder stops itself after total_steps points.
+            model.fit(x.repeat(), epochs=1, steps_per_epoch=total_steps + 1,
+                      callbacks=all_callbacks, verbose=verbose, **fit_kwargs)
+            return finder
+        if isinstance(x, keras.utils.PyDataset):
+            per_epoch = len(x)
+        else:
+            per_epoch = math.ceil(_first_dimension(x) / (batch_size or 32))
+        if per_epoch < 1:
+            raise ValueError("lr_find got an empty dataset.")
+        model.fit(x, y, batch_size=batch_size, epochs=math.ceil(total_steps / per_epoch) + 1,
+                  callbacks=all_callbacks, verbose=verbose, **fit_kwargs)
         return finder
-    if isinstance(x, keras.utils.PyDataset):
-        per_epoch = len(x)
-    else:
-        per_epoch = math.ceil(_first_dimension(x) / (batch_size or 32))
-    if per_epoch < 1:
-        raise ValueError("lr_find got an empty dataset.")
-    model.fit(x, y, batch_size=batch_size, epochs=math.ceil(num_steps / per_epoch),
-              callbacks=all_callbacks, verbose=verbose, **fit_kwargs)
-    return finder
+    finally:
+        finder.restore()
 
 
 def _schedule_callbacks(lr_max, div, div_final, pct_start, moms):

@@ -30,8 +30,10 @@ def test_export_and_reload_after_lr_find_and_one_cycle(name, tmp_path):
     layout = [v.path for v in model.optimizer.variables]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # plain Keras: no momentum schedule
-        finder = lr_find(model, x, y, batch_size=16, num_steps=10, verbose=0)
-        fit_one_cycle(model, x, y, epochs=2, lr_max=finder.suggestion, batch_size=16, verbose=0)
+        finder = lr_find(model, x, y, batch_size=16, total_steps=10, verbose=0)
+        # 10 steps rarely give a trustworthy suggestion (None then): the test is the export.
+        fit_one_cycle(model, x, y, epochs=2, lr_max=finder.suggestion or 1e-3, batch_size=16,
+                      verbose=0)
     assert [v.path for v in model.optimizer.variables][:len(layout)] == layout
 
     model.export(str(tmp_path / "served"), verbose=False)

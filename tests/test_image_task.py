@@ -21,7 +21,7 @@ def trained(tmp_path_factory):
     train, valid = source.subset(np.arange(200)), source.subset(np.arange(200, 256))
     task = ImageTask.from_source(train, tiny_backbone(seed=2), size=16, batch_size=32,
                                  hidden_units=16, dropout=0.1, augment=False, name="stripes")
-    finder = task.lr_find(train, num_steps=20, verbose=0)
+    finder = task.lr_find(train, total_steps=20, verbose=0)
     histories = task.train(train, epochs=2, lr_max=1e-2, validation_data=valid, verbose=0,
                            log_dir=str(root / "logs"))
     return task, finder, histories, valid, root

@@ -54,7 +54,7 @@ def test_lr_find_restores_weights_and_steps_per_execution():
     task = RecommenderTask.from_ratings(train, n_factors=3, steps_per_execution=8,
                                         jit_compile=False)
     before = [w.numpy().copy() for w in task.network.weights]
-    finder = task.lr_find(train, batch_size=16, num_steps=30, verbose=0)
+    finder = task.lr_find(train, batch_size=16, total_steps=30, verbose=0)
     assert len(finder.lrs) >= 20 and np.isfinite(finder.suggestion)
     assert task.network.steps_per_execution == 8
     for saved, weight in zip(before, task.network.weights):

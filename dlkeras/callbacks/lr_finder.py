@@ -7,133 +7,241 @@ Example:
 >>> x = np.random.rand(256, 4).astype("float32"); y = x.sum(axis=1)
 >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
 >>> model.compile(optimizer="adam", loss="mse")
->>> finder = LRFinder(num_steps=40)
+>>> finder = LRFinder(total_steps=40)
 >>> _ = model.fit(x, y, batch_size=32, epochs=5, callbacks=[finder], verbose=0)
->>> len(finder.lrs) <= 40 and finder.suggestion > 0
+>>> len(finder.lrs) <= 40 and (finder.suggestion is None) == bool(finder.no_suggestion_reason)
 True
 """
 
 import math
-import warnings
+import numbers
+import statistics
 
 import keras
+import tensorflow as tf
 
 from dlkeras.freezing import build_optimizer_for_unfreezing
-from dlkeras.installing import (OptimizerSnapshot, WeightsSnapshot, current_step,
-                                install_learning_rate)
-from dlkeras.lr_suggestions import SUGGESTERS
+from dlkeras.installing import OptimizerSnapshot, WeightsSnapshot
+from dlkeras.keras_internals import (learning_rate_object, set_learning_rate_object,
+                                     step_counter)
+from dlkeras.lr_suggestions import (DEFAULT_RULE, RAW_LOSS_RULES, SUGGESTERS, NoSuggestion,
+                                    sweep_trouble)
 from dlkeras.optimizers import sub_optimizers
 from dlkeras.plots import log_figure, plot_lr_finder
-from dlkeras.schedules import ExponentialSweep
+
+LEVEL_WINDOW = 5  # raw losses in the running median that tells divergence from noise
 
 
 class LRFinder(keras.callbacks.Callback):
-    """Sweeps the learning rate up exponentially and records the loss.
+    """Sweeps the learning rate up exponentially, one step at a time, and records the loss.
 
-    Training stops by itself after `num_steps` steps, when the smoothed loss
-    exceeds `stop_factor` times its best, or when the loss is not finite.
-    Afterwards the model's weights and the optimizer's state (slots, step
-    counter, learning-rate objects) are exactly what they were before.
-    With layer groups, every group's rate is swept, keeping the ratios the
-    groups had; `lrs` records the last group's rate.
+    The sweep goes from `start_lr` to `end_lr` in `total_steps` steps. It
+    stops early when the loss diverges: when its running median over the
+    last `LEVEL_WINDOW` steps (which lags by two steps, where fastai's EMA
+    lags by about fifty) is above both its starting level and
+    `stop_factor` times its best, or when it is not finite.
+
+    The finder takes one step per call even if the model was compiled with
+    `steps_per_execution > 1`, so the curve has one point per step. When the
+    fit ends, or a step raises (an error, `KeyboardInterrupt`), the weights,
+    the optimizer's state and learning-rate objects, `steps_per_execution`
+    and the train function are put back exactly as they were. (An error
+    raised by another callback skips Keras' `on_train_end`: call
+    `restore()` then, as `dlkeras.lr_find` does.)
+
+    If every group's learning rate is a variable (a compiled float rate),
+    the sweep drives those variables and reuses the model's train function:
+    no new trace. With layer groups every group's rate is swept, keeping
+    the ratios the groups had; `lrs` records the last group's rate.
 
     Args:
         start_lr: first learning rate of the sweep (last group).
-        end_lr: learning rate reached after `num_steps`.
-        num_steps: length of the sweep in optimizer steps.
-        beta: smoothing of the loss (exponential moving average).
-        stop_factor: stop when smoothed loss > stop_factor * best.
+        end_lr: learning rate reached after `total_steps`.
+        total_steps: length of the sweep in optimizer steps.
+        beta: smoothing of `losses` (exponential moving average, as fastai).
+        stop_factor: divergence threshold, relative to the best running median.
         log_dir: if set, the plot goes to TensorBoard there as an image.
 
     Attributes:
-        lrs, losses: the sweep (losses smoothed); `raw_losses` unsmoothed.
-        suggestions: dict of `valley`, `steep` and `minimum` suggestions.
-        suggestion: the `valley` suggestion.
+        lrs, raw_losses: the sweep, one point per step; `losses`: EMA-smoothed.
+        suggestions: rate per rule name (`margin`, `valley`, `steep`,
+            `minimum`); rules that have no trustworthy answer are left out.
+        suggestion: the default rule's rate (`margin`), or None.
+        no_suggestion_reason: one line saying why `suggestion` is None, else None.
         diverged: whether the sweep stopped because the loss blew up.
     """
 
-    def __init__(self, start_lr=1e-7, end_lr=10.0, num_steps=100, beta=0.98,
+    def __init__(self, start_lr=1e-7, end_lr=10.0, total_steps=100, beta=0.98,
                  stop_factor=4.0, log_dir=None):
         super().__init__()
-        ExponentialSweep(start_lr, end_lr, num_steps)  # validates the three
+        for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real)
+                                               and math.isfinite(value) and value > 0):
+                raise ValueError(f"`{name}` must be a positive float. Received: {name}={value!r}")
+        if not end_lr > start_lr:
+            raise ValueError("`end_lr` must be larger than `start_lr`. "
+                             f"Received: start_lr={start_lr}, end_lr={end_lr}")
+        if not isinstance(total_steps, int) or total_steps < 1:
+            raise ValueError(f"`total_steps` must be an integer >= 1. Received: total_steps={total_steps!r}")
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"`beta` must be in [0, 1). Received: beta={beta!r}")
         if not stop_factor > 1.0:
             raise ValueError(f"`stop_factor` must be > 1. Received: stop_factor={stop_factor!r}")
-        self.start_lr, self.end_lr, self.num_steps = float(start_lr), float(end_lr), num_steps
-        self.beta, self.stop_factor, self.log_dir = beta, stop_factor, log_dir
+        self.start_lr, self.end_lr, self.total_steps = float(start_lr), float(end_lr), total_steps
+        self.beta, self.stop_factor = beta, stop_factor
+        self.log_dir = log_dir
+        self._active = False
+        self._clear()
+
+    def _clear(self):
         self.lrs, self.losses, self.raw_losses = [], [], []
         self.suggestions, self.suggestion, self.diverged = {}, None, False
+        self.no_suggestion_reason = "the sweep has not run yet"
 
-    def _lr_at(self, step):
-        fraction = min(max(step / self.num_steps, 0.0), 1.0)
-        return self.start_lr * (self.end_lr / self.start_lr) ** fraction
+    # --- Setting up and putting back ---------------------------------------
 
     def on_train_begin(self, logs=None):
         model = self.model
-        if getattr(model, "steps_per_execution", 1) > 1:
-            warnings.warn(
-                f"steps_per_execution={model.steps_per_execution}: the LR finder sees one "
-                "averaged loss per execution, so its curve is coarser.", stacklevel=2)
+        self._clear()
         build_optimizer_for_unfreezing(model)
         self._weights = WeightsSnapshot(model)
         self._optimizer_state = OptimizerSnapshot(model.optimizer)
-        subs = sub_optimizers(model.optimizer)
-        rates = [float(keras.ops.convert_to_numpy(s.learning_rate)) for s in subs]
+        self._compiled = (model.train_function, model.steps_per_execution)
+        self._active = True  # from here on, restore() has something to put back
+        self._rates, retrace = self._take_over_learning_rates(sub_optimizers(model.optimizer))
+        if model.steps_per_execution != 1:
+            model.steps_per_execution, retrace = 1, True
+        if retrace:
+            model.make_train_function(force=True)
+        self._first_step = None if retrace else int(step_counter(model.optimizer))
+        self._one_step = model.train_function
+        # Keras calls `model.train_function` once per `steps_per_execution`
+        # batches; this runs them one step at a time (public attribute).
+        model.train_function = self._run_steps
+        self._steps_per_call = self._compiled[1]
+        self._ema, self._best_level = 0.0, math.inf
+
+    def _take_over_learning_rates(self, optimizers):
+        """(variable, ratio to the last group) per group; True if a new trace is needed.
+
+        A group whose rate is already a variable keeps it (the traced step
+        reads it); any other gets a fresh variable in place of its schedule.
+        """
+        rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in optimizers]
         top = rates[-1] if rates[-1] > 0 else 1.0
-        self._start = current_step(model.optimizer)
-        for sub, rate in zip(subs, rates):
-            ratio = rate / top if rate > 0 else 1.0
-            install_learning_rate(sub, ExponentialSweep(
-                self.start_lr * ratio, self.end_lr * ratio, self.num_steps,
-                start_step=current_step(sub)))
-        model.make_train_function(force=True)
-        self.lrs, self.losses, self.raw_losses = [], [], []
-        self._average, self._count, self._best = 0.0, 0, math.inf
-        self.diverged = False
+        taken, retrace = [], False
+        for optimizer, rate in zip(optimizers, rates):
+            variable = learning_rate_object(optimizer)
+            if not isinstance(variable, keras.Variable):
+                variable = keras.Variable(rate, dtype="float32", trainable=False,
+                                          name="lr_finder_rate")
+                set_learning_rate_object(optimizer, variable)
+                retrace = True
+            taken.append((variable, rate / top if rate > 0 else 1.0))
+        return taken, retrace
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self.model.reset_metrics()  # so the batch's logs hold this batch's loss only
+    def restore(self):
+        """Puts weights, optimizer, `steps_per_execution` and train function back (idempotent)."""
+        if not self._active:
+            return
+        self._active = False
+        model = self.model
+        model.train_function, model.steps_per_execution = self._compiled
+        self._weights.restore()
+        self._optimizer_state.restore()
 
-    def on_train_batch_end(self, batch, logs=None):
-        loss = float((logs or {}).get("loss", math.nan))
-        done = current_step(self.model.optimizer) - self._start
+    def on_train_end(self, logs=None):
+        self.restore()
+        self._suggest()
+        if self.log_dir is not None and self.lrs:
+            log_figure(self.plot(), self.log_dir, "lr_finder")
+
+    # --- The sweep -----------------------------------------------------------
+
+    def _run_steps(self, iterator):
+        logs = None
+        for _ in range(self._steps_per_call):
+            if self.model.stop_training:
+                break
+            fraction = len(self.raw_losses) / self.total_steps
+            rate = self.start_lr * (self.end_lr / self.start_lr) ** fraction
+            for variable, ratio in self._rates:
+                variable.assign(rate * ratio)
+            self.model.reset_metrics()  # so the logs hold this step's loss only
+            try:
+                logs = self._one_step(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                if logs is None:
+                    raise
+                break  # the data ran out; Keras ends the epoch at the next call
+            except BaseException:
+                self.restore()
+                raise
+            if self._first_step is not None and not self._took_one_step():
+                continue  # that call ran several steps: not a point of the curve
+            self._record(rate, float(logs["loss"]))
+        return logs
+
+    def _took_one_step(self):
+        """Checks, after the first call, that the reused train function runs one step.
+
+        A train function traced while `steps_per_execution` was larger keeps
+        running that many steps even after the attribute is set to 1 (Keras
+        reads it when tracing); such a function is replaced by a new one.
+        """
+        taken = int(step_counter(self.model.optimizer)) - self._first_step
+        self._first_step = None
+        if taken == 1:
+            return True
+        self.model.make_train_function(force=True)
+        self._one_step, self.model.train_function = self.model.train_function, self._run_steps
+        return False
+
+    def _record(self, rate, loss):
+        self.lrs.append(rate)
         self.raw_losses.append(loss)
-        self.lrs.append(self._lr_at(done - 1))
         if not math.isfinite(loss):
             self.losses.append(loss)
             self.diverged = self.model.stop_training = True
             return
-        self._count += 1
-        self._average = self.beta * self._average + (1 - self.beta) * loss
-        smooth = self._average / (1 - self.beta ** self._count)
-        self.losses.append(smooth)
-        self._best = min(self._best, smooth)
-        if smooth > self.stop_factor * self._best:
+        count = len(self.raw_losses)
+        self._ema = self.beta * self._ema + (1 - self.beta) * loss
+        self.losses.append(self._ema / (1 - self.beta ** count))
+        level = statistics.median(self.raw_losses[-LEVEL_WINDOW:])
+        self._best_level = min(self._best_level, level)
+        start = statistics.median(self.raw_losses[:LEVEL_WINDOW])
+        best = self._best_level
+        if count >= LEVEL_WINDOW and level > max(start, best + (self.stop_factor - 1) * abs(best)):
             self.diverged = self.model.stop_training = True
-        if done >= self.num_steps:
+        if count >= self.total_steps:
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
-        self._weights.restore()
-        self._optimizer_state.restore()
-        self.model.make_train_function(force=True)
-        lrs, losses = self.lrs, self.losses
-        if len(lrs) > 10:
-            # The first tenth is dominated by the smoothing's warm-up, the last
-            # points are already blowing up: neither should be suggested.
-            lrs, losses = lrs[len(lrs) // 10:-5], losses[len(losses) // 10:-5]
-        try:
-            self.suggestions = {name: f(lrs, losses) for name, f in SUGGESTERS.items()}
-        except ValueError as error:
-            warnings.warn(f"No learning-rate suggestion: {error}", stacklevel=2)
-            self.suggestions = {}
-        self.suggestion = self.suggestions.get("valley")
-        if self.log_dir is not None and self.lrs:
-            log_figure(self.plot(), self.log_dir, "lr_finder")
+    def _suggest(self):
+        self.suggestions, self.suggestion = {}, None
+        if not self.lrs:
+            self.no_suggestion_reason = "the sweep recorded no step"
+            return
+        trouble = sweep_trouble(self.lrs, self.raw_losses)
+        self.no_suggestion_reason = trouble
+        if trouble is not None:
+            return
+        smoothed_lrs, smoothed = self.lrs, self.losses
+        if len(smoothed) > 10:
+            # fastai's rules skip the EMA's warm-up (first tenth) and the blow-up.
+            smoothed_lrs, smoothed = smoothed_lrs[len(smoothed) // 10:-5], smoothed[len(smoothed) // 10:-5]
+        reasons = {}
+        for name, rule in SUGGESTERS.items():
+            curve = (self.lrs, self.raw_losses) if name in RAW_LOSS_RULES else (smoothed_lrs, smoothed)
+            try:
+                self.suggestions[name] = rule(*curve)
+            except NoSuggestion as error:
+                reasons[name] = str(error)
+        self.suggestion = self.suggestions.get(DEFAULT_RULE)
+        self.no_suggestion_reason = reasons.get(DEFAULT_RULE)
 
     def plot(self):
-        """The loss against the learning rate, suggestions marked (a Figure)."""
+        """Raw and smoothed loss against the learning rate, suggestions marked (a Figure)."""
         if not self.lrs:
             raise ValueError("The LR finder has not run yet: call fit with it first.")
-        return plot_lr_finder(self.lrs, self.losses, self.suggestions)
+        return plot_lr_finder(self.lrs, self.losses, self.suggestions,
+                              raw_losses=self.raw_losses, note=self.no_suggestion_reason)

@@ -225,13 +225,7 @@ class Task:
             freeze(self.network, self.layer_groups)
         kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         train = train.dataset() if hasattr(train, "steps_per_epoch") else train
-        compiled = self.network.steps_per_execution
-        self.network.steps_per_execution = 1  # one loss per step for the curve
-        try:
-            return lr_find(self.network, train, **kwargs)
-        finally:
-            self.network.steps_per_execution = compiled
-            self.network.make_train_function(force=True)
+        return lr_find(self.network, train, **kwargs)
 
     def fit_one_cycle(self, data, *, epochs, lr_max, validation_data=None, batch_size=None,
                       seed=None, **kwargs):

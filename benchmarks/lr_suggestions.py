@@ -1,0 +1,197 @@
+"""Benchmark: the LR finder's suggestions against a grid of one-cycle runs, on five tasks.
+
+For each task (`benchmarks/lr_tasks.py`: tabular gss_wages, MovieLens dot model,
+MNIST-5k CNN from scratch, EfficientNet-Lite0 fine-tuning, diamonds log-price
+regression with `y_range`) and each seed: a fresh model runs `lr_find`; every
+rule's suggestion is recorded, plus fastai's `valley` rule applied to the same
+recorded curve; the task's recipe trains a fresh model at the default
+suggestion (`margin`) and at every rate of the grid {1e-4, 3e-4, 1e-3, 3e-3,
+1e-2, 3e-2, 1e-1}. When the grid's best rate is its top rate, 3e-1 and 1 are
+run too (a best at the edge of a grid is not a best). Metrics are the final
+validation metric, averaged over seeds.
+
+Goal (issue 9): the metric at the default suggestion within 1 % (relative) of
+the grid's best, and the suggestion within 3x of the best rate; or the finder
+says it has no trustworthy suggestion.
+
+Run (about 20 minutes on 2 shared CPU cores; hold the heavy lock):
+    flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/lr_suggestions.py
+    .venv/bin/python benchmarks/lr_suggestions.py --tasks tabular diamonds --seeds 0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+EXTENSION = (3e-1, 1.0)
+RULES = ("margin", "valley", "steep", "minimum")
+
+
+def fastai_valley(lrs, raw_losses, num_it=100, beta=0.98):
+    """fastai 2.8's `valley` rule, applied to a curve we recorded (written from its behaviour).
+
+    fastai smooths the loss with a debiased EMA (`beta`), keeps the points from
+    `num_it // 10` to the sixth from the end and up to the first NaN, takes the
+    longest decreasing subsequence of the smoothed loss, counts its length back
+    from where it ends, and suggests the rate half way along that span (at a
+    third plus a sixth of it).
+    """
+    raw = np.asarray(raw_losses, dtype="float64")
+    smoothed, average = [], 0.0
+    for count, loss in enumerate(raw, start=1):
+        average = beta * average + (1 - beta) * loss
+        smoothed.append(average / (1 - beta ** count))
+    lrs, smoothed = np.asarray(lrs)[num_it // 10:-5], np.asarray(smoothed)[num_it // 10:-5]
+    bad = np.flatnonzero(~np.isfinite(smoothed))
+    if bad.size:
+        lrs, smoothed = lrs[:bad[0]], smoothed[:bad[0]]
+    if len(smoothed) < 2:
+        return None
+    length = np.ones(len(smoothed), dtype=int)
+    for i in range(1, len(smoothed)):
+        earlier = smoothed[:i] > smoothed[i]
+        if earlier.any():
+            length[i] = length[:i][earlier].max() + 1
+    end = int(np.argmax(length))
+    start = end - int(length[end])
+    third = (end - start) / 3
+    return float(lrs[start + int(third) + int(third / 2)])
+
+
+def sweep(task, seed, curves_dir=None):
+    """Runs the LR finder on a fresh model; returns every rule's suggestion."""
+    start = time.perf_counter()
+    finder = task.find(task.build(seed))
+    seconds = time.perf_counter() - start
+    if curves_dir:
+        os.makedirs(curves_dir, exist_ok=True)
+        np.savez(os.path.join(curves_dir, f"{task.name.split()[0]}_s{seed}.npz"),
+                 lrs=np.array(finder.lrs), raw=np.array(finder.raw_losses),
+                 smooth=np.array(finder.losses))
+    return {"seconds": seconds, "steps": len(finder.lrs), "suggestion": finder.suggestion,
+            "reason": finder.no_suggestion_reason,
+            "rules": {rule: finder.suggestions.get(rule) for rule in RULES},
+            "fastai_valley": fastai_valley(finder.lrs, finder.raw_losses)}
+
+
+def train_at(task, seed, lr):
+    start = time.perf_counter()
+    metric = float(task.train(task.build(seed), lr))
+    print(f"  {task.name} seed {seed} lr {lr:.3g}: {task.metric} {metric:.4f} "
+          f"({time.perf_counter() - start:.0f}s)", flush=True)
+    return metric
+
+
+def run_task(task, seeds, curves_dir=None):
+    """Sweeps, trains at each seed's suggestion, and runs the grid (extended if needed)."""
+    result = {"name": task.name, "metric": task.metric, "higher_is_better": task.higher_is_better,
+              "seeds": {}, "grid": {}}
+    for seed in seeds:
+        found = sweep(task, seed, curves_dir)
+        print(f"{task.name} seed {seed}: {found}", flush=True)
+        if found["suggestion"] is not None:
+            found["metric"] = train_at(task, seed, found["suggestion"])
+        result["seeds"][seed] = found
+    rates = list(GRID)
+    for lr in rates:
+        result["grid"][lr] = [train_at(task, seed, lr) for seed in seeds]
+    if best_rate(result) == GRID[-1]:
+        for lr in EXTENSION:
+            result["grid"][lr] = [train_at(task, seed, lr) for seed in seeds]
+    return result
+
+
+def best_rate(result, rates=None):
+    sign = 1.0 if result["higher_is_better"] else -1.0
+    rates = rates or list(result["grid"])
+    return max(rates, key=lambda lr: sign * float(np.mean(result["grid"][lr])))
+
+
+def verdict(result):
+    """Whether the goal is met, against the 7-rate grid and the extended one."""
+    found = list(result["seeds"].values())
+    suggested = [f["suggestion"] for f in found if f["suggestion"] is not None]
+    if not suggested:
+        return {"ok": True, "why": "no suggestion: " + found[0]["reason"]}
+    metric = float(np.mean([f["metric"] for f in found if f["suggestion"] is not None]))
+    rate = float(np.exp(np.mean(np.log(suggested))))
+    out = {"metric": metric, "rate": rate}
+    for label, rates in (("grid", list(GRID)), ("extended", list(result["grid"]))):
+        best = best_rate(result, rates)
+        best_metric = float(np.mean(result["grid"][best]))
+        gap = (metric - best_metric) / best_metric * (1 if result["higher_is_better"] else -1)
+        out[label] = {"best": best, "best_metric": best_metric, "gap": gap,
+                      "ok": gap >= -0.01 and best / 3 <= rate <= best * 3}
+    out["ok"] = out["grid"]["ok"]
+    return out
+
+
+def _rates(values):
+    values = [v for v in values if v is not None]
+    return "/".join(f"{v:.1e}" for v in values) if values else "none"
+
+
+def table(results):
+    """One Markdown table: grid, each rule's suggestions, the metric at the default."""
+    head = ("| task (metric) | grid: mean metric per lr_max | best (grid / extended) | "
+            "margin (default) per seed | metric at margin | gap to best | within 3x | "
+            "valley | steep | minimum | fastai valley | goal |")
+    lines = [head, "|" + "---|" * 12]
+    for result in results:
+        check = verdict(result)
+        found = list(result["seeds"].values())
+        grid = " ".join(f"{lr:g}:{np.mean(v):.4f}" for lr, v in result["grid"].items())
+        rules = [_rates(f["rules"][rule] for f in found) for rule in ("valley", "steep", "minimum")]
+        fastai = _rates(f["fastai_valley"] for f in found)
+        if "grid" not in check:
+            lines.append(f"| {result['name']} ({result['metric']}) | {grid} | "
+                         f"{best_rate(result, list(GRID)):g} / {best_rate(result):g} | "
+                         f"{check['why']} | | | | {' | '.join(rules)} | {fastai} | yes |")
+            continue
+        g, e = check["grid"], check["extended"]
+        lines.append(
+            f"| {result['name']} ({result['metric']}) | {grid} | {g['best']:g} / {e['best']:g} | "
+            f"{_rates(f['suggestion'] for f in found)} | {check['metric']:.4f} | "
+            f"{100 * g['gap']:+.2f} % / {100 * e['gap']:+.2f} % | "
+            f"{'yes' if g['best'] / 3 <= check['rate'] <= g['best'] * 3 else 'no'} / "
+            f"{'yes' if e['best'] / 3 <= check['rate'] <= e['best'] * 3 else 'no'} | "
+            f"{' | '.join(rules)} | {fastai} | "
+            f"{'yes' if g['ok'] else 'no'} / {'yes' if e['ok'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    from benchmarks.lr_tasks import TASKS
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--lite0-seeds", type=int, nargs="+", default=[0],
+                        help="seeds of the (slow) fine-tuning task")
+    parser.add_argument("--curves", help="save each sweep's (lrs, raw losses) here as .npz")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args(argv)
+    start, results = time.perf_counter(), []
+    for name in args.tasks:
+        seeds = args.lite0_seeds if name == "lite0" else args.seeds
+        results.append(run_task(TASKS[name](), seeds, args.curves))
+        print(table(results[-1:]), flush=True)
+    print(f"\n{len(results)} tasks in {(time.perf_counter() - start) / 60:.1f} min, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(results, handle, indent=1, default=lambda o: None)
+
+
+if __name__ == "__main__":
+    main()
