@@ -87,7 +87,8 @@ class ImageApp(App):
         if args.command == "demo":
             return demo_data(args)
         source = load_source(args)
-        train, valid = random_split(len(source), args.valid_pct, args.seed)
+        labels = source.targets if source.task == "single_label" else None
+        train, valid = random_split(len(source), args.valid_pct, args.seed, labels=labels)
         return source.subset(np.sort(train)), source.subset(np.sort(valid))
 
     def build_task(self, args, train):
