@@ -87,7 +87,8 @@ class ImageApp(App):
         if args.command == "demo":
             return demo_data(args)
         source = load_source(args)
-        labels = source.targets if source.task == "single_label" else None
+        single = source.task == "single_label"
+        labels = np.asarray(source.class_names)[source.targets] if single else None
         train, valid = random_split(len(source), args.valid_pct, args.seed, labels=labels)
         return source.subset(np.sort(train)), source.subset(np.sort(valid))
 

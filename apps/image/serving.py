@@ -21,7 +21,10 @@ without dlkeras), with `InvalidArgumentError`s that name the image:
   holds more than one full-size image;
 * bytes that are no PNG/JPEG/GIF/BMP/WebP image, and images without pixels,
   are refused;
-* an empty batch gives empty outputs (`[0, C]`).
+* an empty batch gives empty outputs (`[0, C]`);
+* shapes are checked when the graph runs (`tf.ensure_shape`): a loaded
+  signature checks the dtype of what it is given but not its shape, so a
+  `[H, W, 3]` image would otherwise reach a graph traced for `[B, H, W, 3]`.
 
 Input dtypes are exact: `image_bytes` is `string`, `pixels` is `uint8` (RGB
 0..255). TensorFlow refuses a tensor of any other dtype before the graph
@@ -98,6 +101,7 @@ def serving_functions(model, size, class_names, max_pixels=DEFAULT_MAX_PIXELS):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def from_bytes(image_bytes):
+        image_bytes = tf.ensure_shape(image_bytes, [None])  # see the module docstring
         indices = tf.range(tf.size(image_bytes, out_type=tf.int64))
         # One image at a time: a call holds at most one decoded full-size image.
         pixels = tf.map_fn(decode_one, (indices, image_bytes), parallel_iterations=1,
@@ -107,6 +111,7 @@ def serving_functions(model, size, class_names, max_pixels=DEFAULT_MAX_PIXELS):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
                                                 name="pixels")])
     def from_pixels(pixels):
+        pixels = tf.ensure_shape(pixels, [None, None, None, 3])
         shape = tf.shape(pixels, out_type=tf.int64)
         batch = shape[0]
         checks = budget_checks(1, shape[1], shape[2], max_pixels, "pixels (each image)",

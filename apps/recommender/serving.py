@@ -9,7 +9,9 @@ indices per user index, gathered and scattered inside the graph.
 The contract, checked inside the graph (so an exported SavedModel gives the
 same clear `InvalidArgumentError`s without any Python of ours):
 
-* inputs are 1-D; `user_ids` and `item_ids` have the model's id dtype
+* `user_ids` and `item_ids` are 1-D and `k` a scalar (checked when the
+  graph runs: a loaded signature checks dtypes but not shapes);
+  `user_ids` and `item_ids` have the model's id dtype
   exactly (`int64` for integer vocabularies, `string` otherwise), `k` is a
   scalar `int32` with `1 <= k <= number of known items`; any id value is
   valid (an unseen one gets the global and known-side biases only);
@@ -93,6 +95,7 @@ class RecommenderServer:
 
     def predict_fn(self, user_ids, item_ids):
         """Ratings for each (user_ids[i], item_ids[i]) pair: `{"ratings": (n,)}`."""
+        user_ids, item_ids = tf.ensure_shape(user_ids, [None]), tf.ensure_shape(item_ids, [None])
         n_users, n_items = tf.size(user_ids), tf.size(item_ids)
         same = tf.debugging.Assert(tf.equal(n_users, n_items), [tf.strings.format(
             "predict: user_ids and item_ids must have the same length; user_ids has {} ids "
@@ -109,12 +112,12 @@ class RecommenderServer:
 
     def recommend_fn(self, user_ids, k):
         """Top-`k` unrated items per user: `{"item_ids": (n, k), "scores": (n, k)}`."""
-        checks = [
-            tf.debugging.assert_positive(k, message="recommend: k must be > 0"),
-            tf.debugging.assert_less_equal(k, self.n_items, message=(
-                f"recommend: k must be <= the number of known items ({self.n_items})")),
-        ]
-        with tf.control_dependencies(checks):
+        user_ids, k = tf.ensure_shape(user_ids, [None]), tf.ensure_shape(k, [])
+        within = tf.logical_and(k > 0, k <= self.n_items)
+        check = tf.debugging.Assert(within, [tf.strings.format(
+            f"recommend: k must be > 0 and k must be <= the number of known items "
+            f"({self.n_items}). Received: k={{}}", k)])
+        with tf.control_dependencies([check]):
             n_users = tf.size(user_ids)
         candidates = tf.constant(self.item_vocabulary)
 

@@ -63,13 +63,16 @@ def continuous_values(series: pd.Series) -> np.ndarray:
             f"Continuous column {series.name!r} must be numeric; it has dtype "
             f"{series.dtype} (first values: {series.head(3).tolist()})."
         )
-    values = series.to_numpy(dtype=np.float32, na_value=np.nan)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
+        values = series.to_numpy(dtype=np.float32, na_value=np.nan)
     infinite = np.isinf(values)
     if infinite.any():
         row = int(np.flatnonzero(infinite)[0])
+        value = series.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
         raise ValueError(
             f"Continuous column {series.name!r} holds {int(infinite.sum())} infinite value(s) "
-            f"(or beyond float32), e.g. {series.iloc[row]!r} at row {row}: replace them by NaN "
+            f"(or beyond float32), e.g. {value!r} at row {row}: replace them by NaN "
             "(missing) or finite numbers.")
     return values
 

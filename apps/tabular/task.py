@@ -11,7 +11,8 @@ unseen values allowed) and `float32` for continuous ones (NaN = missing).
 It returns `probabilities` (one column per class) and `label` for
 classification, or `values` for regression. The contract, checked in the
 graph (it holds served without dlkeras): a missing, extra or wrongly typed
-column is refused by TensorFlow with the column's name; columns of
+column is refused by TensorFlow with the column's name, a column that is
+not 1-D by `tf.ensure_shape` (with its name); columns of
 different lengths and +-inf values are refused naming the column; a row
 whose outputs would not be finite is refused, never labelled; an empty
 batch gives empty outputs. (TensorFlow's Python binding casts NumPy arrays
@@ -238,12 +239,14 @@ def _serving_function(model, roles):
     @tf.autograph.experimental.do_not_convert
     def serve(*args, **kwargs):
         columns = dict(signature.bind(*args, **kwargs).arguments)
+        # A loaded signature checks dtypes, not shapes: a [n, 1] column would get through.
+        columns = {name: tf.ensure_shape(values, [None]) for name, values in columns.items()}
         with tf.control_dependencies(serving_checks(columns, roles)):
             columns = {name: tf.identity(values) for name, values in columns.items()}
         outputs = model(columns, training=False)
         finite = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(outputs)), [
-            "serve: the model's outputs are not finite for some rows (an input value far "
-            "outside the training range?); no prediction is given for such rows"])
+            "serve: the outputs are not finite for some rows (an input value far outside "
+            "the training range?); no prediction is given for such rows"])
         with tf.control_dependencies([finite]):
             outputs = tf.identity(outputs)
         if roles.task == "regression":
