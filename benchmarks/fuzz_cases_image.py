@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks.fuzz_serving import Case, Signature
 
-SIZE, BUDGET, CLASSES = 24, 64 * 64, ["cat", "dog", "emu"]
+SIZE, BUDGET, CLASSES = 32, 64 * 64, ["cat", "dog", "emu"]
 FORMATS = [("PNG", {}), ("JPEG", {"quality": 90}), ("GIF", {}), ("BMP", {}),
            ("WEBP", {"lossless": True}), ("WEBP", {"quality": 80})]
 OVER = ("over the serving budget of 4096 pixels",)
