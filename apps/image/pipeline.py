@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.image.headers import header_info
 from dlkeras.data import epoch_permutation, epoch_stream
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -62,9 +61,8 @@ def to_model_pixels(images, size):
 
 
 def decode_image_file(path, size):
-    """Reads, decodes (JPEG/PNG/BMP/GIF, a GIF's first frame only) and resizes one image file."""
-    data = header_info(tf.io.read_file(path))[3]  # a GIF cut after its first frame
-    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    """Reads, decodes (JPEG/PNG/BMP/GIF) and resizes one image file."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     return to_model_pixels(image, size)
 
 
