@@ -1,10 +1,11 @@
 """Image serving contract, checked in a fresh process without dlkeras (issue 12).
 
 Decompression bombs are refused from the header (a 0.29 MB PNG of
-10000x10000 zeros added 1.6 GB to the serving process), a GIF is decoded
-frame 0 only (a 6 KB GIF of 60 2000x2000 frames took 730 MB), empty batches
-give empty outputs, broken inputs get errors naming the image, and a
-tensor of another dtype is refused.
+10000x10000 zeros added 1.6 GB to the serving process), a GIF costs one
+frame (a 6 KB GIF of 60 2000x2000 frames is 730 MB when every frame is
+decoded; TensorFlow 2.21 already decodes frame 0 only, the test guards it),
+empty batches give empty outputs, broken inputs get errors naming the
+image, and a tensor of another dtype is refused.
 """
 import io
 import json
