@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 
-def random_split(n_rows, valid_pct=0.2, seed=42):
+def random_split(n_rows, valid_pct=0.2, seed=42, labels=None):
     """Train and validation positions of `n_rows` rows, from a seeded permutation.
 
     Args:
@@ -41,19 +41,27 @@ def random_split(n_rows, valid_pct=0.2, seed=42):
             first `int(valid_pct * n_rows)` positions of
             `np.random.RandomState(seed).permutation(n_rows)` are validation.
         seed: seed of the permutation.
+        labels: optional class of each row (classification). Then every
+            class must have at least 2 rows, and each split holds at least
+            one row of every class: when the permutation left a class out
+            of one split, one of its rows moves over (the split is unchanged
+            when every class is already in both).
 
     Returns:
         `(train_positions, valid_positions)`, int arrays in permutation order.
 
     Raises:
-        ValueError: `valid_pct` outside (0, 1), or a split that leaves no
-            training or no validation row.
+        ValueError: `valid_pct` outside (0, 1), a split that leaves no
+            training or no validation row, or a class with fewer than 2 rows.
 
     Example:
 
     >>> train, valid = random_split(5, 0.4, seed=1)
     >>> sorted(train.tolist() + valid.tolist())
     [0, 1, 2, 3, 4]
+    >>> train, valid = random_split(6, 0.5, seed=0, labels=["a", "a", "a", "a", "b", "b"])
+    >>> sorted({"a", "b"} - {["a", "a", "a", "a", "b", "b"][i] for i in valid})
+    []
     """
     if not isinstance(valid_pct, (int, float)) or not 0.0 < valid_pct < 1.0:
         raise ValueError(f"`valid_pct` must be in (0, 1). Received: valid_pct={valid_pct!r}")
@@ -66,11 +74,43 @@ def random_split(n_rows, valid_pct=0.2, seed=42):
     if cut >= n_rows:
         raise ValueError(f"valid_pct={valid_pct} of {n_rows} rows leaves no training row.")
     order = np.random.RandomState(seed).permutation(n_rows)
-    return order[cut:], order[:cut]
+    train, valid = order[cut:], order[:cut]
+    if labels is None:
+        return train, valid
+    return _covering_every_class(train, valid, np.asarray(labels))
 
 
-def random_split_frame(frame, valid_pct=0.2, seed=42):
+def _covering_every_class(train, valid, labels):
+    """Moves one row of each class missing from a split into it (classes need >= 2 rows)."""
+    if len(labels) != len(train) + len(valid):
+        raise ValueError(f"{len(labels)} labels for {len(train) + len(valid)} rows.")
+    classes, counts = np.unique(labels, return_counts=True)
+    rare = [(c.item() if isinstance(c, np.generic) else c, int(n))
+            for c, n in zip(classes, counts) if n < 2]
+    if rare:
+        shown = ", ".join(f"{c!r} ({n} row)" for c, n in rare[:5])
+        raise ValueError(f"{len(rare)} class(es) have a single example: {shown}; every class needs "
+                         "at least 2 (one to train on, one to validate): add examples or drop "
+                         "the class.")
+    for label in classes:
+        for source, target in (("valid", "train"), ("train", "valid")):
+            parts = {"train": train, "valid": valid}
+            if not np.any(labels[parts[target]] == label):
+                row = parts[source][labels[parts[source]] == label][-1]
+                parts[source] = parts[source][parts[source] != row]
+                parts[target] = np.append(parts[target], row)
+                train, valid = parts["train"], parts["valid"]
+    return train, valid
+
+
+def random_split_frame(frame, valid_pct=0.2, seed=42, label_column=None):
     """`(train, valid)` rows of a DataFrame by `random_split`, each with a fresh index.
+
+    Args:
+        frame: the table.
+        valid_pct, seed: as for `random_split`.
+        label_column: a class column: every class then lands in both splits
+            (see `random_split`'s `labels`).
 
     Example:
 
@@ -79,7 +119,13 @@ def random_split_frame(frame, valid_pct=0.2, seed=42):
     >>> len(train), len(valid), list(valid.index)
     (8, 2, [0, 1])
     """
-    train, valid = random_split(len(frame), valid_pct, seed)
+    labels = None
+    if label_column is not None:
+        if frame[label_column].isna().any():
+            raise ValueError(f"Label column {label_column!r} holds missing values; drop those "
+                             "rows first.")
+        labels = frame[label_column].astype(str).to_numpy()
+    train, valid = random_split(len(frame), valid_pct, seed, labels=labels)
     return (frame.iloc[train].reset_index(drop=True), frame.iloc[valid].reset_index(drop=True))
 
 

@@ -87,7 +87,9 @@ class ImageApp(App):
         if args.command == "demo":
             return demo_data(args)
         source = load_source(args)
-        train, valid = random_split(len(source), args.valid_pct, args.seed)
+        single = source.task == "single_label"
+        labels = np.asarray(source.class_names)[source.targets] if single else None
+        train, valid = random_split(len(source), args.valid_pct, args.seed, labels=labels)
         return source.subset(np.sort(train)), source.subset(np.sort(valid))
 
     def build_task(self, args, train):

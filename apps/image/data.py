@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from apps.image.files import IMAGE_EXTENSIONS, drop_unreadable
+from apps.image.files import IMAGE_EXTENSIONS, drop_unreadable, logger
 
 TASKS = ("single_label", "multi_label", "regression")
 
@@ -57,6 +57,10 @@ class ImageSource:
 def from_folder(root, check_files=True):
     """Reads `root/<class name>/<image file>` (one sub-folder per class).
 
+    A sub-folder without (readable) image files is not a class: it is
+    skipped with a warning naming it, as are hidden folders (".name").
+    At least two classes must remain.
+
     Args:
         root: directory whose sub-folders are the classes (sorted by name).
         check_files: decode every file once and skip (with a warning naming
@@ -70,8 +74,9 @@ def from_folder(root, check_files=True):
     >>> import tempfile
     >>> from PIL import Image
     >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ("cats", "dogs"):
+    >>> for name in ("cats", "dogs", "empty"):
     ...     (root / name).mkdir()
+    >>> for name in ("cats", "dogs"):
     ...     Image.new("RGB", (8, 8)).save(root / name / "1.png")
     >>> from_folder(root).class_names
     ['cats', 'dogs']
@@ -79,7 +84,7 @@ def from_folder(root, check_files=True):
     root = pathlib.Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"Image folder not found: {str(root)!r}")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise ValueError(
             f"{str(root)!r} has no class sub-folders; expected "
@@ -95,7 +100,8 @@ def from_folder(root, check_files=True):
             f"No image files ({', '.join(IMAGE_EXTENSIONS)}) under {str(root)!r}.")
     source = ImageSource(targets=np.asarray(labels, np.int32), task="single_label",
                          class_names=[p.name for p in class_dirs], paths=paths)
-    return _checked(source) if check_files else source
+    source = _checked(source) if check_files else source
+    return _without_empty_classes(source, f"{str(root)!r}")
 
 
 def from_dataframe(frame, path_column="path", label_columns="label",
@@ -136,7 +142,10 @@ def from_dataframe(frame, path_column="path", label_columns="label",
     paths = [str(root / p) if root else str(p) for p in frame[path_column]]
     targets, class_names = _targets_from_columns(frame, columns, task, label_delimiter)
     source = ImageSource(targets=targets, task=task, class_names=class_names, paths=paths)
-    return _checked(source) if check_files else source
+    source = _checked(source) if check_files else source
+    if task == "single_label":
+        return _without_empty_classes(source, f"column {columns[0]!r}")
+    return source
 
 
 def from_csv(csv_path, path_column="path", label_columns="label", image_root=None,
@@ -180,9 +189,7 @@ def from_arrays(images, labels, class_names=None, task="single_label"):
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3)):
         raise ValueError("`images` must have shape (N, H, W), (N, H, W, 1) or "
                          f"(N, H, W, 3). Received: shape={images.shape}")
-    if images.size and (images.min() < 0 or images.max() > 255):
-        raise ValueError("`images` must hold pixel values in 0..255. Received "
-                         f"range [{images.min()}, {images.max()}]")
+    images = checked_pixels(images, "images")
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {TASKS}. Received: task={task!r}")
     targets = _array_targets(np.asarray(labels), task)
@@ -192,8 +199,68 @@ def from_arrays(images, labels, class_names=None, task="single_label"):
     names = list(class_names) if class_names is not None else [str(i) for i in range(width)]
     if len(names) < width:
         raise ValueError(f"{len(names)} class names for {width} classes/outputs: {names}")
-    return ImageSource(targets=targets, task=task, class_names=names,
-                       images=images.astype(np.uint8))
+    if task == "single_label":
+        _check_class_count(names, "the labels")
+    return ImageSource(targets=targets, task=task, class_names=names, images=images)
+
+
+def checked_pixels(pixels, name="pixels"):
+    """`pixels` as uint8, refusing values that a cast would change.
+
+    Integers must lie in 0..255; floats must be whole numbers in 0..255 (a
+    float image in 0..1 would otherwise turn almost black); nothing else is
+    taken.
+
+    Example:
+
+    >>> checked_pixels(np.array([[0.0, 255.0]])).dtype
+    dtype('uint8')
+    >>> checked_pixels(np.array([[0.2, 0.9]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: pixels must be whole numbers in 0..255 (uint8); ... look like 0..1 floats: ...
+    """
+    pixels = np.asarray(pixels)
+    if pixels.size == 0 and pixels.dtype.kind in "iuf":
+        return pixels.astype(np.uint8)
+    if pixels.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be numbers in 0..255 (uint8). Received dtype "
+                         f"{pixels.dtype}")
+    low, high = pixels.min(), pixels.max()
+    if pixels.dtype.kind == "f":
+        if not np.isfinite(pixels).all():
+            raise ValueError(f"{name} holds NaN or infinite values; pixels are 0..255.")
+        if (pixels != np.round(pixels)).any() or (0 < high <= 1.0):
+            hint = (", which look like 0..1 floats: multiply by 255 first" if high <= 1.0
+                    else "")
+            raise ValueError(f"{name} must be whole numbers in 0..255 (uint8); received "
+                             f"{pixels.dtype} values in [{low:g}, {high:g}]{hint}.")
+    if low < 0 or high > 255:
+        raise ValueError(f"`{name}` must hold pixel values in 0..255. Received "
+                         f"range [{low}, {high}]")
+    return pixels.astype(np.uint8)
+
+
+def _check_class_count(names, where):
+    if len(names) < 2:
+        raise ValueError(f"Single-label images need at least 2 classes; {where} hold(s) "
+                         f"{len(names)}: {list(names)}.")
+
+
+def _without_empty_classes(source, where):
+    """Drops classes without any (readable) image, with a warning; needs 2 classes left."""
+    counts = np.bincount(source.targets, minlength=len(source.class_names))
+    empty = [name for name, count in zip(source.class_names, counts) if count == 0]
+    for name in empty:
+        logger.warning("Class %r of %s has no readable image; it is not a class.", name, where)
+    kept = [index for index, count in enumerate(counts) if count > 0]
+    _check_class_count([source.class_names[i] for i in kept], where)
+    if not empty:
+        return source
+    remap = np.full(len(counts), -1, np.int32)
+    remap[kept] = np.arange(len(kept), dtype=np.int32)
+    return dataclasses.replace(source, targets=remap[source.targets],
+                               class_names=[source.class_names[i] for i in kept])
 
 
 def _checked(source):
@@ -219,6 +286,11 @@ def _targets_from_columns(frame, columns, task, delimiter):
             values = frame[columns].to_numpy(dtype=np.float32)
         except ValueError as error:
             raise ValueError(f"Regression columns {columns} must be numeric: {error}") from None
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise ValueError(f"Regression column {columns[column]!r} holds {int(bad.sum())} "
+                             f"missing or infinite value(s), e.g. at row {row}: drop or fix them.")
         return values, list(columns)
     labels = frame[columns[0]].astype(str).str.strip()
     if task == "single_label":

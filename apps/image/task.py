@@ -26,8 +26,9 @@ Example:
 import numpy as np
 import tensorflow as tf
 
-from apps.image.data import ImageSource
+from apps.image.data import ImageSource, checked_pixels
 from apps.image.files import read_error
+from apps.image.headers import DEFAULT_MAX_PIXELS
 from apps.image.model import build_image_model, loss_and_metrics
 from apps.image.pipeline import decode_image_file, default_augmentation, make_dataset, to_model_pixels
 from apps.image.serving import serving_functions
@@ -103,6 +104,11 @@ class ImageTask(Task):
         return self.metadata["size"]
 
     @property
+    def max_serving_pixels(self):
+        """The largest height x width served (`metadata["max_serving_pixels"]`, default 40 MP)."""
+        return int(self.metadata.get("max_serving_pixels", DEFAULT_MAX_PIXELS))
+
+    @property
     def backbone_model(self):
         """The nested backbone model (raw pixels to the last feature map)."""
         return self.network.get_layer(self.metadata["backbone_layer"])
@@ -143,7 +149,7 @@ class ImageTask(Task):
         if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], str):
             return tf.data.Dataset.from_tensor_slices(list(inputs)).map(
                 lambda path: decode_image_file(path, self.size)).batch(64)
-        pixels = np.asarray(inputs)
+        pixels = checked_pixels(inputs)
         if pixels.ndim == 3:
             pixels = pixels[..., None]
         if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
@@ -152,7 +158,8 @@ class ImageTask(Task):
         return to_model_pixels(pixels, self.size)
 
     def serving_endpoints(self):
-        from_bytes, from_pixels = serving_functions(self.network, self.size, self.class_names)
+        from_bytes, from_pixels = serving_functions(self.network, self.size, self.class_names,
+                                                    self.max_serving_pixels)
         return {"serving_default": from_bytes, "serve_pixels": from_pixels}
 
     def serving_examples(self):
@@ -167,7 +174,7 @@ class ImageTask(Task):
         """`(path, [(class, score), ...])` per file, best first; `(path, "error: ...")` if unreadable."""
         results, readable = [], []
         for path in paths:
-            reason = read_error(str(path))
+            reason = read_error(str(path), self.max_serving_pixels)
             results.append((str(path), f"error: {reason}" if reason else None))
             if reason is None:
                 readable.append(str(path))

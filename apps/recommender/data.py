@@ -50,6 +50,7 @@ def ratings_from_dataframe(frame: pd.DataFrame, user_col: str = "userId",
     out["rating"] = _numeric_ratings(frame[rating_col], rating_col)
     for name in ("user", "item"):
         _check_ids(out[name], {"user": user_col, "item": item_col}[name])
+    check_duplicate_ratings(out)
     for column in keep:
         out[column] = frame[column].to_numpy()
     return out
@@ -63,6 +64,61 @@ def _numeric_ratings(values: pd.Series, column: str) -> np.ndarray:
         raise ValueError(f"Column {column!r} must hold finite numbers; row {first} has "
                          f"{values.loc[first]!r} ({int(bad.sum())} bad rows).")
     return numeric.to_numpy(dtype="float32")
+
+
+def check_duplicate_ratings(ratings: pd.DataFrame) -> None:
+    """Refuses a (user, item) pair rated more than once with different values.
+
+    Which rating is right (the latest? the mean?) is the data owner's call,
+    so the table is refused with the first conflicting pair named; exact
+    duplicate rows are kept (they weigh the pair more in training).
+
+    Example:
+
+
+    >>> table = pd.DataFrame({"user": [1, 1, 2], "item": [5, 5, 5], "rating": [4.0, 2.0, 3.0]})
+    >>> check_duplicate_ratings(table)
+    Traceback (most recent call last):
+    ...
+    ValueError: 1 (user, item) pair(s) are rated more than once ... user 1, item 5: [4.0, 2.0]. ...
+    """
+    pairs = ratings[["user", "item"]]
+    repeated = pairs.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    spread = ratings[repeated].groupby(["user", "item"], sort=False)["rating"].nunique()
+    conflicting = spread[spread > 1]
+    if len(conflicting):
+        user, item = conflicting.index[0]
+        values = ratings.loc[(ratings["user"] == user) & (ratings["item"] == item), "rating"]
+        raise ValueError(
+            f"{len(conflicting)} (user, item) pair(s) are rated more than once with different "
+            f"ratings, e.g. user {_plain([user])!r}, item {_plain([item])!r}: "
+            f"{[float(v) for v in values]}. Keep one rating per pair (e.g. the latest, or their "
+            "mean) first.")
+
+
+def check_rating_range(ratings, y_range) -> None:
+    """Refuses ratings outside an explicit `y_range` (the sigmoid output could never reach them).
+
+    Example:
+
+
+    >>> check_rating_range([1.0, 5.0], (0.0, 4.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: 1 rating(s) lie outside y_range=(0.0, 4.5), e.g. 5; widen y_range or ...
+    """
+    try:
+        low, high = (float(v) for v in y_range)
+    except (TypeError, ValueError):
+        return  # not a pair: `build_scorer` refuses it with its own message
+    values = np.asarray(ratings, "float64")
+    outside = (values < low) | (values > high)
+    if outside.any():
+        raise ValueError(f"{int(outside.sum())} rating(s) lie outside y_range={(low, high)}, "
+                         f"e.g. {values[outside][0]:g}; widen y_range or leave it out (the "
+                         "default spans the ratings).")
 
 
 def _check_ids(ids: pd.Series, column: str) -> None:
@@ -150,6 +206,87 @@ def model_inputs(ratings: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _id_array(ids) -> np.ndarray:
     values = np.asarray(ids)
-    if values.dtype.kind in "iuf":
-        return values.astype("int64")
+    if values.dtype.kind in "iufb":
+        return id_array(values, string_ids=False)
     return values.astype(str).astype(object)
+
+
+def id_array(values, string_ids: bool, name: str = "ids") -> np.ndarray:
+    """Raw ids in a model's id type (int64, or text), refusing any lossy conversion.
+
+    Integer ids may come as any integer dtype, or as floats holding whole
+    numbers (a pandas column with gaps); fractional floats, non-finite
+    values, integers beyond int64 (uint64 2**64-1 would wrap to -1),
+    booleans and text are refused rather than truncated, wrapped or parsed.
+    Text ids may come as text or integers (written in decimal).
+
+    Args:
+        values: the ids (list, array, Series).
+        string_ids: whether the model's vocabulary is text.
+        name: what messages call the ids (e.g. "user_ids").
+
+    Returns:
+        An int64 array, or an object array of Python strings.
+
+    Example:
+
+
+    >>> id_array([3.0, 7], string_ids=False).tolist()
+    [3, 7]
+    >>> id_array([1.5], string_ids=False, name="user_ids")
+    Traceback (most recent call last):
+    ...
+    ValueError: user_ids must be whole numbers for this model (integer ids); received 1.5.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and array.size:
+        kinds = {type(v) for v in array.ravel()}
+        if all(issubclass(k, (int, np.integer)) and not issubclass(k, (bool, np.bool_))
+               for k in kinds):
+            array = np.asarray([int(v) for v in array.ravel()], dtype=object).reshape(array.shape)
+            array = _checked_integers(array, name)
+    if string_ids:
+        if array.dtype.kind in "fcb":
+            raise ValueError(f"{name} must be text (or integers) for this model, whose ids are "
+                             f"text; received {_kind(array)} values such as {_plain(array)!r}.")
+        return array.astype(str).astype(object)
+    if array.size == 0:
+        return array.astype("int64")
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        whole = finite & (np.mod(np.where(finite, array, 0), 1) == 0)
+        if not whole.all():
+            raise ValueError(f"{name} must be whole numbers for this model (integer ids); "
+                             f"received {_plain(array[~whole])!r}.")
+    elif array.dtype.kind not in "iuO":
+        raise ValueError(f"{name} must be integers for this model, whose ids are integers; "
+                         f"received {_kind(array)} values such as {_plain(array)!r}.")
+    return _checked_integers(array, name)
+
+
+def _checked_integers(array, name):
+    """`array` as int64 when every value fits (uint64 or float beyond int64 would wrap)."""
+    if array.dtype.kind == "u":
+        outside = array > np.iinfo("int64").max
+    elif array.dtype.kind == "f":
+        outside = (array >= 2.0 ** 63) | (array < -(2.0 ** 63))
+    elif array.dtype.kind == "O":
+        info = np.iinfo("int64")
+        outside = np.asarray([not info.min <= v <= info.max for v in array.ravel()])
+    else:
+        return array.astype("int64")
+    if outside.any():
+        raise ValueError(f"{name} holds {_plain(array[outside])!r}, outside the int64 range of "
+                         "integer ids.")
+    return array.astype("int64")
+
+
+def _plain(array):
+    """The first value of `array` as a plain Python value, for messages."""
+    value = np.asarray(array).ravel()[0]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kind(array):
+    return {"U": "text", "S": "text", "O": "text", "b": "boolean"}.get(array.dtype.kind,
+                                                                     str(array.dtype))

@@ -4,14 +4,37 @@
 index pairs seen in training. Its `predict(user_ids, item_ids)` returns ratings and its
 `recommend(user_ids, k)` returns the top-k items per user, excluding items
 that user rated in training; the exclusion is a ragged table of rated item
-indices per user index, gathered and scattered inside the graph. Both
-check their input with graph assertions, so an exported SavedModel gives
-the same clear errors without any Python of ours.
+indices per user index, gathered and scattered inside the graph.
+
+The contract, checked inside the graph (so an exported SavedModel gives the
+same clear `InvalidArgumentError`s without any Python of ours):
+
+* `user_ids` and `item_ids` are 1-D and `k` a scalar (checked when the
+  graph runs: a loaded signature checks dtypes but not shapes);
+  `user_ids` and `item_ids` have the model's id dtype
+  exactly (`int64` for integer vocabularies, `string` otherwise), `k` is a
+  scalar `int32` with `1 <= k <= number of known items`; any id value is
+  valid (an unseen one gets the global and known-side biases only);
+* `user_ids` and `item_ids` of different lengths are refused, naming both;
+* an empty batch gives empty outputs (`[0]`, or `[0, k]`);
+* the work per call is bounded: `predict` and `recommend` score at most
+  `max_pairs` (user, item) pairs at a time (a loop inside the graph), so
+  `recommend` for 10^6 users needs the memory of one chunk, not of the
+  whole `users x items` score matrix.
+
+TensorFlow refuses tensors of another dtype before the graph runs. Its
+Python convenience conversion of NumPy arrays and lists (outside any graph)
+casts with C rules (1.7 -> 1, uint64 2**64-1 -> -1): call a loaded
+signature with `tf.constant(array)`, which keeps the array's dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+
+from apps.recommender.data import id_array
+
+DEFAULT_MAX_PAIRS = 1 << 18
 
 
 class RecommenderServer:
@@ -22,6 +45,7 @@ class RecommenderServer:
             `user_id`, `item_id`; layers `user_lookup`, `item_lookup`).
         rated_users, rated_items: lookup indices of the (user, item) pairs
             seen in training (`rated_pairs`); they are excluded from `recommend`.
+        max_pairs: the most (user, item) pairs scored at once.
 
     Example:
 
@@ -30,9 +54,14 @@ class RecommenderServer:
     >>> server = RecommenderServer(model, *rated_pairs(model, [1], [20]))
     >>> server.recommend(np.array([1]), 2)["item_ids"].shape
     TensorShape([1, 2])
+    >>> server.recommend(np.array([], "int64"), 2)["item_ids"].shape
+    TensorShape([0, 2])
     """
 
-    def __init__(self, model, rated_users, rated_items):
+    def __init__(self, model, rated_users, rated_items, max_pairs=DEFAULT_MAX_PAIRS):
+        if not isinstance(max_pairs, int) or isinstance(max_pairs, bool) or max_pairs < 1:
+            raise ValueError(f"`max_pairs` must be an integer >= 1. "
+                             f"Received: max_pairs={max_pairs!r}")
         self.model = model
         self.user_lookup = model.get_layer("user_lookup")
         self.item_lookup = model.get_layer("item_lookup")
@@ -40,6 +69,8 @@ class RecommenderServer:
         # Index 0 is the OOV token; candidates are the known items, in index order.
         self.item_vocabulary = np.asarray(self.item_lookup.get_vocabulary()[1:])
         self.n_items = len(self.item_vocabulary)
+        self.max_pairs = max_pairs
+        self.users_per_chunk = max(1, max_pairs // self.n_items)
         self._rated_values, self._rated_splits = self._rated_table(
             np.asarray(rated_users, "int64"), np.asarray(rated_items, "int64"))
         self.predict = tf.function(self.predict_fn, input_signature=self.predict_signature())
@@ -63,35 +94,45 @@ class RecommenderServer:
 
     def predict_fn(self, user_ids, item_ids):
         """Ratings for each (user_ids[i], item_ids[i]) pair: `{"ratings": (n,)}`."""
-        checks = [
-            tf.debugging.assert_positive(tf.size(user_ids),
-                                         message="predict: user_ids is an empty batch"),
-            tf.debugging.assert_equal(tf.size(user_ids), tf.size(item_ids), message=(
-                "predict: user_ids and item_ids must have the same length")),
-        ]
-        with tf.control_dependencies(checks):
-            ratings = self.model({"user_id": tf.identity(user_ids), "item_id": item_ids},
-                                 training=False)
-        return {"ratings": ratings}
+        user_ids, item_ids = tf.ensure_shape(user_ids, [None]), tf.ensure_shape(item_ids, [None])
+        n_users, n_items = tf.size(user_ids), tf.size(item_ids)
+        same = tf.debugging.Assert(tf.equal(n_users, n_items), [tf.strings.format(
+            "predict: user_ids and item_ids must have the same length; user_ids has {} ids "
+            "and item_ids has {}", (n_users, n_items))])
+        with tf.control_dependencies([same]):
+            n = tf.identity(n_users)
+
+        def score(start, stop):
+            pairs = {"user_id": user_ids[start:stop], "item_id": item_ids[start:stop]}
+            return (self.model(pairs, training=False),)
+
+        ratings = _chunked(score, n, self.max_pairs, [tf.float32])[0]
+        return {"ratings": tf.reshape(ratings, [-1])}
 
     def recommend_fn(self, user_ids, k):
         """Top-`k` unrated items per user: `{"item_ids": (n, k), "scores": (n, k)}`."""
-        checks = [
-            tf.debugging.assert_positive(tf.size(user_ids),
-                                         message="recommend: user_ids is an empty batch"),
-            tf.debugging.assert_positive(k, message="recommend: k must be > 0"),
-            tf.debugging.assert_less_equal(k, self.n_items, message=(
-                f"recommend: k must be <= the number of known items ({self.n_items})")),
-        ]
-        with tf.control_dependencies(checks):
+        user_ids, k = tf.ensure_shape(user_ids, [None]), tf.ensure_shape(k, [])
+        within = tf.logical_and(k > 0, k <= self.n_items)
+        check = tf.debugging.Assert(within, [tf.strings.format(
+            f"recommend: k must be > 0 and k must be <= the number of known items "
+            f"({self.n_items}). Received: k={{}}", k)])
+        with tf.control_dependencies([check]):
             n_users = tf.size(user_ids)
         candidates = tf.constant(self.item_vocabulary)
-        pairs = {"user_id": tf.repeat(user_ids, self.n_items),
-                 "item_id": tf.tile(candidates, [n_users])}
-        scores = tf.reshape(self.model(pairs, training=False), [n_users, self.n_items])
-        scores = tf.where(self._rated_mask(user_ids, n_users), -np.inf, scores)
-        top = tf.math.top_k(scores, k=k)
-        return {"item_ids": tf.gather(candidates, top.indices), "scores": top.values}
+
+        def top_k(start, stop):
+            users = user_ids[start:stop]
+            count = tf.size(users)
+            pairs = {"user_id": tf.repeat(users, self.n_items),
+                     "item_id": tf.tile(candidates, [count])}
+            scores = tf.reshape(self.model(pairs, training=False), [count, self.n_items])
+            scores = tf.where(self._rated_mask(users, count), -np.inf, scores)
+            top = tf.math.top_k(scores, k=k)
+            return tf.gather(candidates, top.indices), top.values
+
+        item_ids, scores = _chunked(top_k, n_users, self.users_per_chunk,
+                                    [candidates.dtype, tf.float32], width=k)
+        return {"item_ids": item_ids, "scores": scores}
 
     def _rated_mask(self, user_ids, n_users):
         rated = tf.RaggedTensor.from_row_splits(
@@ -101,6 +142,32 @@ class RecommenderServer:
         counts = tf.scatter_nd(coords, tf.ones_like(rows.flat_values, tf.float32),
                                tf.cast(tf.stack([n_users, self.n_items]), tf.int64))
         return counts > 0
+
+
+def _chunked(fn, n, chunk, dtypes, width=None):
+    """`fn(start, stop)` (a tuple of tensors) over `[0, n)` in chunks of `chunk` rows, concatenated.
+
+    A `tf.while_loop` inside the graph: only one chunk's intermediate tensors
+    are alive at a time. An empty range gives empty results (`[0]` or
+    `[0, width]`).
+    """
+    n_chunks = (n + chunk - 1) // chunk
+
+    def run():
+        arrays = [tf.TensorArray(dtype, size=n_chunks, infer_shape=False) for dtype in dtypes]
+
+        def body(index, arrays):
+            results = fn(index * chunk, tf.minimum((index + 1) * chunk, n))
+            return index + 1, [a.write(index, r) for a, r in zip(arrays, results)]
+
+        _, arrays = tf.while_loop(lambda index, _: index < n_chunks, body, (0, arrays))
+        return [a.concat() for a in arrays]
+
+    def empty():
+        shape = [0] if width is None else [0, width]
+        return [tf.zeros(shape, dtype) for dtype in dtypes]
+
+    return tf.cond(n > 0, run, empty)
 
 
 def rated_pairs(model, users, items):
@@ -113,9 +180,9 @@ def rated_pairs(model, users, items):
     (array([2, 0]), array([1, 1]))
     """
     def lookup(name, values):
-        dtype = model.input[f"{name}_id"].dtype
-        array = np.asarray(values)
-        ids = array.astype(str) if tf.as_dtype(dtype) == tf.string else array.astype("int64")
-        return np.asarray(model.get_layer(f"{name}_lookup")(tf.constant(ids))).astype("int64")
+        string_ids = tf.as_dtype(model.input[f"{name}_id"].dtype) == tf.string
+        ids = id_array(values, string_ids, f"{name} ids")
+        ids = tf.constant(ids.astype(str) if string_ids else ids)
+        return np.asarray(model.get_layer(f"{name}_lookup")(ids)).astype("int64")
 
     return lookup("user", users), lookup("item", items)

@@ -38,7 +38,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from apps.recommender.data import model_inputs
+from apps.recommender.data import (
+    check_duplicate_ratings,
+    check_rating_range,
+    id_array,
+    model_inputs,
+)
 from apps.recommender.metrics import mae, rmse
 from apps.recommender.models import build_scorer, default_y_range, raw_id_model
 from apps.recommender.serving import RecommenderServer, rated_pairs
@@ -99,6 +104,9 @@ class RecommenderTask(Task):
                              f"Received: weight_decay_mode={weight_decay_mode!r}")
         if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
             raise ValueError(f"weight_decay must be a float >= 0. Received: {weight_decay!r}")
+        check_duplicate_ratings(train)
+        if y_range is not None:
+            check_rating_range(train["rating"], y_range)
         users, items = np.unique(train["user"].to_numpy()), np.unique(train["item"].to_numpy())
         y_range = tuple(y_range or default_y_range(train["rating"]))
         scorer = build_scorer(
@@ -197,7 +205,10 @@ class RecommenderTask(Task):
 
     def recommend(self, user_ids, k=10):
         """Top-`k` unrated items per user: `{"item_ids": (n, k), "scores": (n, k)}` (numpy)."""
-        dtype = self.inference_model.input["user_id"].dtype
-        users = np.asarray(user_ids).astype(str if dtype == "string" else "int64")
-        result = self.server().recommend(tf.constant(users), tf.constant(int(k), tf.int32))
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be an integer >= 1. Received: k={k!r}")
+        string_ids = self.inference_model.input["user_id"].dtype == "string"
+        users = id_array(user_ids, string_ids, "user_ids")
+        users = tf.constant(users.astype(str) if string_ids else users)
+        result = self.server().recommend(users, tf.constant(int(k), tf.int32))
         return {name: value.numpy() for name, value in result.items()}

@@ -64,12 +64,14 @@ class TabularApp(App):
 
     def load_data(self, args):
         from apps.tabular.frames import read_csv
+        from apps.tabular.roles import classification_target
         from dlkeras.data import random_split_frame
 
         frame = read_csv(args.csv)
         if len(frame) < 2:
             raise UsageError(f"--csv {args.csv!r} has {len(frame)} data row(s); need more.")
-        return random_split_frame(frame, args.valid_pct, args.seed)
+        label = classification_target(frame, args.target, args.task, ROLE_FLAGS)
+        return random_split_frame(frame, args.valid_pct, args.seed, label_column=label)
 
     def build_task(self, args, train):
         from apps.tabular.task import TabularTask

@@ -43,8 +43,13 @@ def category_strings(series: pd.Series) -> np.ndarray:
 def continuous_values(series: pd.Series) -> np.ndarray:
     """A numeric column as float32 with NaN for missing values.
 
+    NaN is a missing value (filled with the training median); +-inf, and
+    numbers beyond float32 (which would become inf), are refused: in
+    training they turn the loss into NaN, when predicting every output.
+
     Raises:
         TypeError: naming the column when it is not numeric.
+        ValueError: naming the column and the first row with an infinite value.
 
     Example:
 
@@ -56,7 +61,18 @@ def continuous_values(series: pd.Series) -> np.ndarray:
             f"Continuous column {series.name!r} must be numeric; it has dtype "
             f"{series.dtype} (first values: {series.head(3).tolist()})."
         )
-    return series.to_numpy(dtype=np.float32, na_value=np.nan)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
+        values = series.to_numpy(dtype=np.float32, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        value = series.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(
+            f"Continuous column {series.name!r} holds {int(infinite.sum())} infinite value(s) "
+            f"(or beyond float32), e.g. {value!r} at row {row}: replace them by NaN "
+            "(missing) or finite numbers.")
+    return values
 
 
 def check_columns(df: pd.DataFrame, roles: ColumnRoles, *, allow_extra: bool = True) -> None:
@@ -123,6 +139,30 @@ def encode_target(df: pd.DataFrame, roles: ColumnRoles) -> np.ndarray:
         raise ValueError(f"Target column {roles.y_names[0]!r} holds classes {unseen} "
                          f"unseen in training (known: {roles.classes}).")
     return codes.astype(np.int32)
+
+
+def check_y_range(targets, y_range, names) -> None:
+    """Refuses regression targets outside an explicit `y_range` (the output could never reach them).
+
+    Example:
+
+
+    >>> check_y_range(np.array([[0.5], [7.0]]), (0.0, 5.0), ["price"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Target 'price' holds 1 value(s) outside y_range=(0.0, 5.0), e.g. 7 at row 1: ...
+    """
+    if y_range is None:
+        return
+    low, high = (float(v) for v in y_range)
+    values = np.asarray(targets, "float64").reshape(len(targets), -1)
+    outside = (values < low) | (values > high)
+    if outside.any():
+        row, column = (int(v) for v in np.argwhere(outside)[0])
+        raise ValueError(
+            f"Target {names[column]!r} holds {int(outside.sum())} value(s) outside "
+            f"y_range={(low, high)}, e.g. {values[row, column]:g} at row {row}: widen y_range "
+            "or leave it out (the model then predicts any value).")
 
 
 def read_csv(path, text_columns=()) -> pd.DataFrame:

@@ -83,11 +83,32 @@ def fit_preprocessing(train_df: pd.DataFrame, roles: ColumnRoles) -> dict:
     >>> state["vocabularies"], state["continuous"]["medians"]
     ({'c': ['a', 'b']}, [2.0])
     """
+    check_not_empty(train_df, roles.input_names)
     return {
         "vocabularies": {name: category_vocabulary(train_df[name]) for name in roles.cat_names},
         "continuous": (continuous_statistics(train_df, roles.cont_names)
                        if roles.cont_names else None),
     }
+
+
+def check_not_empty(train_df: pd.DataFrame, names: list[str]) -> None:
+    """Refuses input columns without a single value in the training rows.
+
+    Such a column teaches nothing (a constant fill), and its vocabulary or
+    median would be invented.
+
+    Example:
+
+
+    >>> check_not_empty(pd.DataFrame({"x": [None, None], "y": [1, 2]}), ["x"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Input column(s) ['x'] hold no value (all missing) in the 2 training rows: ...
+    """
+    empty = [name for name in names if train_df[name].isna().all()]
+    if empty:
+        raise ValueError(f"Input column(s) {empty} hold no value (all missing) in the "
+                         f"{len(train_df)} training rows: drop them from the inputs or fill them.")
 
 
 def build_preprocessor(roles: ColumnRoles, state: dict) -> keras.Model:

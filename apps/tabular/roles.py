@@ -236,9 +236,32 @@ def infer_roles(df: pd.DataFrame, y_name, cat_names=None, cont_names=None, *,
     classes = None
     if task != "regression":
         classes = [category_string(v) for v in np.sort(df[y_names[0]].dropna().unique())]
+        if len(classes) < 2:
+            raise ValueError(
+                f"Target {y_names[0]!r} holds {len(classes)} class(es) {classes} in the training "
+                f"rows; {task} classification needs at least 2. Check the target column (or "
+                f"{names['task']} regression).")
     text = [c for c in given_cat if pd.api.types.is_object_dtype(df[c])
             or pd.api.types.is_string_dtype(df[c])]
     return ColumnRoles(given_cat, given_cont, y_names, task, classes, text)
+
+
+def classification_target(df: pd.DataFrame, y_name, task=None, argument_names=None):
+    """The target column to stratify a split by: `y_name` for classification, else None.
+
+    Example:
+
+
+    >>> df = pd.DataFrame({"y": ["a", "b", "a"], "v": [0.5, 1.5, 2.5]})
+    >>> classification_target(df, "y"), classification_target(df, ["v"])
+    ('y', None)
+    """
+    names = {**PYTHON_ARGUMENTS, **(argument_names or {})}
+    y_names = _as_list(y_name)
+    _check_names(df, y_names, names["y_name"])
+    if len(y_names) != 1 or (task or infer_task(df[y_names])) == "regression":
+        return None
+    return y_names[0]
 
 
 def category_string(value) -> str:

@@ -6,11 +6,19 @@ preprocessor runs once over each frame, column-wise); the raw-column model
 training, saving and exporting comes from `dlkeras.tasks.Task`.
 
 The SavedModel's `serving_default` signature takes one 1-D tensor per
-column, named after it: strings for categorical columns (missing = "",
-unseen values allowed) and float32 for continuous ones (NaN = missing). It
-returns `probabilities` (one column per class) and `label` for
-classification, or `values` for regression. A missing, extra or wrongly
-typed column is refused by TensorFlow with the column's name.
+column, named after it: `string` for categorical columns (missing = "",
+unseen values allowed) and `float32` for continuous ones (NaN = missing).
+It returns `probabilities` (one column per class) and `label` for
+classification, or `values` for regression. The contract, checked in the
+graph (it holds served without dlkeras): a missing, extra or wrongly typed
+column is refused by TensorFlow with the column's name, a column that is
+not 1-D by `tf.ensure_shape` (with its name); columns of
+different lengths and +-inf values are refused naming the column; a row
+whose outputs would not be finite is refused, never labelled; an empty
+batch gives empty outputs. (TensorFlow's Python binding casts NumPy arrays
+to the declared dtype before the graph runs, e.g. float64 1e300 to inf,
+which is then refused; pass `tf.constant(array)` to have a wrong dtype
+refused too.)
 
 Example:
 
@@ -33,10 +41,15 @@ import pandas as pd
 import tensorflow as tf
 
 from apps.tabular.data import preprocess_frame
-from apps.tabular.frames import encode_target
+from apps.tabular.frames import check_y_range, encode_target
 from apps.tabular.network import build_network
-from apps.tabular.preprocessor import (build_preprocessor, cardinalities, continuous_width,
-                                       fit_preprocessing, raw_input_layers)
+from apps.tabular.preprocessor import (
+    build_preprocessor,
+    cardinalities,
+    continuous_width,
+    fit_preprocessing,
+    raw_input_layers,
+)
 from apps.tabular.roles import ColumnRoles, infer_roles
 from dlkeras.data import default_batch_size, index_batched_dataset, training_batches
 from dlkeras.tasks import Task
@@ -91,6 +104,9 @@ class TabularTask(Task):
         """
         roles = infer_roles(train_df, y_name, cat_names, cont_names, task=task,
                             argument_names=argument_names)
+        if roles.task == "regression":
+            check_y_range(encode_target(train_df, roles), network_kwargs.get("y_range"),
+                          roles.y_names)
         state = fit_preprocessing(train_df, roles)
         n_out = len(roles.classes) if roles.task == "multiclass" else len(roles.y_names)
         network = build_network(roles.cat_names, cardinalities(roles, state),
@@ -204,11 +220,15 @@ def serving_signature(roles):
 
 
 def _serving_function(model, roles):
-    """One argument per column -> named outputs.
+    """One argument per column -> named outputs, with the serving contract checked in-graph.
 
     Its Python signature names every column, so TensorFlow's own binding
     errors (missing or unexpected argument, "Can not cast TensorSpec(...
     name='age')") name the offending column even when served without dlkeras.
+    Inside the graph (see `serving_checks`): columns of different lengths and
+    infinite numbers are refused naming the column, and outputs that are not
+    finite (an input far outside the training range) are refused rather than
+    answered with a label.
     """
     classes = tf.constant(roles.classes or [""])
     signature = inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -217,7 +237,16 @@ def _serving_function(model, roles):
     @tf.autograph.experimental.do_not_convert
     def serve(*args, **kwargs):
         columns = dict(signature.bind(*args, **kwargs).arguments)
+        # A loaded signature checks dtypes, not shapes: a [n, 1] column would get through.
+        columns = {name: tf.ensure_shape(values, [None]) for name, values in columns.items()}
+        with tf.control_dependencies(serving_checks(columns, roles)):
+            columns = {name: tf.identity(values) for name, values in columns.items()}
         outputs = model(columns, training=False)
+        finite = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(outputs)), [
+            "serve: the outputs are not finite for some rows (an input value far outside "
+            "the training range?); no prediction is given for such rows"])
+        with tf.control_dependencies([finite]):
+            outputs = tf.identity(outputs)
         if roles.task == "regression":
             return {"values": outputs}
         if roles.task == "binary":
@@ -226,3 +255,40 @@ def _serving_function(model, roles):
 
     serve.__signature__ = signature
     return serve
+
+
+def serving_checks(columns, roles):
+    """Graph assertions on raw columns: one length for all, no infinite number.
+
+    NaN is a continuous column's missing value (filled with the training
+    median, flagged when training had gaps); +-inf is refused, naming the
+    column, the count and the first row.
+
+    Example:
+
+
+    >>> roles = ColumnRoles([], ["x"], ["y"], "regression")
+    >>> try:
+    ...     serving_checks({"x": tf.constant([1.0, float("inf")])}, roles)
+    ... except tf.errors.InvalidArgumentError as error:
+    ...     print(error.message)
+    Expected ... b'serve: column x holds 1 infinite value(s), the first at row 1; ...
+    """
+    names = roles.input_names
+    first = names[0]
+    rows = tf.size(columns[first])
+    checks = []
+    # Quotes in an assertion's message come out backslash-escaped: names go bare.
+    for name in names[1:]:
+        size = tf.size(columns[name])
+        checks.append(tf.debugging.Assert(tf.equal(size, rows), [tf.strings.format(
+            f"serve: column {name} has {{}} rows but column {first} has {{}}; send one value "
+            "per row in every column", (size, rows))]))
+    for name in roles.cont_names:
+        infinite = tf.math.is_inf(columns[name])
+        flags = tf.concat([tf.cast(infinite, tf.int32), [1]], axis=0)  # argmax of [] fails
+        checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(infinite)), [
+            tf.strings.format(f"serve: column {name} holds {{}} infinite value(s), the first at "
+                              "row {}; send NaN for a missing value",
+                              (tf.math.count_nonzero(infinite), tf.argmax(flags)))]))
+    return checks

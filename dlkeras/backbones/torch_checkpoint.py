@@ -14,6 +14,14 @@ with `RestrictedUnpickler`, whose `find_class` resolves only an
 explicit allow-list of names to harmless local stand-ins; anything else
 (`os.system`, `builtins.eval`, ...) raises
 `UnsafeCheckpointError`.
+
+Nor is any number in the file trusted: every tensor's offset, sizes and
+strides are checked against its storage (non-negative, the whole view
+inside the storage, no more elements than the storage holds), every
+storage's element count against the bytes that follow, before any view is
+made. A malformed file gives a `CheckpointFormatError` naming the problem,
+never an out-of-bounds read or an allocation the file's size does not
+justify.
 """
 
 import collections
@@ -77,9 +85,31 @@ class TensorRef:
     strides: tuple
 
 
+MAX_DIMENSIONS = 32
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, *unused):
-    """Stand-in for `torch._utils._rebuild_tensor_v2`: records the view."""
-    return TensorRef(storage, int(storage_offset), tuple(size), tuple(stride))
+    """Stand-in for `torch._utils._rebuild_tensor_v2`: records the view, checking its types."""
+    if not isinstance(storage, StorageRef):
+        raise CheckpointFormatError(f"A tensor's storage is a {type(storage).__name__}, not a "
+                                    "storage reference.")
+    if not (isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list))):
+        raise CheckpointFormatError(f"A tensor's size and stride must be tuples. Received: "
+                                    f"size={size!r:.200}, stride={stride!r:.200}")
+    numbers = [storage_offset, *size, *stride]
+    if (not all(_is_int(n) for n in numbers) or len(size) != len(stride)
+            or len(size) > MAX_DIMENSIONS):
+        raise CheckpointFormatError(f"Malformed tensor view: offset={storage_offset!r:.100}, "
+                                    f"size={size!r:.200}, stride={stride!r:.200}.")
+    if any(n < 0 for n in numbers):
+        raise CheckpointFormatError(
+            f"Negative tensor offset, size or stride: offset={storage_offset}, "
+            f"size={tuple(size)}, stride={tuple(stride)}.")
+    return TensorRef(storage, storage_offset, tuple(size), tuple(stride))
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -114,13 +144,16 @@ class RestrictedUnpickler(pickle.Unpickler):
         storage_type, key, numel = pid[1], pid[2], pid[4]
         if not isinstance(storage_type, StorageType):
             raise UnsafeCheckpointError(f"Unexpected storage type: {storage_type!r}")
-        return StorageRef(str(key), storage_type.dtype, int(numel))
+        if not isinstance(key, str) or not _is_int(numel) or numel < 0:
+            raise CheckpointFormatError(f"Malformed storage reference: key={key!r}, "
+                                        f"numel={numel!r}.")
+        return StorageRef(key, storage_type.dtype, numel)
 
 
 def _load_pickle(stream, what):
     try:
         return RestrictedUnpickler(stream).load()
-    except UnsafeCheckpointError:
+    except (UnsafeCheckpointError, CheckpointFormatError):
         raise
     except Exception as error:  # truncated or garbage stream
         raise CheckpointFormatError(f"Cannot read the {what}: {error}") from error
@@ -136,35 +169,76 @@ def _read_header(stream, path):
     if protocol != LEGACY_PROTOCOL_VERSION:
         raise CheckpointFormatError(f"Unsupported torch protocol version {protocol!r}.")
     sys_info = _load_pickle(stream, "system info")
-    if not sys_info.get("little_endian", False):
+    if not isinstance(sys_info, dict):
+        raise CheckpointFormatError(f"{path!r}: the system-info header is a "
+                                    f"{type(sys_info).__name__}, not a dict.")
+    if sys_info.get("little_endian", False) is not True:
         raise CheckpointFormatError(f"{path!r} was saved big-endian; not supported.")
 
 
-def _read_storages(stream, keys, dtypes):
+def _storage_refs(tensors, keys):
+    """`{key: StorageRef}` used by the tensors, checked against the file's key list."""
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise CheckpointFormatError(f"The storage key list is not a list of strings: {keys!r:.200}")
+    if len(set(keys)) != len(keys):
+        raise CheckpointFormatError("The storage key list names a storage twice.")
+    refs = {}
+    for name, tensor in tensors.items():
+        known = refs.setdefault(tensor.storage.key, tensor.storage)
+        if known != tensor.storage:
+            raise CheckpointFormatError(f"Tensor {name!r} reads storage {tensor.storage.key!r} "
+                                        "with another dtype or size than an earlier tensor.")
+    unused = [key for key in keys if key not in refs]
+    absent = [key for key in refs if key not in set(keys)]
+    if unused or absent:
+        raise CheckpointFormatError(f"Storages {unused[:3]} are not used by any tensor; "
+                                    f"storages {absent[:3]} are used but not in the file.")
+    return refs
+
+
+def _read_storages(stream, keys, refs):
     """Reads each storage's count and raw elements, in the order of `keys`."""
     storages = {}
     for key in keys:
-        (numel,) = struct.unpack("<q", stream.read(8))
-        dtype = dtypes[key]
-        raw = stream.read(numel * dtype.itemsize)
-        if len(raw) != numel * dtype.itemsize:
+        header = stream.read(8)
+        if len(header) != 8:
+            raise CheckpointFormatError(f"Storage {key!r} is truncated (no element count).")
+        (numel,) = struct.unpack("<q", header)
+        ref = refs[key]
+        if numel != ref.numel:
+            raise CheckpointFormatError(f"Storage {key!r} holds {numel} elements but its "
+                                        f"tensors declare {ref.numel}.")
+        raw = stream.read(numel * ref.dtype.itemsize)
+        if len(raw) != numel * ref.dtype.itemsize:
             raise CheckpointFormatError(f"Storage {key!r} is truncated.")
-        storages[key] = np.frombuffer(raw, dtype=dtype)
+        storages[key] = np.frombuffer(raw, dtype=ref.dtype)
     return storages
 
 
-def _materialize(tensor, storages):
+def _check_view(name, tensor, storage):
+    """Refuses a view that reads outside its storage, or has more elements than it holds."""
+    numel = 1
+    for n in tensor.shape:
+        numel *= n
+    if numel == 0:
+        return
+    last = tensor.offset + sum((n - 1) * s for n, s in zip(tensor.shape, tensor.strides))
+    if last >= storage.size or numel > storage.size:
+        raise CheckpointFormatError(
+            f"Tensor {name!r} (offset {tensor.offset}, size {tensor.shape}, stride "
+            f"{tensor.strides}) does not fit its storage {tensor.storage.key!r} of "
+            f"{storage.size} elements.")
+
+
+def _materialize(name, tensor, storages):
     storage = storages[tensor.storage.key]
-    extent = tensor.offset + sum((n - 1) * s for n, s in zip(tensor.shape, tensor.strides))
+    _check_view(name, tensor, storage)
     if 0 in tensor.shape:
-        return np.zeros(tensor.shape, storage.dtype)
-    if tensor.offset < 0 or extent >= storage.size:
-        raise CheckpointFormatError(f"Tensor view exceeds storage {tensor.storage.key!r}.")
-    view = np.lib.stride_tricks.as_strided(
-        storage[tensor.offset :],
-        shape=tensor.shape,
-        strides=[s * storage.itemsize for s in tensor.strides],
-    )
+        return np.zeros(tensor.shape, storage.dtype.newbyteorder("="))
+    # Strides of length-1 dimensions are never used; 0 keeps them harmless.
+    strides = [0 if n == 1 else s * storage.itemsize for n, s in zip(tensor.shape, tensor.strides)]
+    view = np.lib.stride_tricks.as_strided(storage[tensor.offset:], shape=tensor.shape,
+                                           strides=strides, writeable=False)
     return np.array(view, dtype=storage.dtype.newbyteorder("="))
 
 
@@ -204,11 +278,11 @@ def read_torch_state_dict(path):
         raise CheckpointFormatError(f"{path!r} holds a {type(state).__name__}, not a state dict.")
     keys = _load_pickle(stream, "storage key list")
     tensors = {k: v for k, v in state.items() if isinstance(v, TensorRef)}
-    dtypes = {t.storage.key: t.storage.dtype for t in tensors.values()}
-    missing = [key for key in keys if key not in dtypes]
-    if missing:
-        raise CheckpointFormatError(f"Storages {missing[:3]} are not used by any tensor.")
-    storages = _read_storages(stream, keys, dtypes)
+    storages = _read_storages(stream, keys, _storage_refs(tensors, keys))
+    rest = len(data) - stream.tell()
+    if rest:
+        raise CheckpointFormatError(f"{path!r} has {rest} unexpected bytes after its last "
+                                    "storage (a wrong storage dtype or count?).")
     return collections.OrderedDict(
-        (name, _materialize(tensor, storages)) for name, tensor in tensors.items()
+        (name, _materialize(name, tensor, storages)) for name, tensor in tensors.items()
     )
