@@ -113,6 +113,15 @@ class App:
         """More keyword arguments for `task.train` (e.g. `freeze_epochs`)."""
         return {}
 
+    def fit(self, task, train, valid, args, **train_kwargs):
+        """Trains the task for `train`; default: the task's recipe, `task.train`.
+
+        An app whose training is more than one recipe run (pseudo-labelling
+        rounds) overrides this; `train_kwargs` are `epochs`, `lr_max`,
+        `batch_size`, `seed`, `log_dir`, `verbose` and `train_options(args)`.
+        """
+        return task.train(train, validation_data=valid, **train_kwargs)
+
     def load_data(self, args):
         """Returns `(train, valid)` in the app's data kind; imports what it needs."""
         raise NotImplementedError
@@ -273,9 +282,9 @@ def run_train(app, args):
     lr_max, why = choose_lr_max(task, train, args, run_dir)
     print(f"training {args.epochs} epoch(s) at lr_max={lr_max:.3g} ({why}), "
           f"batch size {args.batch_size or task.batch_size}")
-    task.train(train, epochs=args.epochs, lr_max=lr_max, validation_data=valid,
-               batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
-               verbose=0 if args.quiet else 2, **app.train_options(args))
+    app.fit(task, train, valid, args, epochs=args.epochs, lr_max=lr_max,
+            batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
+            verbose=0 if args.quiet else 2, **app.train_options(args))
     metrics = task.evaluate(valid, batch_size=args.batch_size) if valid is not None else {}
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     extra = app.report(task, valid, run_dir, args)
