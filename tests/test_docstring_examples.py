@@ -14,6 +14,9 @@ CORE_MODULES = [
     "dlkeras.tasks.run_folder", "dlkeras.plots", "dlkeras.export",
     "dlkeras.recipes", "dlkeras.callbacks.lr_finder", "dlkeras.callbacks.one_cycle",
     "dlkeras.callbacks.hyperparameter_logger", "dlkeras.callbacks.gradual_unfreezing",
+    "dlkeras.pseudo_labels", "dlkeras.pseudo_labels.targets", "dlkeras.pseudo_labels.selection",
+    "dlkeras.pseudo_labels.mixing", "dlkeras.pseudo_labels.report",
+    "dlkeras.pseudo_labels.model_task", "dlkeras.pseudo_labels.trainer",
 ]
 
 
