@@ -177,6 +177,25 @@ def test_mixer_casts_pseudo_examples_to_the_labelled_dtypes_and_keeps_dicts():
     assert x["codes"].numpy()[6:, 0].tolist() == [99, 99] and y.numpy()[6:].tolist() == [1, 1]
 
 
+def test_mixer_pads_features_of_varying_length_like_token_ids():
+    lengths = [1, 4, 2, 3, 5, 2, 1, 3]
+    tokens = tf.ragged.constant([[i + 1] * n for i, n in enumerate(lengths)], dtype=tf.int32)
+    labelled = tf.data.Dataset.from_tensor_slices((tokens, np.arange(8) % 2)).padded_batch(4)
+    pseudo_tokens = np.zeros((4, 6), "int32")
+    for row, n in enumerate([6, 2, 3, 1]):
+        pseudo_tokens[row, :n] = 100 + row
+    pseudo = pseudo_examples(pseudo_tokens, np.ones(4, "int64"), [0, 1, 2, 3])
+    for x, y, w in mix_batches(labelled_examples(labelled), pseudo, 8, 0.25, steps_per_epoch=2):
+        x = x.numpy()
+        assert x.shape[1] == 6  # the pseudo rows are 6 wide, the labelled ones are padded
+        for row in x:
+            ids = set(row[row > 0].tolist())
+            assert len(ids) == 1
+            token = ids.pop()
+            expected = lengths[token - 1] if token < 100 else [6, 2, 3, 1][token - 100]
+            assert (row == token).sum() == expected
+
+
 def test_mixer_refuses_pseudo_examples_that_do_not_fit():
     labelled_batches, unlabelled_x = id_examples()
     soft = pseudo_examples(unlabelled_x, np.full((2, 3), 1 / 3, "float32"), [0, 1])

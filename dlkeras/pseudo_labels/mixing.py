@@ -140,6 +140,28 @@ def _conform(labelled_spec, pseudo):
     return pseudo.map(cast)
 
 
+def _batched(examples, size):
+    """Full batches of `size`; examples of varying length (token ids) are padded with 0."""
+    specs = tf.nest.flatten(examples.element_spec)
+    if all(spec.shape.is_fully_defined() for spec in specs):
+        return examples.batch(size, drop_remainder=True)
+    return examples.padded_batch(size, drop_remainder=True)
+
+
+def _stacked(first, second):
+    """`first` then `second` along the batch axis; the narrower one is padded with 0."""
+    if first.shape[1:].is_fully_defined() and first.shape[1:] == second.shape[1:]:
+        return tf.concat([first, second], 0)
+    size = tf.maximum(tf.shape(first)[1:], tf.shape(second)[1:])
+
+    def padded(tensor):
+        extra = size - tf.shape(tensor)[1:]
+        paddings = tf.concat([[[0, 0]], tf.stack([tf.zeros_like(extra), extra], axis=1)], 0)
+        return tf.pad(tensor, paddings)
+
+    return tf.concat([padded(first), padded(second)], 0)
+
+
 def mix_batches(labelled, pseudo, batch_size, pseudo_fraction=0.25, steps_per_epoch=None,
                 pseudo_transform=None):
     """Batches of `batch_size` examples, exactly `round(batch_size * pseudo_fraction)` from `pseudo`.
@@ -156,19 +178,21 @@ def mix_batches(labelled, pseudo, batch_size, pseudo_fraction=0.25, steps_per_ep
         pseudo_transform: applied to each batch of pseudo-labelled features
             (e.g. the augmentation the labelled pipeline already applies), or None.
 
+    Features of varying length (e.g. token ids, `(None,)` per example) are
+    padded with 0 to the longest of each batch, both parts alike.
+
     Returns:
         A `tf.data.Dataset` of `(features, targets, sample_weights)` batches.
     """
     n_labelled, n_pseudo = batch_shares(batch_size, pseudo_fraction)
     pseudo = _conform(labelled.element_spec, pseudo)
-    left = labelled.repeat().batch(n_labelled, drop_remainder=True)
-    right = pseudo.repeat().batch(n_pseudo, drop_remainder=True)
+    left = _batched(labelled.repeat(), n_labelled)
+    right = _batched(pseudo.repeat(), n_pseudo)
     if pseudo_transform is not None:
         right = right.map(lambda x, y, w: (pseudo_transform(x), y, w),
                           num_parallel_calls=tf.data.AUTOTUNE)
     mixed = tf.data.Dataset.zip((left, right)).map(
-        lambda first, second: tf.nest.map_structure(lambda a, b: tf.concat([a, b], 0),
-                                                    first, second),
+        lambda first, second: tf.nest.map_structure(_stacked, first, second),
         num_parallel_calls=tf.data.AUTOTUNE)
     if steps_per_epoch is not None:
         if not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
