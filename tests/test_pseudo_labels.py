@@ -180,7 +180,9 @@ def test_mixer_casts_pseudo_examples_to_the_labelled_dtypes_and_keeps_dicts():
 def test_mixer_pads_features_of_varying_length_like_token_ids():
     lengths = [1, 4, 2, 3, 5, 2, 1, 3]
     tokens = tf.ragged.constant([[i + 1] * n for i, n in enumerate(lengths)], dtype=tf.int32)
-    labelled = tf.data.Dataset.from_tensor_slices((tokens, np.arange(8) % 2)).padded_batch(4)
+    rows = tf.data.Dataset.from_tensor_slices((tokens, np.arange(8) % 2)).map(
+        lambda t, y: (t, y))  # ragged slices come out as dense rows of their own length
+    labelled = rows.padded_batch(4)  # each batch padded to its own longest
     pseudo_tokens = np.zeros((4, 6), "int32")
     for row, n in enumerate([6, 2, 3, 1]):
         pseudo_tokens[row, :n] = 100 + row
