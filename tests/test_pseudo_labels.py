@@ -167,6 +167,13 @@ def test_every_batch_has_exactly_the_requested_pseudo_share(batch_size, fraction
     assert epochs[0] != epochs[1]  # reshuffled each epoch
 
 
+def test_labelled_sample_weights_are_kept():
+    batches = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((6, 1), "float32"), np.zeros(6, "int32"), np.arange(6, dtype="float64"))).batch(3)
+    weights = [float(w) for _, _, w in labelled_examples(batches)]
+    assert weights == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
 def test_mixer_casts_pseudo_examples_to_the_labelled_dtypes_and_keeps_dicts():
     features = {"codes": np.arange(20, dtype="int32")[:, None], "values": np.ones((20, 2), "float32")}
     labelled = tf.data.Dataset.from_tensor_slices((features, np.zeros(20, "int32"))).batch(5)

@@ -55,18 +55,22 @@ def _features_of(*element):
 
 
 def labelled_examples(batches, target_transform=None):
-    """Unbatches a `(features, targets)` batch stream into `(features, target, 1.0)` examples.
+    """Unbatches a `(features, targets[, weights])` batch stream into `(features, target, weight)`.
 
     Args:
         batches: a `tf.data.Dataset` of `(features, targets)` batches (e.g. a
-            task's training pipeline: it shuffles and augments each pass).
+            task's training pipeline: it shuffles and augments each pass),
+            or of `(features, targets, sample_weights)`; the weight is 1.0
+            where none is given.
         target_transform: applied to each batch of targets first (e.g.
             `TargetFormat.to_soft`), or None.
     """
-    def add_weight(features, targets):
+    def add_weight(features, targets, weights=None):
         if target_transform is not None:
             targets = target_transform(targets)
-        return features, targets, tf.ones(tf.shape(targets)[:1], tf.float32)
+        if weights is None:
+            weights = tf.ones(tf.shape(targets)[:1], tf.float32)
+        return features, targets, tf.cast(weights, tf.float32)
 
     return batches.map(add_weight, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
 

@@ -251,7 +251,7 @@ class _Run:
         if self.validation_data is not None:
             valid = self.task.dataset(self.validation_data, training=False,
                                       batch_size=self.batch_size).map(
-                lambda x, y: (x, target_format.to_soft(y)))
+                lambda x, y, *weights: (x, target_format.to_soft(y), *weights))
         self.train(mixed, round_index, valid, *target_format.soft_loss_and_metrics())
         self.task.compile(**self.compile_options)  # the task's own loss, to evaluate and save
 
