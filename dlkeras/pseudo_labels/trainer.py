@@ -136,7 +136,7 @@ class PseudoLabelTrainer:
     def fit(self, task, labelled, unlabelled, *, epochs, lr_max=None, validation_data=None,
             unlabelled_targets=None, train_teacher=True, teacher_predict=None,
             pseudo_transform=None, batch_size=None, seed=None, log_dir=None, on_round_end=None,
-            **train_kwargs):
+            validate_each_epoch=True, **train_kwargs):
         """Runs round 0 and `rounds` student rounds; the task ends as the last student.
 
         Args:
@@ -144,7 +144,8 @@ class PseudoLabelTrainer:
             labelled: the task's labelled training data (its data kind, or `tf.data`).
             unlabelled: unlabelled inputs, in what `task.prepare_inputs` takes.
             epochs, lr_max: of every round (`Task.train`).
-            validation_data: labelled data evaluated after each round.
+            validation_data: labelled data evaluated after each round (and
+                after each epoch, unless `validate_each_epoch=False`).
             unlabelled_targets: true targets of `unlabelled`, when known, to
                 report the pseudo-labels' accuracy (never used for training).
             train_teacher: False: the task is already trained; round 0 only evaluates it.
@@ -168,6 +169,7 @@ class PseudoLabelTrainer:
         train_kwargs.setdefault("verbose", 0)
         run = _Run(self, task, labelled, validation_data, epochs, lr_max, batch_size, seed,
                    log_dir, train_kwargs)
+        run.validate_each_epoch = validate_each_epoch
         features = task.prepare_inputs(unlabelled)
         reports = []
         for round_index in range(self.rounds + 1):
@@ -206,6 +208,7 @@ class _Run:
         self.target_format = TargetFormat.of_task(task)
         self.start_weights = task.network.get_weights()
         self.num_labelled = None
+        self.validate_each_epoch = True
         network = task.network
         self.compile_options = ({} if getattr(network, "optimizer", None) is None else
                                 {"steps_per_execution": network.steps_per_execution,
@@ -217,9 +220,10 @@ class _Run:
         log_dir = None if self.log_dir is None else str(pathlib.Path(self.log_dir)
                                                          / f"round_{round_index}")
         seed = None if self.seed is None else self.seed + round_index
+        if validation_data is None:
+            validation_data = self.validation_data
         self.task.train(data, epochs=self.epochs, lr_max=self.lr_max,
-                        validation_data=(self.validation_data if validation_data is None
-                                         else validation_data),
+                        validation_data=validation_data if self.validate_each_epoch else None,
                         batch_size=self.batch_size, seed=seed, log_dir=log_dir,
                         **self.train_kwargs)
 
