@@ -6,9 +6,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlkeras.pseudo_labels import (ModelTask, PseudoLabelTrainer, RoundReport, TargetFormat,
-                                   batch_shares, labelled_examples, log_round, mix_batches,
-                                   plot_rounds, pseudo_examples, select_pseudo_labels)
+from dlkeras.pseudo_labels import (
+    ModelTask,
+    PseudoLabelTrainer,
+    RoundReport,
+    TargetFormat,
+    batch_shares,
+    labelled_examples,
+    log_round,
+    mix_batches,
+    plot_rounds,
+    pseudo_examples,
+    select_pseudo_labels,
+)
 from dlkeras.tasks import Task
 
 # --- Selection -------------------------------------------------------------------------
@@ -175,7 +185,8 @@ def test_labelled_sample_weights_are_kept():
 
 
 def test_mixer_casts_pseudo_examples_to_the_labelled_dtypes_and_keeps_dicts():
-    features = {"codes": np.arange(20, dtype="int32")[:, None], "values": np.ones((20, 2), "float32")}
+    features = {"codes": np.arange(20, dtype="int32")[:, None],
+                "values": np.ones((20, 2), "float32")}
     labelled = tf.data.Dataset.from_tensor_slices((features, np.zeros(20, "int32"))).batch(5)
     pseudo = pseudo_examples({"codes": np.full((6, 1), 99, "int64"), "values": np.zeros((6, 2))},
                              np.ones(3, "int64"), [0, 2, 4])
@@ -194,7 +205,7 @@ def test_mixer_pads_features_of_varying_length_like_token_ids():
     for row, n in enumerate([6, 2, 3, 1]):
         pseudo_tokens[row, :n] = 100 + row
     pseudo = pseudo_examples(pseudo_tokens, np.ones(4, "int64"), [0, 1, 2, 3])
-    for x, y, w in mix_batches(labelled_examples(labelled), pseudo, 8, 0.25, steps_per_epoch=2):
+    for x, _, _ in mix_batches(labelled_examples(labelled), pseudo, 8, 0.25, steps_per_epoch=2):
         x = x.numpy()
         assert x.shape[1] == 6  # the pseudo rows are 6 wide, the labelled ones are padded
         for row in x:

@@ -1,4 +1,4 @@
-"""apps.pseudolabel over the image app: unlabelled folders, TTA teacher, augmented pseudo-batches."""
+"""Pseudo-labelling images: unlabelled folders, TTA teacher, pseudo-batch augmentation."""
 import argparse
 
 import numpy as np
@@ -9,6 +9,7 @@ from apps.image.task import ImageTask
 from apps.image.tta import tta_predict
 from apps.pseudolabel.sources import ImageAdapter, seeded_positions
 from dlkeras.pseudo_labels import PseudoLabelTrainer
+
 from test_image_support import tiny_backbone
 
 

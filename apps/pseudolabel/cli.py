@@ -1,4 +1,4 @@
-"""`python -m apps.pseudolabel`: pseudo-labelling over another app's data, on the shared command line.
+"""`python -m apps.pseudolabel`: pseudo-labelling over another app's data, on the shared CLI.
 
 `--task image|tabular` picks the app whose data flags, loader, task and
 export are used; its flags keep their names (`--data`, `--csv`,
@@ -14,6 +14,7 @@ No TensorFlow import here: the modules that need it load when a command runs.
 """
 import functools
 import importlib
+
 from apps.cli import App, UsageError, fraction, positive_int
 
 UNDERLYING = {"image": "apps.image.cli", "tabular": "apps.tabular.cli"}
@@ -44,13 +45,15 @@ class PseudoLabelApp(App):
                    "as the underlying app does.")
     default_epochs = 5
     examples = {
-        "train": "  python -m apps.pseudolabel train --task image --data fashion-mnist --limit 3000 \\\n"
+        "train": "  python -m apps.pseudolabel train --task image --data fashion-mnist \\\n"
+                 "      --limit 3000 \\\n"
                  "      --labelled-fraction 0.1 --backbone mobilenet_v3_small --weights none \\\n"
                  "      --size 32 --rounds 2 --top-fraction 0.5\n"
                  "  python -m apps.pseudolabel train --task tabular --csv gss.csv \\\n"
                  "      --target high_income --unlabelled more_rows.csv --threshold 0.9",
         "predict": "  python -m apps.pseudolabel predict --run-dir runs/pseudolabel/x cat.jpg\n"
-                   "  python -m apps.pseudolabel predict --run-dir runs/pseudolabel/y --csv new.csv",
+                   "  python -m apps.pseudolabel predict --run-dir runs/pseudolabel/y \\\n"
+                   "      --csv new.csv",
         "export": "  python -m apps.pseudolabel export --run-dir runs/pseudolabel/x --name x",
     }
 
@@ -84,7 +87,8 @@ class PseudoLabelApp(App):
         knobs.add_argument("--pseudo-weight", type=float, default=1.0,
                            help="loss weight of a pseudo-labelled example (default: %(default)s)")
         knobs.add_argument("--pseudo-fraction", type=fraction, default=0.25,
-                           help="share of every batch that is pseudo-labelled (default: %(default)s)")
+                           help="share of every batch that is pseudo-labelled "
+                                "(default: %(default)s)")
         knobs.add_argument("--student-start", choices=["initial", "teacher"], default="initial",
                            help="each student starts from the initial weights (default) or "
                                 "continues from its teacher's")

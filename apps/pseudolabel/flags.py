@@ -1,7 +1,8 @@
-"""Borrowing the data, model and predict flags of the apps pseudo-labelling runs on, without copying them.
+"""Borrowing the data, model and predict flags of the apps pseudo-labelling runs on.
 
 Each underlying app's `add_data_arguments` / `add_model_arguments` /
-`add_predict_arguments` is run against a recorder; the recorded flags are then added to the pseudolabel
+`add_predict_arguments` is run against a recorder (nothing is copied); the
+recorded flags are then added to the pseudolabel
 parser under their own names, except where two apps (or pseudolabel itself)
 use the same option: those become `--<app>-<option>` (`--image-dropout`,
 `--tabular-task`). `required=True` (and a positional's `nargs="+"`) is

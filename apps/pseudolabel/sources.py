@@ -25,14 +25,14 @@ import numpy as np
 
 @dataclasses.dataclass
 class Unlabelled:
-    """The unlabelled set in the app's data kind; `labelled` tells whether true labels came with it."""
+    """The unlabelled set in the app's data kind; `labelled`: whether true labels came with it."""
 
     data: object
     labelled: bool
 
 
 def seeded_positions(count, fraction, seed):
-    """`(kept, rest)` sorted positions: `round(fraction * count)` kept, from a seeded permutation."""
+    """`(kept, rest)` sorted positions, `round(fraction * count)` kept, by a seeded permutation."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"--labelled-fraction must be in (0, 1). Received: {fraction!r}")
     kept = int(round(fraction * count))
@@ -91,7 +91,7 @@ class ImageAdapter:
         return unlabelled.data.targets if unlabelled.labelled else None
 
     def teacher_predict(self, task, args):
-        """Test-time augmentation (flips only where the task trains with flips), unless turned off."""
+        """Test-time augmentation (flips only where the task trains with flips), unless off."""
         if args.no_teacher_tta:
             return None
         from apps.image.tta import tta_predict

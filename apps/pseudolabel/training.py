@@ -12,8 +12,9 @@ Example:
 >>> from dlkeras.pseudo_labels import RoundReport
 >>> rounds = [RoundReport(0, 0, 0, None, [0, 0], {"accuracy": 0.8}, 1.0),
 ...           RoundReport(1, 40, 50, 0.9, [20, 20], {"accuracy": 0.85}, 2.0)]
->>> round_numbers(rounds)
-{'labelled_only_accuracy': 0.8, 'pseudo_labelled_accuracy': 0.85, 'pseudo_labels': 40, 'pseudo_label_accuracy': 0.9}
+>>> numbers = round_numbers(rounds)
+>>> numbers["labelled_only_accuracy"], numbers["pseudo_labelled_accuracy"], numbers["pseudo_labels"]
+(0.8, 0.85, 40)
 """
 import json
 import pathlib

@@ -16,8 +16,12 @@ Example:
 0.25
 """
 
-from dlkeras.pseudo_labels.mixing import (batch_shares, labelled_examples, mix_batches,
-                                          pseudo_examples)
+from dlkeras.pseudo_labels.mixing import (
+                                          batch_shares,
+                                          labelled_examples,
+                                          mix_batches,
+                                          pseudo_examples,
+)
 from dlkeras.pseudo_labels.model_task import ModelTask
 from dlkeras.pseudo_labels.report import RoundReport, format_rounds, log_round, plot_rounds
 from dlkeras.pseudo_labels.selection import Selection, select_pseudo_labels

@@ -1,4 +1,4 @@
-"""A `tf.data` mixer: every batch holds exactly `n_pseudo` pseudo-labelled and `n_labelled` labelled examples.
+"""A `tf.data` mixer: every batch holds exactly `n_pseudo` pseudo-labelled examples.
 
 Each source is a stream of single `(features, target, weight)` examples that
 reshuffles each time it is iterated. The mixer repeats both, batches each to
@@ -35,7 +35,8 @@ def batch_shares(batch_size, pseudo_fraction=0.25):
     ((48, 16), (21, 11))
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
-        raise ValueError(f"`batch_size` must be an integer >= 2. Received: batch_size={batch_size!r}")
+        raise ValueError(f"`batch_size` must be an integer >= 2. Received: "
+                         f"batch_size={batch_size!r}")
     if not 0.0 < pseudo_fraction < 1.0:
         raise ValueError(f"`pseudo_fraction` must be strictly between 0 and 1. Received: "
                          f"pseudo_fraction={pseudo_fraction!r}")
@@ -122,7 +123,7 @@ def pseudo_examples(features, targets, indices, weight=1.0, *, num_examples=None
 
 
 def _conform(labelled_spec, pseudo):
-    """Pseudo examples cast to the labelled examples' dtypes (and target shape), or a clear error."""
+    """Pseudo examples cast to the labelled ones' dtypes (and target shape), or a clear error."""
     features_spec, target_spec, _ = labelled_spec
     _, pseudo_target, _ = pseudo.element_spec
     try:
@@ -168,7 +169,7 @@ def _stacked(first, second):
 
 def mix_batches(labelled, pseudo, batch_size, pseudo_fraction=0.25, steps_per_epoch=None,
                 pseudo_transform=None):
-    """Batches of `batch_size` examples, exactly `round(batch_size * pseudo_fraction)` from `pseudo`.
+    """Batches of `batch_size`, exactly `round(batch_size * pseudo_fraction)` from `pseudo`.
 
     Args:
         labelled: `tf.data.Dataset` of `(features, target, weight)` examples

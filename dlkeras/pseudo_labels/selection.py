@@ -1,4 +1,4 @@
-"""Which teacher predictions become pseudo-labels: a confidence threshold and/or a top fraction per class.
+"""Which teacher predictions become pseudo-labels: a threshold and/or a top fraction per class.
 
 A threshold alone keeps every prediction at least that confident; on an
 imbalanced set, or with a teacher biased to one class, that class then

@@ -1,4 +1,4 @@
-"""What a classifier's targets look like, read from its loss: the one thing pseudo-labels must match.
+"""What a classifier's targets look like, read from its loss: what pseudo-labels must match.
 
 Three target formats cover the classifiers dlkeras apps build:
 

@@ -1,4 +1,4 @@
-"""`PseudoLabelTrainer`: rounds of teacher predictions, selection, and a student trained on mixed batches.
+"""`PseudoLabelTrainer`: rounds of teacher predictions, selection and students on mixed batches.
 
 Round 0 trains the task on its labelled examples alone (the labelled-only
 baseline, and the first teacher). Each later round predicts the unlabelled
@@ -36,8 +36,12 @@ import time
 
 import numpy as np
 
-from dlkeras.pseudo_labels.mixing import (batch_shares, labelled_examples, mix_batches,
-                                          pseudo_examples)
+from dlkeras.pseudo_labels.mixing import (
+    batch_shares,
+    labelled_examples,
+    mix_batches,
+    pseudo_examples,
+)
 from dlkeras.pseudo_labels.report import RoundReport, log_round
 from dlkeras.pseudo_labels.selection import select_pseudo_labels
 from dlkeras.pseudo_labels.targets import TargetFormat
@@ -113,7 +117,8 @@ class PseudoLabelTrainer:
             raise ValueError(f"`student_start` must be one of {STUDENT_STARTS}. Received: "
                              f"student_start={student_start!r}")
         if not pseudo_weight > 0:
-            raise ValueError(f"`pseudo_weight` must be > 0. Received: pseudo_weight={pseudo_weight!r}")
+            raise ValueError(f"`pseudo_weight` must be > 0. Received: "
+                             f"pseudo_weight={pseudo_weight!r}")
         batch_shares(64, pseudo_fraction)  # validates the fraction now
         if steps_per_epoch not in EPOCHS and not (
                 isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
