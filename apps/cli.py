@@ -112,6 +112,16 @@ class App:
         """More keyword arguments for `task.train` (e.g. `freeze_epochs`)."""
         return {}
 
+    def fit(self, task, train, valid, args, **train_kwargs):
+        """Trains the task for `train`; default: the task's recipe, `task.train`.
+
+        An app whose training is more than one recipe run (pseudo-labelling
+        rounds) overrides this; `train_kwargs` are `epochs`, `lr_max`,
+        `batch_size`, `seed`, `log_dir`, `checkpoint_dir`, `checkpoint_every`,
+        `verbose` and `train_options(args)`.
+        """
+        return task.train(train, validation_data=valid, **train_kwargs)
+
     def load_data(self, args):
         """Returns `(train, valid)` in the app's data kind; imports what it needs."""
         raise NotImplementedError
@@ -300,10 +310,10 @@ def run_train(app, args):
     print(f"{'resuming' if args.resume else 'training'} {args.epochs} epoch(s) at "
           f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}")
     try:
-        task.train(train, epochs=args.epochs, lr_max=lr_max, validation_data=valid,
-                   batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
-                   checkpoint_dir=str(checkpoint_dir), checkpoint_every=args.checkpoint_every,
-                   verbose=0 if args.quiet else 2, **app.train_options(args))
+        app.fit(task, train, valid, args, epochs=args.epochs, lr_max=lr_max,
+                batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
+                checkpoint_dir=str(checkpoint_dir), checkpoint_every=args.checkpoint_every,
+                verbose=0 if args.quiet else 2, **app.train_options(args))
     except NonFiniteLossError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -17,6 +17,9 @@ CORE_MODULES = [
     "dlkeras.callbacks.checkpointing", "dlkeras.callbacks.non_finite_loss", "dlkeras.plots", "dlkeras.export",
     "dlkeras.recipes", "dlkeras.callbacks.lr_finder", "dlkeras.callbacks.one_cycle",
     "dlkeras.callbacks.hyperparameter_logger", "dlkeras.callbacks.gradual_unfreezing",
+    "dlkeras.pseudo_labels", "dlkeras.pseudo_labels.targets", "dlkeras.pseudo_labels.selection",
+    "dlkeras.pseudo_labels.mixing", "dlkeras.pseudo_labels.report",
+    "dlkeras.pseudo_labels.model_task", "dlkeras.pseudo_labels.trainer",
 ]
 
 

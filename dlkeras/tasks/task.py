@@ -147,19 +147,24 @@ class Task:
 
     # --- Compiling and data -------------------------------------------------
 
-    def compile(self, optimizer=None, **compile_kwargs):
+    def compile(self, optimizer=None, *, loss=None, metrics=None, **compile_kwargs):
         """Compiles the network with `optimizer` (default `default_optimizer()`) and the task's loss.
 
         Args:
             optimizer: a Keras optimizer, or None for the task's default.
+            loss, metrics: replace `loss_and_metrics()` for this compile only
+                (e.g. a soft-target loss while training on pseudo-labels);
+                None keeps the task's own.
             **compile_kwargs: more `model.compile` arguments
                 (`steps_per_execution`, `jit_compile`, ...).
         """
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
-        loss, metrics = self.loss_and_metrics()
-        self.network.compile(optimizer=optimizer or self.default_optimizer(), loss=loss,
-                             metrics=metrics, **compile_kwargs)
+        task_loss, task_metrics = self.loss_and_metrics()
+        self.network.compile(optimizer=optimizer or self.default_optimizer(),
+                             loss=task_loss if loss is None else loss,
+                             metrics=task_metrics if metrics is None else metrics,
+                             **compile_kwargs)
         build_optimizer_for_unfreezing(self.network)
         self._prebuilt = False
         return self
