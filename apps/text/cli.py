@@ -64,6 +64,12 @@ class TextApp(App):
                            help="scales the classifier's AWD-LSTM dropouts (default: %(default)s)")
         model.add_argument("--max-tokens", type=positive_int, default=512,
                            help="longest text in tokens; longer texts keep their start")
+        scratch = parser.add_argument_group("architecture (with --from-scratch)")
+        scratch.add_argument("--vocab-size", type=positive_int, default=12000,
+                             help="WordPiece vocabulary cap (default: %(default)s)")
+        scratch.add_argument("--embedding-dim", type=positive_int, default=256)
+        scratch.add_argument("--hidden-units", type=positive_int, default=768)
+        scratch.add_argument("--layers", type=positive_int, default=3)
 
     def add_predict_arguments(self, parser):
         source = parser.add_mutually_exclusive_group(required=True)
@@ -140,17 +146,21 @@ class TextApp(App):
         classes, multi_label = infer_classes(train["label"].tolist())
         encoder = None if args.from_scratch else _pretrained_encoder(args.encoder)
         texts = list(train["text"]) + read_text_files(args.unlabelled)
+        architecture = {"embedding_dim": args.embedding_dim, "hidden_units": args.hidden_units,
+                        "layers": args.layers, "vocabulary_size": args.vocab_size}
         if args.lm_epochs > 0:
             print(f"language model: {args.lm_epochs} epoch(s) on {len(texts)} texts "
                   f"({'from the pretrained encoder' if encoder else 'from scratch'})")
             lm = fine_tune_language_model(encoder, texts, epochs=args.lm_epochs,
                                           lr_max=args.lm_lr_max, seed=args.seed,
-                                          verbose=0 if args.quiet else 2)
+                                          verbose=0 if args.quiet else 2, **architecture)
             encoder = lm.encoder()
+        if encoder is not None:
+            architecture = {}
         return build_classifier_task(
             encoder, classes, vocabulary_texts=texts, multi_label=multi_label,
             batch_size=args.batch_size or 64, max_tokens=args.max_tokens,
-            drop_mult=args.drop_mult, name=args.name)
+            drop_mult=args.drop_mult, name=args.name, **architecture)
 
     def report(self, task, valid, run_dir, args):
         from apps.text.report import write_reports

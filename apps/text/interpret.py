@@ -88,6 +88,27 @@ def top_losses(task, data, k=10):
         "loss": losses[order]})
 
 
+def integrated_gradients(network, ids, class_index=None, steps=32):
+    """Importance of each token id of one text (`[BOS]` included) for one class.
+
+    Returns:
+        `(importances (T,), class index, probability of that class)`.
+    """
+    tokens = tf.constant(np.asarray(ids)[None], tf.int32)
+    vectors = network.get_layer("embedding")(tokens)
+    mask = tf.ones_like(tokens, tf.bool)
+    probability = classify_embedded(network, vectors, mask)[0].numpy()
+    class_index = int(probability.argmax()) if class_index is None else int(class_index)
+    alphas = tf.reshape((tf.range(steps, dtype=tf.float32) + 0.5) / steps, [steps, 1, 1])
+    path = alphas * vectors
+    with tf.GradientTape() as tape:
+        tape.watch(path)
+        scores = classify_embedded(network, path, tf.tile(mask, [steps, 1]))[:, class_index]
+    gradients = tape.gradient(scores, path)
+    importance = tf.reduce_sum(vectors[0] * tf.reduce_mean(gradients, axis=0), axis=-1)
+    return importance.numpy(), class_index, float(probability[class_index])
+
+
 def token_importance(task, text, class_index=None, steps=32):
     """Integrated-gradients importance of each word of `text` for one class.
 
@@ -98,23 +119,14 @@ def token_importance(task, text, class_index=None, steps=32):
         steps: integration steps (more = closer to the exact integral).
 
     Returns:
-        `(words, importances, class name, probability of that class)`.
+        `(words, importances, class name, probability of that class)`;
+        `[BOS]`'s share is left out.
     """
     ids = task.tokenizer.tokenize([text])[0]
-    tokens = tf.constant(ids[None], tf.int32)
-    vectors = task.network.get_layer("embedding")(tokens)
-    mask = tf.ones_like(tokens, tf.bool)
-    probability = classify_embedded(task.network, vectors, mask)[0].numpy()
-    class_index = int(probability.argmax()) if class_index is None else int(class_index)
-    alphas = tf.reshape((tf.range(steps, dtype=tf.float32) + 0.5) / steps, [steps, 1, 1])
-    path = alphas * vectors
-    with tf.GradientTape() as tape:
-        tape.watch(path)
-        scores = classify_embedded(task.network, path, tf.tile(mask, [steps, 1]))[:, class_index]
-    gradients = tape.gradient(scores, path)
-    importance = tf.reduce_sum(vectors[0] * tf.reduce_mean(gradients, axis=0), axis=-1).numpy()
+    importance, class_index, probability = integrated_gradients(task.network, ids, class_index,
+                                                                steps)
     words, values = _merge_subwords(task.tokenizer.pieces(ids), importance, ids)
-    return words, values, task.classes[class_index], float(probability[class_index])
+    return words, values, task.classes[class_index], probability
 
 
 def _merge_subwords(pieces, importance, ids):

@@ -118,5 +118,6 @@ def pretrain_general_lm(out_dir=None, *, seed=0, sources=GENERAL_SOURCES, verbos
              "valid_perplexity": float(history["val_perplexity"][-1]),
              "valid_accuracy": float(history["val_accuracy"][-1]),
              **{k: round(v, 1) for k, v in times.items()}}
-    task.save_encoder(out_dir or default_encoder_dir(), notes)
+    task.metadata["notes"] = notes
+    task.save_encoder(out_dir or default_encoder_dir())
     return task, notes
