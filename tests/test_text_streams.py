@@ -70,3 +70,21 @@ def test_variable_lengths_do_not_retrace_the_train_step(steps_per_execution):
     # _scan runs in Python only while a graph is traced: a bounded number of
     # traces (Keras relaxes the time dimension after the first), not one per batch.
     assert traced.call_count <= 2 * 2 * 2 < steps
+
+
+def test_stateful_training_is_the_same_with_steps_per_execution():
+    """State carried between batches and reset at each epoch's first batch, inside the graph."""
+    import keras
+
+    texts = [" ".join(f"w{i % 20}" for i in range(n, n + 25)) for n in range(40)]
+    weights = []
+    for steps_per_execution in (1, 4):
+        keras.utils.set_random_seed(0)
+        task = LanguageModelTask.create(VOCABULARY, embedding_dim=4, hidden_units=6, layers=2,
+                                        batch_size=4, bptt=6, drop_mult=0.0,
+                                        matmul_dtype="float32",
+                                        steps_per_execution=steps_per_execution)
+        task.fit_one_cycle(texts, epochs=2, lr_max=1e-2, seed=0, verbose=0)
+        weights.append([w.numpy() for w in task.network.weights])
+    for first, second in zip(*weights):
+        np.testing.assert_allclose(first, second, atol=1e-5)

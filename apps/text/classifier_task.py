@@ -63,7 +63,7 @@ class TextClassifierTask(Task):
 
     @classmethod
     def create(cls, vocabulary=None, classes=None, *, encoder=None, multi_label=False,
-               embedding_dim=256, hidden_units=768, layers=3, matmul_dtype="bfloat16",
+               embedding_dim=256, hidden_units=512, layers=3, matmul_dtype="bfloat16",
                batch_size=64, max_tokens=512, drop_mult=0.5, weight_decay=0.01,
                name="text_classifier", text_column="text", label_column="label",
                steps_per_execution=1):

@@ -68,7 +68,7 @@ class TextApp(App):
         scratch.add_argument("--vocab-size", type=positive_int, default=12000,
                              help="WordPiece vocabulary cap (default: %(default)s)")
         scratch.add_argument("--embedding-dim", type=positive_int, default=256)
-        scratch.add_argument("--hidden-units", type=positive_int, default=768)
+        scratch.add_argument("--hidden-units", type=positive_int, default=512)
         scratch.add_argument("--layers", type=positive_int, default=3)
 
     def add_predict_arguments(self, parser):

@@ -51,7 +51,7 @@ class LanguageModelTask(Task):
         self._tokenized = []  # (texts object, token arrays) of recently used data
 
     @classmethod
-    def create(cls, vocabulary=None, *, encoder=None, embedding_dim=256, hidden_units=768,
+    def create(cls, vocabulary=None, *, encoder=None, embedding_dim=256, hidden_units=512,
                layers=3, matmul_dtype="bfloat16", batch_size=64, bptt=70, drop_mult=1.0,
                weight_decay=0.01, name="language_model", text_column="text",
                steps_per_execution=1):

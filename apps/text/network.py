@@ -35,7 +35,7 @@ BN_MOMENTUM = 0.9
 _ENCODER_KEYS = ("vocabulary_size", "embedding_dim", "hidden_units", "layers", "matmul_dtype")
 
 
-def encoder_config(vocabulary_size, embedding_dim=256, hidden_units=768, layers=3,
+def encoder_config(vocabulary_size, embedding_dim=256, hidden_units=512, layers=3,
                    matmul_dtype="bfloat16"):
     """The JSON-able description of an encoder (what the run folder and cache store).
 

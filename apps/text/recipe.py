@@ -27,7 +27,7 @@ def fine_tune_language_model(encoder, texts, *, epochs=LM_DEFAULTS["epochs"],
                              lr_max=LM_DEFAULTS["lr_max"], batch_size=LM_DEFAULTS["batch_size"],
                              bptt=LM_DEFAULTS["bptt"], drop_mult=LM_DEFAULTS["drop_mult"],
                              valid_texts=None, vocabulary_size=12000, min_frequency=2,
-                             embedding_dim=256, hidden_units=768, layers=3, seed=None,
+                             embedding_dim=256, hidden_units=512, layers=3, seed=None,
                              verbose=1, log_dir=None, callbacks=None):
     """A language model trained on `texts`, from `encoder` (ULMFiT stage 2) or from scratch.
 
