@@ -25,11 +25,20 @@ def tiny_corpus(sources):
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
+    streamed = []
+    make_dataset = LanguageModelTask.make_dataset
+
+    def recording(self, data, **kwargs):
+        streamed.append(self.token_arrays(data))
+        return make_dataset(self, data, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pretrain, "general_corpus", tiny_corpus)
+        patch.setattr(LanguageModelTask, "make_dataset", recording)
         patch.setenv("DLKERAS_CACHE_DIR", str(cache))
         task, notes = pretrain.pretrain_general_lm(verbose=0, **TINY)
         folder = default_encoder_dir()
+    notes["streamed_tokens"] = sum(len(d) for d in streamed[0])
     return task, notes, folder
 
 
@@ -37,6 +46,7 @@ def test_pretraining_caches_the_encoder_with_its_notes(pretrained, tmp_path):
     task, notes, folder = pretrained
     assert folder.name == "general_lm" and (folder / "encoder.json").is_file()
     assert 2500 <= notes["train_tokens"] <= 3000 + TINY["max_document_tokens"]
+    assert notes["streamed_tokens"] == notes["train_tokens"]  # the ids themselves are streamed
     assert notes["valid_tokens"] > 0 and np.isfinite(notes["valid_perplexity"])
     assert notes["valid_perplexity"] < 60  # better than uniform over the vocabulary
     encoder = load_encoder(folder)

@@ -107,7 +107,14 @@ class LanguageModelTask(Task):
                 [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), Perplexity()])
 
     def token_arrays(self, data):
-        """Token id arrays of `data`'s texts, tokenized once per data object."""
+        """Token id arrays of `data`'s texts, tokenized once per data object.
+
+        `data` may also be already tokenized: a list of 1-D integer arrays
+        (`[BOS]` first), as `self.tokenizer.tokenize` returns.
+        """
+        if isinstance(data, list) and data and all(
+                isinstance(d, np.ndarray) and d.ndim == 1 and d.dtype.kind in "iu" for d in data):
+            return data
         for seen, arrays in self._tokenized:
             if seen is data:
                 return arrays
