@@ -40,8 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 MODELS = ("scratch", "ulmfit", "target", "tfidf")
-RECIPE = {"lm_epochs": 4, "lm_lr_max": 1e-2, "classifier_epochs": 5, "classifier_lr_max": 2e-2,
-          "scratch_lr_max": 1e-2, "batch_size": 64, "drop_mult": 0.5}
+RECIPE = {"lm_epochs": 4, "lm_lr_max": 2e-2, "classifier_epochs": 5, "classifier_lr_max": 2e-2,
+          "scratch_lr_max": 1e-3, "batch_size": 64, "drop_mult": 0.5}
 
 
 def run_neural(model: str, seed: int, recipe: dict) -> dict:
@@ -67,6 +67,7 @@ def run_neural(model: str, seed: int, recipe: dict) -> dict:
                                       **recipe.get("architecture", {}))
         times["lm_s"] = time.perf_counter() - start
         notes["lm_sample"] = lm.generate("this movie is", 12, seed=seed)
+        notes["lm_train_perplexity"] = round(float(lm.evaluate(texts[:2000])["perplexity"]), 1)
         encoder = lm.encoder()
     start = time.perf_counter()
     architecture = {} if encoder is not None else recipe.get("architecture", {})
@@ -81,7 +82,8 @@ def run_neural(model: str, seed: int, recipe: dict) -> dict:
     return {"model": model, "seed": seed, "accuracy": accuracy, "error": 1 - accuracy,
             **{k: round(v, 1) for k, v in times.items()},
             "fine_tune_total_s": round(sum(times.values()), 1),
-            "train_accuracy_last_epoch": histories[-1].history["accuracy"][-1],
+            "train_accuracy_per_epoch": [round(a, 4) for h in histories
+                                         for a in h.history["accuracy"]],
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "load_average_1min": os.getloadavg()[0], **notes}
 

@@ -57,7 +57,7 @@ class TextApp(App):
         model.add_argument("--lm-epochs", type=int, default=4,
                            help="language-model fine-tuning epochs on the training texts; 0 "
                                 "skips the stage (default: %(default)s)")
-        model.add_argument("--lm-lr-max", type=positive_float, default=1e-2,
+        model.add_argument("--lm-lr-max", type=positive_float, default=2e-2,
                            help="peak rate of the LM's first (decoder-only) epoch; the rest run "
                                 "at a tenth, spread by 2.6 per group (default: %(default)s)")
         model.add_argument("--drop-mult", type=positive_float, default=0.5,
@@ -112,7 +112,7 @@ class TextApp(App):
         start.add_argument("--from-scratch", action="store_true")
         lm.add_argument("--out", required=True, help="folder for the fine-tuned encoder")
         lm.add_argument("--epochs", type=positive_int, default=4)
-        lm.add_argument("--lr-max", type=positive_float, default=1e-2)
+        lm.add_argument("--lr-max", type=positive_float, default=2e-2)
         lm.add_argument("--valid-pct", type=fraction, default=0.1)
         lm.add_argument("--seed", type=int, default=42)
         lm.add_argument("--quiet", action="store_true")

@@ -30,7 +30,7 @@ from apps.text.tokenizer import TextTokenizer, learn_vocabulary
 # budget on the shared 2-core machine (apps/text/README.md has the measurements).
 PRETRAIN_DEFAULTS = {"vocabulary_size": 12000, "min_frequency": 3, "max_tokens": 4_000_000,
                      "max_document_tokens": 400, "epochs": 1, "batch_size": 64, "bptt": 70,
-                     "lr_max": 5e-3, "drop_mult": 0.1, "embedding_dim": 256, "hidden_units": 512,
+                     "lr_max": 1e-2, "drop_mult": 0.1, "embedding_dim": 256, "hidden_units": 512,
                      "layers": 3}
 
 

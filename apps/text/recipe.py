@@ -20,7 +20,7 @@ from apps.text.classifier_task import TextClassifierTask
 from apps.text.lm_task import LanguageModelTask
 from apps.text.tokenizer import learn_vocabulary
 
-LM_DEFAULTS = {"epochs": 4, "lr_max": 1e-2, "batch_size": 32, "bptt": 70, "drop_mult": 0.3}
+LM_DEFAULTS = {"epochs": 4, "lr_max": 2e-2, "batch_size": 32, "bptt": 70, "drop_mult": 0.3}
 
 
 def fine_tune_language_model(encoder, texts, *, epochs=LM_DEFAULTS["epochs"],
