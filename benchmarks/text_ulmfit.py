@@ -1,0 +1,187 @@
+"""ULMFiT benchmark on the Rotten Tomatoes snippets (issue 10 protocol) for apps.text.
+
+Protocol: the 10,605 snippets of VADER's ground truth (vaderSentiment 3.3.2
+sdist), binary label `score > 0`; test = first 20 % of
+`np.random.RandomState(42).permutation(n)`, training = the rest (8,484).
+Test error of four models:
+
+  (a) scratch  the same classifier (AWD-LSTM + concat pooling + head) from
+               random weights, one-cycle, the same classifier epochs;
+  (b) ulmfit   the cached general language model (`python -m apps.text
+               pretrain`), fine-tuned on the training snippets, then the
+               classifier with gradual unfreezing;
+  (c) target   ULMFiT without the general stage: a language model trained on
+               the training snippets only, then the same classifier recipe;
+  (d) tfidf    TF-IDF (words and bigrams, sublinear tf) + logistic
+               regression (scikit-learn, C chosen on a 10 % split of the
+               training set).
+
+Only training texts reach the language models (no test text, not even
+unlabelled). (a) and (c) learn their WordPiece vocabulary from the training
+snippets; (b) keeps the general vocabulary. Each (model, seed) runs in a
+fresh process (peak RSS per run, tracing counted every time).
+
+    python -m apps.text pretrain                     # once: the general LM (timed)
+    python benchmarks/text_ulmfit.py                 # 3 seeds, the table
+    python benchmarks/text_ulmfit.py --only ulmfit --seeds 0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+MODELS = ("scratch", "ulmfit", "target", "tfidf")
+RECIPE = {"lm_epochs": 4, "lm_lr_max": 2e-2, "classifier_epochs": 5, "classifier_lr_max": 2e-2,
+          "scratch_lr_max": 1e-3, "batch_size": 64, "drop_mult": 0.5}
+
+
+def run_neural(model: str, seed: int, recipe: dict) -> dict:
+    """One (model, seed) run in this process: stage times, test accuracy, peak RSS."""
+    import keras
+
+    from apps.text.datasets import rotten_tomatoes_split
+    from apps.text.encoder_files import load_encoder, default_encoder_dir
+    from apps.text.recipe import build_classifier_task, fine_tune_language_model
+
+    train, test = rotten_tomatoes_split()
+    texts = list(train["text"])
+    keras.utils.set_random_seed(seed)
+    times, notes, start = {}, {}, time.perf_counter()
+    encoder = load_encoder(recipe.get("encoder") or default_encoder_dir()) if model == "ulmfit" \
+        else None
+    if encoder is not None:
+        notes["general_lm"] = {k: encoder.notes.get(k) for k in
+                               ("train_tokens", "valid_perplexity", "train_s")}
+    if model in ("ulmfit", "target"):
+        lm = fine_tune_language_model(encoder, texts, epochs=recipe["lm_epochs"],
+                                      lr_max=recipe["lm_lr_max"], seed=seed, verbose=0,
+                                      **recipe.get("architecture", {}))
+        times["lm_s"] = time.perf_counter() - start
+        notes["lm_sample"] = lm.generate("this movie is", 12, seed=seed)
+        notes["lm_train_perplexity"] = round(float(lm.evaluate(texts[:2000])["perplexity"]), 1)
+        encoder = lm.encoder()
+    start = time.perf_counter()
+    architecture = {} if encoder is not None else recipe.get("architecture", {})
+    task = build_classifier_task(encoder, ["neg", "pos"], vocabulary_texts=texts,
+                                 batch_size=recipe["batch_size"], drop_mult=recipe["drop_mult"],
+                                 **architecture)
+    lr_max = recipe["scratch_lr_max"] if encoder is None else recipe["classifier_lr_max"]
+    histories = task.train(train, epochs=recipe["classifier_epochs"], lr_max=lr_max, seed=seed,
+                           verbose=0)
+    times["classifier_s"] = time.perf_counter() - start
+    accuracy = task.evaluate(test)["accuracy"]
+    return {"model": model, "seed": seed, "accuracy": accuracy, "error": 1 - accuracy,
+            **{k: round(v, 1) for k, v in times.items()},
+            "fine_tune_total_s": round(sum(times.values()), 1),
+            "train_accuracy_per_epoch": [round(a, 4) for h in histories
+                                         for a in h.history["accuracy"]],
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "load_average_1min": os.getloadavg()[0], **notes}
+
+
+def run_tfidf() -> dict:
+    """(d): TF-IDF + logistic regression, C picked on a held-out tenth of the training set."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from apps.text.datasets import rotten_tomatoes_split
+
+    train, test = rotten_tomatoes_split()
+    start = time.perf_counter()
+    texts, labels = np.asarray(train["text"]), (train["label"] == "pos").to_numpy()
+    cut = len(texts) // 10
+    best = None
+    for c in (0.3, 1.0, 3.0, 10.0, 30.0):
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        model = LogisticRegression(C=c, max_iter=5000).fit(vectorizer.fit_transform(texts[cut:]),
+                                                           labels[cut:])
+        score = model.score(vectorizer.transform(texts[:cut]), labels[:cut])
+        best = max(best or (score, c), (score, c))
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    model = LogisticRegression(C=best[1], max_iter=5000).fit(vectorizer.fit_transform(texts),
+                                                             labels)
+    accuracy = model.score(vectorizer.transform(test["text"]), (test["label"] == "pos").to_numpy())
+    return {"model": "tfidf", "seed": None, "accuracy": float(accuracy), "error": 1 - accuracy,
+            "C": best[1], "classifier_s": round(time.perf_counter() - start, 1),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "load_average_1min": os.getloadavg()[0]}
+
+
+def child(model: str, seed: int, recipe: dict) -> dict:
+    """Runs one (model, seed) in a fresh process; returns its JSON result."""
+    command = [sys.executable, os.path.abspath(__file__), "--child", model, "--seeds",
+               str(seed or 0), "--recipe", json.dumps(recipe)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"{model} seed {seed} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(results: list[dict]) -> str:
+    """Markdown: test error per model and seed, mean, stage times, peak RSS, load."""
+    lines = ["| model | seeds | test accuracy (per seed) | mean error | LM fine-tune s | "
+             "classifier s | LM + classifier s | peak RSS MiB | load avg |", "|" + "---|" * 9]
+    for model in MODELS:
+        rows = [r for r in results if r["model"] == model]
+        if not rows:
+            continue
+        median = lambda key: statistics.median(r[key] for r in rows) if key in rows[0] else None  # noqa: E731
+        shown = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        accuracies = ", ".join(f"{r['accuracy']:.4f}" for r in rows)
+        loads = ", ".join(f"{r['load_average_1min']:.1f}" for r in rows)
+        lines.append(
+            f"| {model} | {len(rows)} | {accuracies} | "
+            f"{statistics.mean(r['error'] for r in rows):.4f} | {shown(median('lm_s'))} | "
+            f"{shown(median('classifier_s'))} | {shown(median('fine_tune_total_s'))} | "
+            f"{median('peak_rss_mib'):.0f} | {loads} |")
+    errors = {m: statistics.mean(r["error"] for r in results if r["model"] == m)
+              for m in MODELS if any(r["model"] == m for r in results)}
+    if "ulmfit" in errors and "scratch" in errors:
+        lines.append(f"\nULMFiT (b) vs scratch (a): relative error reduction "
+                     f"{1 - errors['ulmfit'] / errors['scratch']:.1%} (goal: >= 20 %); "
+                     f"accuracy {1 - errors['ulmfit']:.4f} (goal: >= 0.80)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--recipe", default="{}", help="JSON overrides of RECIPE")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--child", choices=MODELS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    recipe = {**RECIPE, **json.loads(args.recipe)}
+    if args.child:
+        result = run_tfidf() if args.child == "tfidf" else run_neural(args.child, args.seeds[0],
+                                                                      recipe)
+        print(json.dumps(result))
+        return
+    results = []
+    print(f"recipe: {json.dumps(recipe)}; load {os.getloadavg()[0]:.1f}", flush=True)
+    for model in args.only:
+        for seed in ([None] if model == "tfidf" else args.seeds):
+            start = time.perf_counter()
+            results.append(child(model, seed, recipe))
+            print(f"{model} seed {seed}: {json.dumps(results[-1])} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            if args.json:
+                with open(args.json, "w", encoding="utf-8") as handle:
+                    json.dump(results, handle, indent=1)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Text app: tokenization inside the model (round trips, special tokens, bad input, vocabulary)."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from apps.text.tokenizer import (BOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, TextTokenizer,  # noqa: E402
+                                 learn_vocabulary, split_words)
+
+CORPUS = ["The film is good, the acting is great!", "A bad film: boring and long.",
+          "Good actors; great films.", "the the the film film good"] * 5
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return learn_vocabulary(CORPUS, max_size=60, min_frequency=2)
+
+
+def words_of(text):
+    return [w.decode() for w in split_words(tf.constant([text]))[0].numpy()]
+
+
+def test_vocabulary_starts_with_special_tokens_and_respects_the_cap(vocabulary):
+    assert tuple(vocabulary[:3]) == SPECIAL_TOKENS
+    assert len(vocabulary) <= 60 and len(set(vocabulary)) == len(vocabulary)
+    assert {"film", "good", "the"} <= set(vocabulary)
+
+
+def test_min_frequency_keeps_rare_words_out(vocabulary):
+    rare = learn_vocabulary(CORPUS + ["zyzzyva"], max_size=60, min_frequency=2)
+    assert "zyzzyva" not in rare
+
+
+@pytest.mark.parametrize("text", ["The film is good, the acting is great!",
+                                  "Good actors; great films.", "Café au lait, naïve!", ""])
+def test_round_trip_gives_back_the_normalized_words(vocabulary, text):
+    tokenizer = TextTokenizer(vocabulary)
+    ids = tokenizer.tokenize([text])[0]
+    assert ids[0] == BOS_ID
+    known = set("".join(v.lstrip("#") for v in vocabulary[3:]))
+    expected = [w if set(w) <= known else None for w in words_of(text)]
+    decoded = tokenizer.decode(ids).split()
+    assert len(decoded) == len(expected)
+    for got, want in zip(decoded, expected):
+        if want is not None:  # words made of known characters come back exactly
+            assert got == want
+
+
+def test_normalization_case_accents_and_punctuation():
+    assert words_of("Café, NAÏVE!") == ["cafe", ",", "naive", "!"]
+    assert words_of("don't") == ["don", "'", "t"]
+
+
+def test_layer_pads_truncates_and_survives_bad_input(vocabulary):
+    tokenizer = TextTokenizer(vocabulary, max_tokens=6)
+    ids = tokenizer(tf.constant(["good film", "", "   ", b"bad \xff\xfe", "film " * 50_000]))
+    ids = ids.numpy()
+    assert ids.shape == (5, 6)
+    assert ids[:, 0].tolist() == [BOS_ID] * 5
+    assert ids[1].tolist() == [BOS_ID] + [PAD_ID] * 5 and ids[2].tolist() == ids[1].tolist()
+    assert UNK_ID in ids[3].tolist()  # the invalid bytes became U+FFFD, unknown
+    assert (ids[4] != PAD_ID).all()  # 50,000 words kept to the first 6 tokens
+
+
+def test_vocabulary_must_start_with_the_special_tokens():
+    with pytest.raises(ValueError, match=r"must start with"):
+        TextTokenizer(["good", "[PAD]", "[UNK]", "[BOS]"])
+    with pytest.raises(ValueError, match=r"max_tokens=1"):
+        TextTokenizer(list(SPECIAL_TOKENS) + ["a"], max_tokens=1)
+
+
+def test_tokenizer_layer_saves_and_reloads_in_a_model(vocabulary, tmp_path):
+    texts = keras.Input((), dtype="string")
+    model = keras.Model(texts, TextTokenizer(vocabulary, max_tokens=8)(texts))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    sample = tf.constant(["the good film", "great acting!"])
+    np.testing.assert_array_equal(reloaded(sample), model(sample))
