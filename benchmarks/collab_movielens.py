@@ -87,7 +87,7 @@ def summarise(results: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["config"] for r in results):
         runs = [r for r in results if r["config"] == name]
-        med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+        med = lambda key, runs=runs: statistics.median(r[key] for r in runs)  # noqa: E731
         rmses = [r["valid_rmse"] for r in runs]
         epoch = statistics.median(t for r in runs for t in r["epoch_s"])
         sugg = statistics.median(r["lr_suggestion"] or float("nan") for r in runs)

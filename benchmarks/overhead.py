@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,6 +23,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import dlkeras  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import epoch_timer  # noqa: E402
 
 
 def mlp():
