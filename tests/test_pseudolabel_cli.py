@@ -71,7 +71,7 @@ def tabular_run(tmp_path_factory):
     signal_frame(600, 0).to_csv(root / "shop.csv", index=False)
     args = ["train", "--task", "tabular", "--csv", str(root / "shop.csv"), "--target", "bought",
             "--labelled-fraction", "0.2", "--rounds", "1", "--top-fraction", "0.6",
-            "--epochs", "2", "--batch-size", "16", "--layers", "16", "--lr-max", "0.02",
+            "--epochs", "2", "--batch-size", "16", "--tabular-layers", "16", "--lr-max", "0.02",
             "--run-dir", str(root / "run"), "--export-root", str(root / "saved"), "--quiet"]
     return root, main(args)
 
@@ -123,8 +123,8 @@ def test_tabular_unlabelled_csv_with_and_without_labels(tmp_path, capsys):
     for name, known in (("more.csv", True), ("bare.csv", False)):
         assert main(["train", "--task", "tabular", "--csv", str(tmp_path / "labelled.csv"),
                      "--target", "bought", "--unlabelled", str(tmp_path / name), "--rounds", "1",
-                     "--top-fraction", "0.5", "--epochs", "1", "--batch-size", "32", "--layers",
-                     "8", "--run-dir", str(tmp_path / f"run_{name}"), "--no-export",
+                     "--top-fraction", "0.5", "--epochs", "1", "--batch-size", "32",
+                     "--tabular-layers", "8", "--run-dir", str(tmp_path / f"run_{name}"), "--no-export",
                      "--quiet"]) == 0
         rounds = json.loads((tmp_path / f"run_{name}" / "pseudo_labels.json").read_text())
         assert rounds[1]["num_unlabelled"] == 200 and rounds[1]["num_pseudo"] > 0

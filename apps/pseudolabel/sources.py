@@ -162,4 +162,53 @@ class TabularAdapter:
         return None
 
 
-ADAPTERS = {"image": ImageAdapter, "tabular": TabularAdapter}
+class TextAdapter:
+    """`apps.text`: DataFrames with `text` and `label` columns (`apps.text.data.read_csv`)."""
+
+    def split(self, frame, fraction, seed):
+        kept, rest = seeded_positions(len(frame), fraction, seed)
+        return (frame.iloc[kept].reset_index(drop=True),
+                Unlabelled(frame.iloc[rest].reset_index(drop=True), labelled=True))
+
+    def read_unlabelled(self, path, args, labelled):
+        """A CSV with the `--text` column (a complete `--label` column, if present, only
+        reports the pseudo-labels' accuracy), or .txt files/a folder of them, one text per
+        paragraph (as `apps.text`'s `--unlabelled`)."""
+        import pandas as pd
+
+        from apps.text.data import read_csv, read_text_files
+
+        path = pathlib.Path(path)
+        if path.suffix.lower() == ".csv" and path.is_file():
+            columns = pd.read_csv(path, nrows=0).columns
+            label = args.label if args.label in columns else None
+            frame = read_csv(path, args.text, label)
+            known = label is not None and not (frame["label"].str.strip() == "").any()
+        else:
+            frame = pd.DataFrame({"text": read_text_files([path])})
+            known = False
+        if not len(frame):
+            raise ValueError(f"No texts in --unlabelled {str(path)!r}.")
+        return Unlabelled(frame, labelled=known)
+
+    def inputs(self, task, unlabelled):
+        return list(unlabelled.data["text"])
+
+    def true_targets(self, task, unlabelled):
+        from apps.text.data import encode_targets
+
+        if not unlabelled.labelled or task.multi_label:
+            return None
+        try:
+            return encode_targets(list(unlabelled.data["label"]), task.classes, False)
+        except ValueError:  # a class unseen in the labelled texts
+            return None
+
+    def teacher_predict(self, task, args):
+        return None
+
+    def pseudo_transform(self, task, args):
+        return None
+
+
+ADAPTERS = {"image": ImageAdapter, "tabular": TabularAdapter, "text": TextAdapter}
