@@ -124,8 +124,8 @@ def test_tabular_unlabelled_csv_with_and_without_labels(tmp_path, capsys):
         assert main(["train", "--task", "tabular", "--csv", str(tmp_path / "labelled.csv"),
                      "--target", "bought", "--unlabelled", str(tmp_path / name), "--rounds", "1",
                      "--top-fraction", "0.5", "--epochs", "1", "--batch-size", "32",
-                     "--tabular-layers", "8", "--run-dir", str(tmp_path / f"run_{name}"), "--no-export",
-                     "--quiet"]) == 0
+                     "--tabular-layers", "8", "--run-dir", str(tmp_path / f"run_{name}"),
+                     "--no-export", "--quiet"]) == 0
         rounds = json.loads((tmp_path / f"run_{name}" / "pseudo_labels.json").read_text())
         assert rounds[1]["num_unlabelled"] == 200 and rounds[1]["num_pseudo"] > 0
         assert (rounds[1]["pseudo_accuracy"] is not None) == known
