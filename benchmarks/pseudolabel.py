@@ -43,6 +43,10 @@ SETTINGS = {
                      lr_max=3e-3, rounds=2, threshold=None, top_fraction=None, soft=False),
     "gss-10": dict(kind="tabular", labelled_fraction=0.10, epochs=5, batch_size=None,
                    lr_max=1e-2, rounds=2, threshold=None, top_fraction=None, soft=False),
+    "text-10": dict(kind="text", labelled_fraction=0.10, epochs=8, batch_size=32,
+                    lr_max=3e-3, rounds=2, threshold=None, top_fraction=None, soft=False,
+                    architecture=dict(embedding_dim=64, hidden_units=128, layers=2,
+                                      vocabulary_size=8000), max_tokens=64),
 }
 
 
@@ -120,7 +124,27 @@ def tabular_data(labelled_fraction, seed):
             valid, "gss_wages")
 
 
-def build_task(setting, labelled, seed):
+def text_data(labelled_fraction, seed):
+    """`(labelled, unlabelled, unlabelled_targets, valid, source)`: Rotten Tomatoes snippets."""
+    import numpy as np
+
+    from apps.text.data import encode_targets
+    from apps.text.datasets import rotten_tomatoes_split
+
+    train, valid = rotten_tomatoes_split()  # the text app's protocol: seed 42, 20 % test
+    order = np.random.RandomState(seed).permutation(len(train))
+    cut = int(round(labelled_fraction * len(train)))
+    kept, rest = np.sort(order[:cut]), np.sort(order[cut:])
+    labelled = train.iloc[kept][["text", "label"]].reset_index(drop=True)
+    unlabelled = train.iloc[rest].reset_index(drop=True)
+    truth = encode_targets(list(unlabelled["label"]), ["neg", "pos"], False)
+    return labelled, list(unlabelled["text"]), truth, valid[["text", "label"]], "rotten-tomatoes"
+
+
+LOADERS = {"image": image_data, "tabular": tabular_data, "text": text_data}
+
+
+def build_task(setting, labelled, seed, unlabelled=None):
     import keras
 
     from dlkeras.pseudo_labels import ModelTask
@@ -128,6 +152,16 @@ def build_task(setting, labelled, seed):
     if setting["kind"] == "image":
         return ModelTask.from_model(small_cnn(setting.get("width", 32), seed),
                                     batch_size=setting["batch_size"])
+    if setting["kind"] == "text":
+        from apps.text.recipe import build_classifier_task
+
+        # From scratch (no general language model); the vocabulary is learnt from every
+        # training snippet, labelled or not (never from the validation snippets).
+        keras.utils.set_random_seed(seed)
+        return build_classifier_task(
+            None, ["neg", "pos"], vocabulary_texts=list(labelled["text"]) + list(unlabelled),
+            batch_size=setting["batch_size"], max_tokens=setting["max_tokens"],
+            drop_mult=0.5, **setting["architecture"])
     from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET
     from apps.tabular.task import TabularTask
 
@@ -154,9 +188,9 @@ def step_counter():
     return StepCounter()
 
 
-def same_steps_control(setting, labelled, valid, seed, steps, round0_steps):
+def same_steps_control(setting, labelled, unlabelled, valid, seed, steps, round0_steps):
     """Labelled-only training as long (in optimizer steps) as the final student's training."""
-    task = build_task(setting, labelled, seed)
+    task = build_task(setting, labelled, seed, unlabelled)
     epochs = max(setting["epochs"], round(steps / (round0_steps / setting["epochs"])))
     start = time.perf_counter()
     task.train(labelled, epochs=epochs, lr_max=setting["lr_max"], seed=seed,
@@ -170,9 +204,9 @@ def run_setting(name, seed, overrides):
     from dlkeras.pseudo_labels import PseudoLabelTrainer
 
     setting = {**SETTINGS[name], **overrides}
-    loader = image_data if setting["kind"] == "image" else tabular_data
+    loader = LOADERS[setting["kind"]]
     labelled, unlabelled, truth, valid, source = loader(setting["labelled_fraction"], seed)
-    task = build_task(setting, labelled, seed)
+    task = build_task(setting, labelled, seed, unlabelled)
     trainer = PseudoLabelTrainer(
         setting["rounds"], threshold=setting["threshold"], top_fraction=setting["top_fraction"],
         soft=setting["soft"], pseudo_fraction=setting.get("pseudo_fraction", 0.25),
@@ -193,7 +227,8 @@ def run_setting(name, seed, overrides):
     # teachers) for every round's.
     final_steps = (counter.steps[-1] if trainer.student_start == "initial"
                    else sum(counter.steps))
-    control = (same_steps_control(setting, labelled, valid, seed, final_steps, counter.steps[0])
+    control = (same_steps_control(setting, labelled, unlabelled, valid, seed, final_steps,
+                                  counter.steps[0])
                if setting.get("control", True) else None)
     return {"setting": name, "seed": seed, "source": source, "config": setting,
             "n_labelled": len(labelled[1]) if isinstance(labelled, tuple) else len(labelled),
