@@ -23,6 +23,7 @@ and wall times.
 Run (heavy: hold the shared lock):
     flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/pseudolabel.py
     .venv/bin/python benchmarks/pseudolabel.py --settings fmnist-10 --seeds 0
+    .venv/bin/python benchmarks/pseudolabel.py --from-json runs/*.json   # tables again
 """
 from __future__ import annotations
 
@@ -292,9 +293,19 @@ def main(argv=None):
     parser.add_argument("--set", default="{}",
                         help="JSON overrides of the settings' knobs, e.g. '{\"soft\": true}'")
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--from-json", nargs="+", metavar="FILE",
+                        help="print the tables of earlier runs' --json files (no training)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     overrides = json.loads(args.set)
+    if args.from_json:
+        results = []
+        for path in args.from_json:
+            with open(path, encoding="utf-8") as handle:
+                results += json.load(handle)
+        print(rounds_table(results))
+        print(summary(results))
+        return
     if args.child:
         print(json.dumps(run_setting(args.settings[0], args.seeds[0], overrides)))
         return
