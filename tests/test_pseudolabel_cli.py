@@ -56,6 +56,17 @@ def test_unlabelled_and_labelled_fraction_exclude_each_other(capsys):
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
+def test_resume_is_refused_before_any_training(tmp_path, capsys):
+    assert main(["train", "--task", "tabular", "--csv", "x.csv", "--target", "y",
+                 "--labelled-fraction", "0.5", "--resume", "--run-dir", str(tmp_path)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "checkpoint" / "latest").write_text("another app's interrupted run")
+    assert main(["train", "--task", "tabular", "--csv", "x.csv", "--target", "y",
+                 "--labelled-fraction", "0.5", "--resume", "--run-dir", str(tmp_path)]) == 2
+    assert "pseudolabel runs cannot --resume" in capsys.readouterr().err
+
+
 def signal_frame(count, seed):
     """A table whose label depends on a category and a number; 'noise' is irrelevant."""
     rng = np.random.default_rng(seed)

@@ -120,6 +120,9 @@ class PseudoLabelApp(App):
     def load_data(self, args):
         from apps.pseudolabel.sources import ADAPTERS
 
+        if getattr(args, "resume", False):  # before any data is read or model built
+            raise UsageError("pseudolabel runs cannot --resume yet: each round is a fresh "
+                             "recipe run; start the run again.")
         name, app, own_args = self.underlying(args)
         adapter = ADAPTERS[name]()
         train, valid = app.load_data(own_args)
@@ -141,12 +144,8 @@ class PseudoLabelApp(App):
         return app.train_options(own_args)
 
     def fit(self, task, train, valid, args, **train_kwargs):
-        from apps.cli import UsageError
         from apps.pseudolabel.training import train_with_pseudo_labels
 
-        if args.resume:
-            raise UsageError("pseudolabel runs cannot --resume yet: each round is a fresh "
-                             "recipe run; start the run again.")
         # Checkpoints are per recipe run; the rounds are several (not resumable yet).
         train_kwargs.pop("checkpoint_dir", None)
         train_kwargs.pop("checkpoint_every", None)
