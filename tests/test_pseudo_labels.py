@@ -259,14 +259,17 @@ class WeightsAtTrainBegin(keras.callbacks.Callback):
 
 
 def test_a_round_improves_a_toy_problem_where_the_answer_is_known():
-    # 32 labels in 20 dimensions give a noisy direction; pseudo-labels on 2,000 points
-    # average the noise out (self-training on a Gaussian mixture).
+    # 32 labels in 20 dimensions give a noisy direction; fitting the teacher's labels on
+    # 2,000 points pulls the boundary into the low-density gap between the two clusters
+    # (self-training on a Gaussian mixture). An epoch covers every pseudo-label ("all"):
+    # the student must see them all to move (on data seeds 0..4 the gain was +1.7..+6.6
+    # points; these data gain 6.6).
     labelled, unlabelled, valid = (gaussian_mixture(0, 32), gaussian_mixture(1, 2000),
                                    gaussian_mixture(2, 1000))
     model = linear_classifier()
     teacher_outputs = []
-    reports = PseudoLabelTrainer(rounds=1).fit(
-        model, labelled, unlabelled[0], epochs=8, lr_max=0.05, validation_data=valid,
+    reports = PseudoLabelTrainer(rounds=1, pseudo_fraction=0.5, steps_per_epoch="all").fit(
+        model, labelled, unlabelled[0], epochs=4, lr_max=0.05, validation_data=valid,
         unlabelled_targets=unlabelled[1], batch_size=8, seed=0,
         on_round_end=lambda r: teacher_outputs.append(model.predict(unlabelled[0], verbose=0)))
     teacher, student = reports

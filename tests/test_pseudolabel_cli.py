@@ -56,6 +56,17 @@ def test_unlabelled_and_labelled_fraction_exclude_each_other(capsys):
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
+def test_resume_is_refused_before_any_training(tmp_path, capsys):
+    assert main(["train", "--task", "tabular", "--csv", "x.csv", "--target", "y",
+                 "--labelled-fraction", "0.5", "--resume", "--run-dir", str(tmp_path)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "checkpoint" / "latest").write_text("another app's interrupted run")
+    assert main(["train", "--task", "tabular", "--csv", "x.csv", "--target", "y",
+                 "--labelled-fraction", "0.5", "--resume", "--run-dir", str(tmp_path)]) == 2
+    assert "pseudolabel runs cannot --resume" in capsys.readouterr().err
+
+
 def signal_frame(count, seed):
     """A table whose label depends on a category and a number; 'noise' is irrelevant."""
     rng = np.random.default_rng(seed)
@@ -71,7 +82,7 @@ def tabular_run(tmp_path_factory):
     signal_frame(600, 0).to_csv(root / "shop.csv", index=False)
     args = ["train", "--task", "tabular", "--csv", str(root / "shop.csv"), "--target", "bought",
             "--labelled-fraction", "0.2", "--rounds", "1", "--top-fraction", "0.6",
-            "--epochs", "2", "--batch-size", "16", "--layers", "16", "--lr-max", "0.02",
+            "--epochs", "2", "--batch-size", "16", "--tabular-layers", "16", "--lr-max", "0.02",
             "--run-dir", str(root / "run"), "--export-root", str(root / "saved"), "--quiet"]
     return root, main(args)
 
@@ -123,9 +134,9 @@ def test_tabular_unlabelled_csv_with_and_without_labels(tmp_path, capsys):
     for name, known in (("more.csv", True), ("bare.csv", False)):
         assert main(["train", "--task", "tabular", "--csv", str(tmp_path / "labelled.csv"),
                      "--target", "bought", "--unlabelled", str(tmp_path / name), "--rounds", "1",
-                     "--top-fraction", "0.5", "--epochs", "1", "--batch-size", "32", "--layers",
-                     "8", "--run-dir", str(tmp_path / f"run_{name}"), "--no-export",
-                     "--quiet"]) == 0
+                     "--top-fraction", "0.5", "--epochs", "1", "--batch-size", "32",
+                     "--tabular-layers", "8", "--run-dir", str(tmp_path / f"run_{name}"),
+                     "--no-export", "--quiet"]) == 0
         rounds = json.loads((tmp_path / f"run_{name}" / "pseudo_labels.json").read_text())
         assert rounds[1]["num_unlabelled"] == 200 and rounds[1]["num_pseudo"] > 0
         assert (rounds[1]["pseudo_accuracy"] is not None) == known

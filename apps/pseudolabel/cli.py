@@ -1,9 +1,10 @@
 """`python -m apps.pseudolabel`: pseudo-labelling over another app's data, on the shared CLI.
 
-`--task image|tabular` picks the app whose data flags, loader, task and
+`--task image|tabular|text` picks the app whose data flags, loader, task and
 export are used; its flags keep their names (`--data`, `--csv`,
-`--target`, `--backbone`...) except where two apps share one
-(`--image-dropout`, `--tabular-task`; see `apps.pseudolabel.flags`).
+`--target`, `--backbone`, `--text`...) except where two apps define one
+differently (`--image-dropout`, `--tabular-task`, `--text-layers`; see
+`apps.pseudolabel.flags`).
 `--unlabelled PATH` names unlabelled data in that app's format, or
 `--labelled-fraction F` keeps a seeded fraction of the training split's
 labels and treats the rest as unlabelled (the pseudo-labels' accuracy is
@@ -17,7 +18,7 @@ import importlib
 
 from apps.cli import App, UsageError, fraction, positive_int
 
-UNDERLYING = {"image": "apps.image.cli", "tabular": "apps.tabular.cli"}
+UNDERLYING = {"image": "apps.image.cli", "tabular": "apps.tabular.cli", "text": "apps.text.cli"}
 OWN_FLAGS = {"--task", "--unlabelled", "--labelled-fraction", "--rounds", "--threshold",
              "--top-fraction", "--no-class-balance", "--soft", "--pseudo-weight",
              "--pseudo-fraction", "--student-start", "--no-teacher-tta"}
@@ -50,7 +51,9 @@ class PseudoLabelApp(App):
                  "      --labelled-fraction 0.1 --backbone mobilenet_v3_small --weights none \\\n"
                  "      --size 32 --rounds 2 --top-fraction 0.5\n"
                  "  python -m apps.pseudolabel train --task tabular --csv gss.csv \\\n"
-                 "      --target high_income --unlabelled more_rows.csv --threshold 0.9",
+                 "      --target high_income --unlabelled more_rows.csv --threshold 0.9\n"
+                 "  python -m apps.pseudolabel train --task text --csv reviews.csv \\\n"
+                 "      --text review --label sentiment --unlabelled more_reviews.txt",
         "predict": "  python -m apps.pseudolabel predict --run-dir runs/pseudolabel/x cat.jpg\n"
                    "  python -m apps.pseudolabel predict --run-dir runs/pseudolabel/y \\\n"
                    "      --csv new.csv",
@@ -64,7 +67,9 @@ class PseudoLabelApp(App):
         source = data.add_mutually_exclusive_group(required=True)
         source.add_argument("--unlabelled", metavar="PATH",
                             help="unlabelled data in the app's format: image folder or CSV of "
-                                 "paths (image), CSV of input columns (tabular)")
+                                 "paths (image), CSV of input columns (tabular), CSV with the "
+                                 "--text column or .txt files/folder, one text per paragraph "
+                                 "(text)")
         source.add_argument("--labelled-fraction", type=fraction,
                             help="keep this seeded fraction of the training split's labels and "
                                  "use the rest as unlabelled data (simulates few labels)")
@@ -107,11 +112,17 @@ class PseudoLabelApp(App):
         missing = flags.missing_required(args.task, args)
         if missing:
             raise UsageError(f"{', '.join(missing)} required with --task {args.task}.")
+        for options in flags.conflicts(args.task, args):
+            raise UsageError(f"{' and '.join(options)} exclude each other with --task "
+                             f"{args.task}.")
         return args.task, underlying_apps()[args.task], flags.namespace_for(args.task, args)
 
     def load_data(self, args):
         from apps.pseudolabel.sources import ADAPTERS
 
+        if getattr(args, "resume", False):  # before any data is read or model built
+            raise UsageError("pseudolabel runs cannot --resume yet: each round is a fresh "
+                             "recipe run; start the run again.")
         name, app, own_args = self.underlying(args)
         adapter = ADAPTERS[name]()
         train, valid = app.load_data(own_args)
@@ -133,12 +144,8 @@ class PseudoLabelApp(App):
         return app.train_options(own_args)
 
     def fit(self, task, train, valid, args, **train_kwargs):
-        from apps.cli import UsageError
         from apps.pseudolabel.training import train_with_pseudo_labels
 
-        if args.resume:
-            raise UsageError("pseudolabel runs cannot --resume yet: each round is a fresh "
-                             "recipe run; start the run again.")
         # Checkpoints are per recipe run; the rounds are several (not resumable yet).
         train_kwargs.pop("checkpoint_dir", None)
         train_kwargs.pop("checkpoint_every", None)
@@ -162,6 +169,8 @@ class PseudoLabelApp(App):
         missing = flags.missing_required(writer, args)
         if missing:
             raise UsageError(f"{', '.join(missing)} required to predict with a {writer} model.")
+        for options in flags.conflicts(writer, args):
+            raise UsageError(f"{' and '.join(options)} exclude each other.")
         return underlying_apps()[writer].predict(task, flags.namespace_for(writer, args))
 
 

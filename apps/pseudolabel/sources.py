@@ -57,12 +57,9 @@ class ImageAdapter:
         from apps.image.files import IMAGE_EXTENSIONS, drop_unreadable
 
         path = pathlib.Path(path)
+        targets = None
         if path.is_dir():
-            sub_folders = [p.name for p in path.iterdir() if p.is_dir()]
-            if sub_folders and set(sub_folders) <= set(labelled.class_names):
-                return Unlabelled(_renamed(data.from_folder(path), labelled.class_names), True)
-            paths = sorted(str(p) for p in path.rglob("*")
-                           if p.suffix.lower() in IMAGE_EXTENSIONS)
+            paths, targets = _folder_images(path, labelled.class_names, IMAGE_EXTENSIONS)
         elif path.suffix.lower() == ".csv" and path.is_file():
             import pandas as pd
 
@@ -78,11 +75,12 @@ class ImageAdapter:
         if not readable:
             raise ValueError(f"No readable image files under --unlabelled {str(path)!r}"
                              f"{f'; first problem: {skipped[0]}' if skipped else ''}.")
-        source = data.ImageSource(targets=np.zeros(len(paths), np.int32), task="single_label",
-                                  class_names=list(labelled.class_names), paths=paths)
+        source = data.ImageSource(
+            targets=np.zeros(len(paths), np.int32) if targets is None else targets,
+            task="single_label", class_names=list(labelled.class_names), paths=paths)
         source = source.subset(readable)
         source.skipped = skipped
-        return Unlabelled(source, labelled=False)
+        return Unlabelled(source, labelled=targets is not None)
 
     def inputs(self, task, unlabelled):
         return unlabelled.data
@@ -110,11 +108,19 @@ class ImageAdapter:
         return lambda images: augmentation(images, training=True)
 
 
-def _renamed(source, class_names):
-    """`source`'s targets re-indexed into `class_names` (a folder may lack some classes)."""
-    lookup = np.asarray([class_names.index(name) for name in source.class_names], np.int32)
-    return dataclasses.replace(source, targets=lookup[source.targets],
-                               class_names=list(class_names))
+def _folder_images(root, class_names, extensions):
+    """`(paths, targets)` of the images under `root`; targets only when its sub-folders are
+    some of `class_names` (any subset, even one class), else None. Hidden entries are skipped."""
+    sub_folders = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    known = bool(sub_folders) and set(sub_folders) <= set(class_names)
+    files = [p.relative_to(root) for p in sorted(root.rglob("*"))
+             if p.suffix.lower() in extensions
+             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    if not known:
+        return [str(root / f) for f in files], None
+    files = [f for f in files if len(f.parts) > 1]
+    return ([str(root / f) for f in files],
+            np.asarray([class_names.index(f.parts[0]) for f in files], np.int32))
 
 
 class TabularAdapter:
@@ -156,4 +162,53 @@ class TabularAdapter:
         return None
 
 
-ADAPTERS = {"image": ImageAdapter, "tabular": TabularAdapter}
+class TextAdapter:
+    """`apps.text`: DataFrames with `text` and `label` columns (`apps.text.data.read_csv`)."""
+
+    def split(self, frame, fraction, seed):
+        kept, rest = seeded_positions(len(frame), fraction, seed)
+        return (frame.iloc[kept].reset_index(drop=True),
+                Unlabelled(frame.iloc[rest].reset_index(drop=True), labelled=True))
+
+    def read_unlabelled(self, path, args, labelled):
+        """A CSV with the `--text` column (a complete `--label` column, if present, only
+        reports the pseudo-labels' accuracy), or .txt files/a folder of them, one text per
+        paragraph (as `apps.text`'s `--unlabelled`)."""
+        import pandas as pd
+
+        from apps.text.data import read_csv, read_text_files
+
+        path = pathlib.Path(path)
+        if path.suffix.lower() == ".csv" and path.is_file():
+            columns = pd.read_csv(path, nrows=0).columns
+            label = args.label if args.label in columns else None
+            frame = read_csv(path, args.text, label)
+            known = label is not None and not (frame["label"].str.strip() == "").any()
+        else:
+            frame = pd.DataFrame({"text": read_text_files([path])})
+            known = False
+        if not len(frame):
+            raise ValueError(f"No texts in --unlabelled {str(path)!r}.")
+        return Unlabelled(frame, labelled=known)
+
+    def inputs(self, task, unlabelled):
+        return list(unlabelled.data["text"])
+
+    def true_targets(self, task, unlabelled):
+        from apps.text.data import encode_targets
+
+        if not unlabelled.labelled or task.multi_label:
+            return None
+        try:
+            return encode_targets(list(unlabelled.data["label"]), task.classes, False)
+        except ValueError:  # a class unseen in the labelled texts
+            return None
+
+    def teacher_predict(self, task, args):
+        return None
+
+    def pseudo_transform(self, task, args):
+        return None
+
+
+ADAPTERS = {"image": ImageAdapter, "tabular": TabularAdapter, "text": TextAdapter}

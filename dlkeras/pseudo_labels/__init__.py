@@ -2,7 +2,8 @@
 
 - `select_pseudo_labels`: confidence threshold and/or class-balanced top fraction;
 - `TargetFormat`: hard or soft pseudo-targets in the task's own target format;
-- `mix_batches`: `tf.data` batches with an exact pseudo-labelled share;
+- `mix_batches`, `mix_stream`: `tf.data` batches (or a task's `BatchStream`) with an exact
+  pseudo-labelled share;
 - `PseudoLabelTrainer`: rounds of teacher prediction, selection and student training
   with the task's own recipe;
 - `RoundReport`, `format_rounds`, `plot_rounds`: what each round did;
@@ -20,6 +21,7 @@ from dlkeras.pseudo_labels.mixing import (
                                           batch_shares,
                                           labelled_examples,
                                           mix_batches,
+                                          mix_stream,
                                           pseudo_examples,
 )
 from dlkeras.pseudo_labels.model_task import ModelTask
@@ -31,5 +33,5 @@ from dlkeras.pseudo_labels.trainer import PseudoLabelTrainer, as_task, count_exa
 __all__ = [
     "ModelTask", "PseudoLabelTrainer", "RoundReport", "Selection", "TargetFormat", "as_task",
     "batch_shares", "count_examples", "format_rounds", "labelled_examples", "log_round",
-    "mix_batches", "plot_rounds", "pseudo_examples", "select_pseudo_labels",
+    "mix_batches", "mix_stream", "plot_rounds", "pseudo_examples", "select_pseudo_labels",
 ]

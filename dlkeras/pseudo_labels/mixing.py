@@ -189,21 +189,78 @@ def mix_batches(labelled, pseudo, batch_size, pseudo_fraction=0.25, steps_per_ep
     Returns:
         A `tf.data.Dataset` of `(features, targets, sample_weights)` batches.
     """
-    n_labelled, n_pseudo = batch_shares(batch_size, pseudo_fraction)
-    pseudo = _conform(labelled.element_spec, pseudo)
-    left = _batched(labelled.repeat(), n_labelled)
-    right = _batched(pseudo.repeat(), n_pseudo)
-    if pseudo_transform is not None:
-        right = right.map(lambda x, y, w: (pseudo_transform(x), y, w),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    mixed = tf.data.Dataset.zip((left, right)).map(
-        lambda first, second: tf.nest.map_structure(_stacked, first, second),
-        num_parallel_calls=tf.data.AUTOTUNE)
+    mixed = _zipped(labelled, pseudo, batch_size, pseudo_fraction, pseudo_transform)
     if steps_per_epoch is not None:
-        if not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
-            raise ValueError(f"`steps_per_epoch` must be an integer >= 1. Received: "
-                             f"steps_per_epoch={steps_per_epoch!r}")
+        _check_steps(steps_per_epoch)
         # The streams repeat, so the count holds (a file pipeline's is otherwise unknown).
         mixed = mixed.take(int(steps_per_epoch)).apply(
             tf.data.experimental.assert_cardinality(int(steps_per_epoch)))
     return mixed.prefetch(tf.data.AUTOTUNE)
+
+
+def mix_stream(labelled_batches, pseudo, batch_size, pseudo_fraction=0.25, steps_per_epoch=None,
+               pseudo_transform=None, target_transform=None):
+    """`mix_batches` over a task's training `BatchStream`, as a `BatchStream` again.
+
+    Mixed batch `k` holds the examples of labelled batch `k` of
+    `labelled_batches` (when it is batched at the labelled share of a batch,
+    as `PseudoLabelTrainer` asks for), so every epoch sees the stream's own
+    reshuffled order and augmentation; the pseudo-labelled stream reshuffles
+    at each pass and starts `k` batches in.
+
+    Args:
+        labelled_batches: a `dlkeras.data.BatchStream` of `(features, targets[, weights])`.
+        pseudo: pseudo-labelled examples (`pseudo_examples`).
+        batch_size, pseudo_fraction, pseudo_transform: as for `mix_batches`.
+        steps_per_epoch: batches per epoch (default the labelled stream's).
+        target_transform: applied to the labelled targets (`labelled_examples`).
+
+    Returns:
+        A `BatchStream` of `(features, targets, sample_weights)` batches.
+
+    Example:
+
+
+    >>> from dlkeras.data import training_batches
+    >>> stream = training_batches(np.zeros((12, 2), "float32"), np.zeros(12, "int32"), 6)
+    >>> pseudo = pseudo_examples(np.ones((10, 2), "float32"), np.ones(3, "int32"),
+    ...                          indices=[2, 5, 7], seed=0)
+    >>> mixed = mix_stream(stream, pseudo, batch_size=8, pseudo_fraction=0.25)
+    >>> mixed.steps_per_epoch, [y.numpy().tolist() for _, y, _ in mixed.dataset(1).take(1)]
+    (2, [[0, 0, 0, 0, 0, 0, 1, 1]])
+    """
+    from dlkeras.data import BatchStream
+
+    steps = labelled_batches.steps_per_epoch if steps_per_epoch is None else steps_per_epoch
+    _check_steps(steps)
+    _, n_pseudo = batch_shares(batch_size, pseudo_fraction)
+
+    def make(start_batch):
+        labelled = labelled_examples(labelled_batches.dataset(start_batch), target_transform)
+        mixed = _zipped(labelled, pseudo, batch_size, pseudo_fraction, pseudo_transform,
+                        skip_pseudo=start_batch * n_pseudo)
+        return mixed.prefetch(tf.data.AUTOTUNE)
+
+    return BatchStream(make, int(steps))
+
+
+def _zipped(labelled, pseudo, batch_size, pseudo_fraction, pseudo_transform, skip_pseudo=0):
+    """The endless stream of mixed batches (labelled part first)."""
+    n_labelled, n_pseudo = batch_shares(batch_size, pseudo_fraction)
+    pseudo = _conform(labelled.element_spec, pseudo).repeat()
+    if skip_pseudo:
+        pseudo = pseudo.skip(skip_pseudo)
+    left = _batched(labelled.repeat(), n_labelled)
+    right = _batched(pseudo, n_pseudo)
+    if pseudo_transform is not None:
+        right = right.map(lambda x, y, w: (pseudo_transform(x), y, w),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return tf.data.Dataset.zip((left, right)).map(
+        lambda first, second: tf.nest.map_structure(_stacked, first, second),
+        num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _check_steps(steps_per_epoch):
+    if not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
+        raise ValueError(f"`steps_per_epoch` must be an integer >= 1. Received: "
+                         f"steps_per_epoch={steps_per_epoch!r}")

@@ -2,7 +2,8 @@
 
 The pseudo-labelling trainer speaks to tasks; this adapter gives a plain
 compiled model that interface. Its data are `(x, y)` tuples of arrays (`x`
-an array or a dict of arrays), batched by `dlkeras.data.index_batched_dataset`,
+an array or a dict of arrays), batched by `dlkeras.data.training_batches`
+(a reshuffling `BatchStream`) for training and `index_batched_dataset` else,
 or `tf.data` datasets of `(x, y)` batches, used as they are. Its loss, metrics
 and optimizer are the ones the model was compiled with (each recompile gets
 a fresh copy of that optimizer).
@@ -22,7 +23,7 @@ Example:
 (3, 2)
 """
 
-from dlkeras.data import index_batched_dataset
+from dlkeras.data import index_batched_dataset, training_batches
 from dlkeras.tasks import Task
 
 
@@ -84,5 +85,6 @@ class ModelTask(Task):
             raise TypeError("ModelTask data must be an `(x, y)` tuple of arrays or a tf.data "
                             f"Dataset. Received: {type(data).__name__}")
         x, y = data
-        return index_batched_dataset(x, y, batch_size, shuffle=training,
-                                     drop_remainder=training and len(y) >= batch_size, seed=seed)
+        if training:  # full batches (a set smaller than a batch is one batch)
+            return training_batches(x, y, min(batch_size, len(y)), seed=seed)
+        return index_batched_dataset(x, y, batch_size)

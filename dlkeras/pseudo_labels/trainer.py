@@ -36,10 +36,12 @@ import time
 
 import numpy as np
 
+from dlkeras.data import BatchStream
 from dlkeras.pseudo_labels.mixing import (
     batch_shares,
     labelled_examples,
     mix_batches,
+    mix_stream,
     pseudo_examples,
 )
 from dlkeras.pseudo_labels.report import RoundReport, log_round
@@ -245,14 +247,18 @@ class _Run:
                    else target_format.hard_targets(chosen))
         n_labelled, _ = batch_shares(self.batch_size, trainer.pseudo_fraction)
         seed = None if self.seed is None else self.seed + round_index
-        labelled = labelled_examples(
-            self.task.dataset(self.labelled, training=True, batch_size=n_labelled, seed=seed),
-            target_format.to_soft if soft else None)
+        batches = self.task.dataset(self.labelled, training=True, batch_size=n_labelled,
+                                    seed=seed)
         pseudo = pseudo_examples(features, targets, selection.indices, trainer.pseudo_weight,
                                  num_examples=len(probabilities), seed=seed)
         steps = self.steps_per_epoch(len(selection), n_labelled)
-        mixed = mix_batches(labelled, pseudo, self.batch_size, trainer.pseudo_fraction, steps,
-                            pseudo_transform)
+        to_soft = target_format.to_soft if soft else None
+        if isinstance(batches, BatchStream):  # the task's own resumable, reshuffling stream
+            mixed = mix_stream(batches, pseudo, self.batch_size, trainer.pseudo_fraction, steps,
+                               pseudo_transform, to_soft)
+        else:
+            mixed = mix_batches(labelled_examples(batches, to_soft), pseudo, self.batch_size,
+                                trainer.pseudo_fraction, steps, pseudo_transform)
         if not soft:
             self.train(mixed, round_index)
             return
