@@ -100,6 +100,9 @@ def run_task(task, seeds, curves_dir=None):
         print(f"{task.name} seed {seed}: {found}", flush=True)
         if found["suggestion"] is not None:
             found["metric"] = train_at(task, seed, found["suggestion"])
+        else:  # what the app does then: train at its documented default
+            found["fallback"] = {"lr": task.fallback_lr,
+                                 "metric": train_at(task, seed, task.fallback_lr)}
         result["seeds"][seed] = found
     rates = list(GRID)
     for lr in rates:
@@ -121,7 +124,9 @@ def verdict(result):
     found = list(result["seeds"].values())
     suggested = [f["suggestion"] for f in found if f["suggestion"] is not None]
     if not suggested:
-        return {"ok": True, "why": "no suggestion: " + found[0]["reason"]}
+        fallback = [f["fallback"]["metric"] for f in found]
+        return {"ok": True, "why": f"no suggestion ({found[0]['reason']}); at the app's fallback "
+                                   f"{found[0]['fallback']['lr']:g}: {np.mean(fallback):.4f}"}
     metric = float(np.mean([f["metric"] for f in found if f["suggestion"] is not None]))
     rate = float(np.exp(np.mean(np.log(suggested))))
     out = {"metric": metric, "rate": rate}
