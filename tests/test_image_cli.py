@@ -39,6 +39,16 @@ def test_module_help_runs_as_a_program():
         assert command in result.stdout
 
 
+def test_demo_trains_at_the_finders_suggestion_unless_given_a_rate():
+    from apps.cli import build_parser
+
+    parser = build_parser(APP)
+    args = parser.parse_args(["demo"])
+    assert (args.lr_find, args.lr_max) == (True, None)
+    args = parser.parse_args(["demo", "--lr-max", "0.01"])
+    assert args.lr_max == 0.01  # a given rate wins over the finder (choose_lr_max)
+
+
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--quiet"]) == 2
     assert "nowhere" in capsys.readouterr().err

