@@ -144,6 +144,8 @@ class TextClassifierTask(Task):
 
     def make_dataset(self, data, *, training, batch_size, seed=None):
         ids, targets, weights = self.examples(data)
+        if training and not self.multi_label:
+            _check_classes_present(targets, self.classes)
         return ClassifierBatches(ids, targets, weights, batch_size, training, seed).dataset()
 
     def prepare_inputs(self, inputs):
@@ -223,3 +225,11 @@ class TextClassifierTask(Task):
                 lr_max=(peak / spread, peak), **common))
             done += stage_epochs
         return histories
+
+
+def _check_classes_present(targets, classes):
+    """Refuses single-label training data whose targets give fewer than 2 classes any weight."""
+    present = [name for name, total in zip(classes, targets.sum(axis=0)) if total > 0]
+    if len(present) < 2:
+        raise ValueError(f"The training labels hold {len(present)} of the {len(classes)} classes "
+                         f"({present}); a classifier needs examples of at least 2.")
