@@ -19,6 +19,9 @@ Workloads (real data where the project has it offline):
   mixed run in bfloat16; `text_default` is the app's default (float32
   policy, bfloat16 products).
 
+`--ops` times single operations instead (forward, in a `tf.function`,
+float32 against bfloat16 inputs): where a mixed policy gains or loses.
+
 Run: `flock /tmp/dlkeras-heavy.lock python benchmarks/mixed_precision.py`
 (`--repeats 3`, `--apps tabular recommender image text`).
 """
@@ -113,6 +116,40 @@ def child(args):
                       "compute_dtypes": compute, "load": os.getloadavg()[0]}))
 
 
+def op_speeds(repeats=2):
+    """Forward time of single ops, float32 against bfloat16, alternating; prints a line per op."""
+    import tensorflow as tf
+
+    def timed(function, inputs, calls=20):
+        function(*inputs)
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(calls):
+                function(*inputs)
+            runs.append((time.perf_counter() - start) / calls * 1e3)
+        return statistics.median(runs)
+
+    normal = tf.random.normal
+    ops = {  # name: (function, input shapes)
+        "matmul 256x1024 @ 1024x1024": (tf.matmul, [[256, 1024], [1024, 1024]]),
+        "conv2d 32x32x32x64, 3x3 -> 64": (lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"),
+                                          [[32, 32, 32, 64], [3, 3, 64, 64]]),
+        "depthwise 32x32x32x96, 3x3": (
+            lambda x, k: tf.nn.depthwise_conv2d(x, k, [1, 1, 1, 1], "SAME"),
+            [[32, 32, 32, 96], [3, 3, 96, 1]]),
+        "relu6(x) + x, 32x32x32x96": (lambda x: tf.nn.relu6(x) + x, [[32, 32, 32, 96]]),
+    }
+    for name, (function, shapes) in ops.items():
+        times = {"float32": [], "bfloat16": []}
+        for _ in range(repeats):
+            for dtype in times:
+                inputs = [normal(shape, dtype=dtype) for shape in shapes]
+                times[dtype].append(timed(tf.function(function), inputs))
+        f32, bf16 = (statistics.median(times[d]) for d in times)
+        print(f"{name:32s} float32 {f32:7.2f} ms  bfloat16 {bf16:7.2f} ms  {f32 / bf16:5.2f}x")
+
+
 def table(results, apps):
     lines = [f"{'app':13s} {'steps/epoch':>11s} {'float32 s':>10s} {'bf16 s':>8s} "
              f"{'speed-up':>8s}  runs (float32 | mixed_bfloat16)"]
@@ -134,12 +171,15 @@ def main():
     parser.add_argument("--apps", nargs="*", default=["tabular", "recommender", "image", "text"],
                         choices=sorted(APPS))
     parser.add_argument("--ratings", type=int, default=0, help="recommender ratings (0: all)")
+    parser.add_argument("--ops", action="store_true", help="time single ops instead")
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--app")
     parser.add_argument("--policy")
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.ops:
+        return op_speeds()
     print(f"load average before: {open('/proc/loadavg').read().strip()}", flush=True)
     results, start = [], time.perf_counter()
     for repeat in range(args.repeats):
