@@ -48,9 +48,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CATEGORIES = ("valid", "clean", "unclear", "silent", "crash")
 MEMORY_LIMIT_MIB = 1024
 WORKER = r"""
-import json, pickle, resource, sys
+import importlib, json, pickle, resource, sys
 import numpy as np, tensorflow as tf
 paths, cases_file, start = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+for module in json.loads(sys.argv[4]):  # ops a model needs (e.g. tensorflow_text), no dlkeras
+    importlib.import_module(module)
 loaded = {key: tf.saved_model.load(path) for key, (path, _) in paths.items()}
 functions = {key: loaded[key].signatures[name] for key, (_, name) in paths.items()}
 cases = pickle.load(open(cases_file, "rb"))
@@ -101,6 +103,7 @@ class Signature:
 
     app = None
     signature = None
+    serving_imports = ()  # modules the server must import for the model's ops
 
     @property
     def key(self):
@@ -119,8 +122,11 @@ class Signature:
         raise NotImplementedError
 
 
-def run_worker(paths, calls, timeout):
-    """Runs `calls` (`(key, inputs, via)`) in worker processes; `{index: result}`."""
+def run_worker(paths, calls, timeout, imports=()):
+    """Runs `calls` (`(key, inputs, via)`) in worker processes; `{index: result}`.
+
+    `imports` are modules the worker imports before loading (e.g. `tensorflow_text`).
+    """
     folder = pathlib.Path(tempfile.mkdtemp())
     (folder / "cases.pkl").write_bytes(pickle.dumps(calls))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -130,7 +136,7 @@ def run_worker(paths, calls, timeout):
         with open(folder / "stderr.txt", "w+") as stderr:  # a file: a full pipe would block
             process = subprocess.Popen(
                 [sys.executable, "-c", WORKER, json.dumps(paths), str(folder / "cases.pkl"),
-                 str(start)], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+                 str(start), json.dumps(sorted(imports))], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
                 cwd="/")
             started, why = _read_results(process, results, timeout, stderr)
         if started is None:
@@ -205,7 +211,8 @@ def fuzz(signatures, n, seed=0, timeout=120, numpy_binding=False, root=None):
             cases.append((signature, case))
             if numpy_binding and case.kind.startswith("dtype"):
                 cases.append((signature, dataclasses.replace(case, via="numpy")))
-    results = run_worker(paths, [(s.key, c.inputs, c.via) for s, c in cases], timeout)
+    imports = {module for signature in signatures for module in signature.serving_imports}
+    results = run_worker(paths, [(s.key, c.inputs, c.via) for s, c in cases], timeout, imports)
     tables = collections.defaultdict(lambda: collections.defaultdict(collections.Counter))
     details = collections.defaultdict(collections.Counter)
     examples = {}
@@ -237,13 +244,14 @@ def format_table(rows):
 
 
 def all_signatures(image_backbone=None):
-    """Every app's serving signatures (text: add its entry here)."""
+    """Every app's serving signatures (the text classifier single- and multi-label)."""
     from benchmarks.fuzz_cases_image import ImageBytes, ImagePixels
     from benchmarks.fuzz_cases_tables import RecommenderPredict, RecommenderRecommend, TabularServe
+    from benchmarks.fuzz_cases_text import TextServe
 
     image = ImageBytes(image_backbone)
     return [TabularServe(), image, ImagePixels(image), RecommenderPredict(),
-            RecommenderRecommend()]
+            RecommenderRecommend(), TextServe(), TextServe(multi_label=True)]
 
 
 def main():
@@ -253,12 +261,14 @@ def main():
     parser.add_argument("--timeout", type=float, default=120, help="seconds per call")
     parser.add_argument("--numpy-binding", action="store_true")
     parser.add_argument("--details", action="store_true", help="a row per generator too")
+    parser.add_argument("--apps", nargs="*", help="only these apps (default: all)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     load = open("/proc/loadavg").read().split()[0]
     start = time.perf_counter()
-    tables, details, examples = fuzz(all_signatures(), args.cases, args.seed, args.timeout,
+    signatures = [s for s in all_signatures() if not args.apps or s.app in args.apps]
+    tables, details, examples = fuzz(signatures, args.cases, args.seed, args.timeout,
                                      args.numpy_binding)
     print(f"load average before: {load}, after: {open('/proc/loadavg').read().split()[0]}; "
           f"{time.perf_counter() - start:.0f} s")

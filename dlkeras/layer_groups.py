@@ -239,6 +239,9 @@ def spread_learning_rates(lr, n):
     if isinstance(lr, (int, float)) and not isinstance(lr, bool):
         rates = [float(lr)] * n
     elif isinstance(lr, (tuple, slice)):
+        if isinstance(lr, tuple) and len(lr) != 2:
+            raise ValueError("A tuple of learning rates is a (lo, hi) pair to spread; give one "
+                             f"rate per group as a list. Received: lr={lr!r}")
         lo, hi = (lr.start, lr.stop) if isinstance(lr, slice) else lr
         if lo is None:
             lo = hi / 10.0

@@ -74,3 +74,25 @@ def test_epochs_zero_and_bad_numbers_are_usage_errors(capsys):
 def test_did_you_mean():
     assert did_you_mean("agee", ["age", "income"]) == " (did you mean 'age'?)"
     assert did_you_mean("zzz", ["age"]) == ""
+
+
+@pytest.mark.parametrize("suggestion, expected", [(None, 3e-3), (2e-2, 2e-2)])
+def test_lr_find_without_a_suggestion_trains_at_the_default_and_says_why(
+        suggestion, expected, tmp_path, capsys):
+    """A sweep that diverged at once must not hand its start rate to training (issue 12)."""
+    import argparse
+    import types
+
+    from apps.cli import choose_lr_max
+
+    finder = types.SimpleNamespace(
+        suggestion=suggestion, suggestions={} if suggestion is None else {"margin": suggestion},
+        no_suggestion_reason="diverged at once" if suggestion is None else None, lrs=[])
+    task = types.SimpleNamespace(default_lr_max=3e-3, lr_find=lambda *a, **k: finder)
+    args = argparse.Namespace(lr_max=None, lr_find=True, batch_size=None, seed=0,
+                              lr_find_steps=10)
+    lr_max, why = choose_lr_max(task, None, args, tmp_path)
+    assert lr_max == expected
+    if suggestion is None:
+        assert why == "the app's default (LR finder had no suggestion)"
+        assert "no trustworthy suggestion (diverged at once)" in capsys.readouterr().out

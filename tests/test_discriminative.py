@@ -144,6 +144,8 @@ def test_layer_group_helpers_and_errors():
     assert spread_learning_rates(1e-3, 2) == [1e-3, 1e-3]
     with pytest.raises(ValueError, match="Got 2 learning rates for 3"):
         spread_learning_rates([1e-3, 1e-2], 3)
+    with pytest.raises(ValueError, match=r"a \(lo, hi\) pair .* Received: lr=\(0.001, 0.003, 0.01\)"):
+        spread_learning_rates((1e-3, 3e-3, 1e-2), 3)  # was "too many values to unpack"
     with pytest.raises(ValueError, match="positive"):
         spread_learning_rates(-1e-3, 3)
 

@@ -17,12 +17,15 @@ CASES = 300
 
 @pytest.fixture(scope="module")
 def fuzzed():
-    return fuzz_serving.fuzz(fuzz_serving.all_signatures(tiny_backbone(seed=2)), CASES, seed=7)
+    signatures = fuzz_serving.all_signatures(tiny_backbone(seed=2))
+    # The multi-label text model differs in its outputs only: the benchmark fuzzes it.
+    signatures = [s for s in signatures if s.app != "text_multi_label"]
+    return fuzz_serving.fuzz(signatures, CASES, seed=7)
 
 
 @pytest.mark.parametrize("signature", ["tabular/serving_default", "image/serving_default",
                                        "image/serve_pixels", "recommender/predict",
-                                       "recommender/recommend"])
+                                       "recommender/recommend", "text/serving_default"])
 def test_no_crash_no_silent_wrong_answer_no_unclear_error(fuzzed, signature):
     tables, details, examples = fuzzed
     counts = tables["tensors"][signature]

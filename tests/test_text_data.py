@@ -56,3 +56,16 @@ def test_texts_and_labels_are_checked():
         encode_targets([["x", "y"]], ["x", "y"], multi_label=False)
     with pytest.raises(ValueError, match=r"3 columns for 2 classes"):
         encode_targets(np.ones((1, 3)), ["x", "y"], multi_label=False)
+    # Soft targets: NaN trained to a NaN loss, stopped only by the guard (issue 12).
+    for bad in (np.nan, -0.5, 1.5, np.inf):
+        with pytest.raises(ValueError, match=r"must lie in \[0, 1\]: 1 row\(s\) do not, e.g. row 1"):
+            encode_targets(np.array([[0.2, 0.8], [bad, 1.0]]), ["x", "y"], multi_label=False)
+
+
+def test_training_labels_of_a_single_class_are_refused():
+    from apps.text.classifier_task import TextClassifierTask
+
+    task = TextClassifierTask.create(["[PAD]", "[UNK]", "[BOS]", "good"], ["neg", "pos"],
+                                     embedding_dim=4, hidden_units=4, layers=1, batch_size=2)
+    with pytest.raises(ValueError, match=r"hold 1 of the 2 classes \(\['pos'\]\)"):
+        task.train((["good"] * 4, ["pos"] * 4), epochs=1, verbose=0)  # trained silently before

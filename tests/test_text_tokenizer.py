@@ -71,6 +71,37 @@ def test_vocabulary_must_start_with_the_special_tokens():
         TextTokenizer(["good", "[PAD]", "[UNK]", "[BOS]"])
     with pytest.raises(ValueError, match=r"max_tokens=1"):
         TextTokenizer(list(SPECIAL_TOKENS) + ["a"], max_tokens=1)
+    with pytest.raises(ValueError, match=r"max_chars=0"):
+        TextTokenizer(list(SPECIAL_TOKENS) + ["a"], max_chars=0)
+
+
+def test_max_chars_cuts_texts_at_a_character_before_splitting():
+    vocabulary = list(SPECIAL_TOKENS) + ["good", "film", "\u20ac", "!"]
+    tokenizer = TextTokenizer(vocabulary, max_tokens=50, max_chars=6)
+    good, film, euro, bang = 3, 4, 5, 6
+    texts = ["good film", "!!!!!!!!!!", "\u20ac" * 7, b"good\xff film"]
+    # "good f" ("f" alone is unknown); in characters (a 3-byte "\u20ac" counts once, a
+    # cut never splits one), after the invalid byte became U+FFFD: "good\ufffd ".
+    got = [ids.tolist() for ids in tokenizer.tokenize(texts)]
+    assert got == [[BOS_ID, good, UNK_ID], [BOS_ID] + [bang] * 6, [BOS_ID] + [euro] * 6,
+                   [BOS_ID, good, UNK_ID]]
+    # Without a cut, every token is read (up to max_tokens).
+    full = TextTokenizer(vocabulary, max_tokens=50).tokenize(texts)
+    assert [ids.tolist() for ids in full][0] == [BOS_ID, good, film]
+    assert TextTokenizer.from_config(tokenizer.get_config()).max_chars == 6
+
+
+def test_the_classifier_cuts_a_huge_text_without_losing_the_tokens_it_reads():
+    from apps.text.classifier_task import CHARS_PER_TOKEN, TextClassifierTask
+
+    task = TextClassifierTask.create(list(SPECIAL_TOKENS) + ["good", "film", "!"], ["neg", "pos"],
+                                     embedding_dim=4, hidden_units=4, layers=1, max_tokens=16)
+    assert task.tokenizer.max_chars == CHARS_PER_TOKEN * 16
+    assert task.inference_model.get_layer("tokenizer").max_chars == CHARS_PER_TOKEN * 16
+    huge = "good film! " * 1_000_000  # 11 MB: over a gigabyte of split words without the cut
+    short = "good film! " * 10
+    ids = task.inference_model.get_layer("tokenizer")(tf.constant([huge, short])).numpy()
+    np.testing.assert_array_equal(ids[0], ids[1])
 
 
 def test_tokenizer_layer_saves_and_reloads_in_a_model(vocabulary, tmp_path):

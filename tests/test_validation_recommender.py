@@ -21,6 +21,13 @@ def test_conflicting_duplicate_ratings_are_refused_by_pair(tmp_path):
         RecommenderTask.from_ratings(table, n_factors=2)
 
 
+def test_an_empty_ratings_table_is_refused_by_name():
+    empty = pd.DataFrame({"user": np.array([], int), "item": np.array([], int),
+                          "rating": np.array([], float)})
+    with pytest.raises(ValueError, match="^The training ratings table has no rows.$"):
+        RecommenderTask.from_ratings(empty, n_factors=2)  # was numpy's "zero-size array"
+
+
 def test_exact_duplicate_rows_are_kept():
     frame = pd.DataFrame({"userId": [1, 1, 2], "movieId": [5, 5, 5], "rating": [4.0, 4.0, 1.0]})
     assert len(ratings_from_dataframe(frame)) == 3

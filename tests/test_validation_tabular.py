@@ -91,3 +91,15 @@ def test_predict_reads_code_columns_as_text_as_in_training(tmp_path, capsys):
     expected = Task.load(run_dir, compile=False).predict_frame(later)
     np.testing.assert_allclose(served["p_1"], expected["p_1"], atol=1e-5)
     assert served["p_1"][0] > 0.8 and served["p_1"][1] < 0.2  # "007" is known, not unseen
+
+
+def test_cli_training_whose_loss_overflows_exits_1_and_saves_nothing(tmp_path, capsys):
+    # Finite targets whose squares overflow float32: the loss is inf from the first step.
+    csv, run_dir, exports = tmp_path / "data.csv", tmp_path / "run", tmp_path / "saved_models"
+    frame().assign(y=np.linspace(-1e20, 1e20, 40)).to_csv(csv, index=False)
+    status, err = run(["train", "--csv", str(csv), "--target", "y", "--task", "regression",
+                       "--quiet", "--epochs", "2", "--lr-max", "1e-2", "--run-dir", str(run_dir),
+                       "--export-root", str(exports)], capsys)
+    assert status == 1 and "the training loss became inf in epoch 1" in err, err
+    assert "the model was not saved" in err and len(err.strip().splitlines()) == 1
+    assert not (run_dir / "model.keras").exists() and not exports.exists()

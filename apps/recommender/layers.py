@@ -15,6 +15,11 @@ from keras import ops
 _REGISTER = keras.saving.register_keras_serializable(package="apps.recommender")
 
 
+def _mean_square_norm(rows):
+    """Mean over rows of `sum(row ** 2)`, in float32 (Keras sums a model's losses in float32)."""
+    return ops.mean(ops.sum(ops.square(ops.cast(rows, "float32")), axis=-1))
+
+
 @_REGISTER
 class FactorEmbedding(keras.layers.Embedding):
     """An `Embedding` with an L2 penalty on the looked-up rows and a zero OOV row.
@@ -46,7 +51,7 @@ class FactorEmbedding(keras.layers.Embedding):
         known = ops.cast(ops.not_equal(inputs, 0), rows.dtype)
         rows = rows * ops.expand_dims(known, -1)
         if self.l2 > 0:
-            self.add_loss(self.l2 * ops.mean(ops.sum(ops.square(rows), axis=-1)))
+            self.add_loss(self.l2 * _mean_square_norm(rows))
         return rows
 
     def get_config(self):
@@ -141,7 +146,7 @@ class ItemSideFeatures(keras.layers.Layer):
         counts = ops.maximum(ops.sum(genres, axis=-1, keepdims=True), 1.0)
         genre_vectors = ops.matmul(genres, self.genre_embedding) / counts
         if self.l2 > 0:
-            self.add_loss(self.l2 * ops.mean(ops.sum(ops.square(genre_vectors), axis=-1)))
+            self.add_loss(self.l2 * _mean_square_norm(genre_vectors))
         years = ops.take(self.year_table, item_index, axis=0)
         return genre_vectors + self.year_embedding(years)
 

@@ -153,8 +153,11 @@ def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
     score = interaction + _bias(n_users, "user_bias", l2, user_index)
     score = score + _bias(n_items, "item_bias", l2, item_index)
     middle = (low + high) / 2 if mean_rating is None else float(mean_rating)
-    score = GlobalBias(_logit((middle - low) / (high - low)), name="global_bias")(score)
-    rating = ScaledSigmoid(low, high, name="rating")(score)
+    # The score and rating in float32 whatever the dtype policy (mixed_bfloat16
+    # keeps ~3 digits: rankings would tie, the SavedModel would serve bfloat16).
+    score = GlobalBias(_logit((middle - low) / (high - low)), dtype="float32",
+                       name="global_bias")(score)
+    rating = ScaledSigmoid(low, high, dtype="float32", name="rating")(score)
     return keras.Model({"user_index": user_index, "item_index": item_index}, rating,
                        name="scorer")
 

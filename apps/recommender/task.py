@@ -104,6 +104,8 @@ class RecommenderTask(Task):
                              f"Received: weight_decay_mode={weight_decay_mode!r}")
         if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
             raise ValueError(f"weight_decay must be a float >= 0. Received: {weight_decay!r}")
+        if len(train) == 0:
+            raise ValueError("The training ratings table has no rows.")
         check_duplicate_ratings(train)
         if y_range is not None:
             check_rating_range(train["rating"], y_range)

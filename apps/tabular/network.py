@@ -24,19 +24,22 @@ def _fan_in_uniform():
 
 
 def _head(features, task: str, n_outputs: int, y_range):
+    # float32 outputs whatever the dtype policy (mixed_bfloat16: probabilities
+    # that sum to 1, a stable loss, a SavedModel that serves float32).
     init = _fan_in_uniform()
     if task == "binary":
         return keras.layers.Dense(1, activation="sigmoid", kernel_initializer=init,
-                                  name="head")(features)
+                                  dtype="float32", name="head")(features)
     if task == "multiclass":
         return keras.layers.Dense(n_outputs, activation="softmax", kernel_initializer=init,
-                                  name="head")(features)
+                                  dtype="float32", name="head")(features)
     if task != "regression":
         raise ValueError(f"Unknown task. Received: task={task!r}")
-    logits = keras.layers.Dense(n_outputs, kernel_initializer=init, name="head")(features)
+    logits = keras.layers.Dense(n_outputs, kernel_initializer=init, dtype="float32",
+                                name="head")(features)
     if y_range is None:
         return logits
-    return ScaledSigmoid(*y_range, name="y_range")(logits)
+    return ScaledSigmoid(*y_range, dtype="float32", name="y_range")(logits)
 
 
 def _embed(categorical, cat_names, cards, sizes, embed_p):

@@ -39,6 +39,9 @@ from apps.text.tokenizer import TextTokenizer
 from dlkeras.freezing import freeze_to, unfreeze
 from dlkeras.tasks import Task
 
+# Serving and training see a text's first CHARS_PER_TOKEN * max_tokens characters (a
+# memory bound: see TextTokenizer's max_chars); 64 per token keeps every token of real text.
+CHARS_PER_TOKEN = 64
 # ULMFiT's stages: (groups frozen, peak rate as a fraction of lr_max).
 UNFREEZING_STAGES = ((-1, 1.0), (-2, 0.5), (-3, 0.25), (0, 0.05))
 
@@ -57,8 +60,9 @@ class TextClassifierTask(Task):
         super().__init__(network, layer_groups or classifier_layer_groups(network), metadata)
         self.classes = list(self.metadata["classes"])
         self.multi_label = bool(self.metadata.get("multi_label", False))
-        self.tokenizer = TextTokenizer(self.metadata["vocabulary"],
-                                       max_tokens=int(self.metadata.get("max_tokens", 512)))
+        max_tokens = int(self.metadata.get("max_tokens", 512))
+        self.tokenizer = TextTokenizer(self.metadata["vocabulary"], max_tokens=max_tokens,
+                                       max_chars=CHARS_PER_TOKEN * max_tokens)
         self._tokenized = []
 
     @classmethod
@@ -78,7 +82,8 @@ class TextClassifierTask(Task):
             embedding_dim, hidden_units, layers, matmul_dtype: the
                 architecture when there is no encoder.
             batch_size: texts per step.
-            max_tokens: longest text in tokens (longer ones keep their start).
+            max_tokens: longest text in tokens (longer ones keep their start; a text
+                is first cut to `CHARS_PER_TOKEN * max_tokens` characters).
             drop_mult: scales fastai's AWD-LSTM classifier dropouts.
             weight_decay: AdamW decoupled weight decay.
             name, text_column, label_column: model name and DataFrame columns.
@@ -139,6 +144,8 @@ class TextClassifierTask(Task):
 
     def make_dataset(self, data, *, training, batch_size, seed=None):
         ids, targets, weights = self.examples(data)
+        if training and not self.multi_label:
+            _check_classes_present(targets, self.classes)
         return ClassifierBatches(ids, targets, weights, batch_size, training, seed).dataset()
 
     def prepare_inputs(self, inputs):
@@ -148,13 +155,15 @@ class TextClassifierTask(Task):
     def build_inference_model(self):
         texts = keras.Input((), dtype="string", name="texts")
         tokens = TextTokenizer(self.metadata["vocabulary"], self.tokenizer.max_tokens,
-                               name="tokenizer")(texts)
+                               self.tokenizer.max_chars, name="tokenizer")(texts)
         return keras.Model(texts, self.network(tokens), name="text_classifier_model")
 
     def serving_endpoints(self):
         model, classes, multi = self.inference_model, tf.constant(self.classes), self.multi_label
 
         def serve(texts):
+            # A loaded signature checks dtypes, not shapes: [[a, b]] would be two texts.
+            texts = tf.ensure_shape(texts, [None])
             probabilities = model(texts, training=False)
             names = tf.tile(classes[None], [tf.shape(probabilities)[0], 1])
             outputs = {"probabilities": probabilities, "classes": names}
@@ -216,3 +225,11 @@ class TextClassifierTask(Task):
                 lr_max=(peak / spread, peak), **common))
             done += stage_epochs
         return histories
+
+
+def _check_classes_present(targets, classes):
+    """Refuses single-label training data whose targets give fewer than 2 classes any weight."""
+    present = [name for name, total in zip(classes, targets.sum(axis=0)) if total > 0]
+    if len(present) < 2:
+        raise ValueError(f"The training labels hold {len(present)} of the {len(classes)} classes "
+                         f"({present}); a classifier needs examples of at least 2.")

@@ -82,7 +82,12 @@ def encode_targets(labels, classes, multi_label):
         if labels.shape[1] != len(classes):
             raise ValueError(f"Probability targets have {labels.shape[1]} columns for "
                              f"{len(classes)} classes {classes}.")
-        return labels.astype(np.float32)
+        targets = labels.astype(np.float32)
+        bad = np.flatnonzero(~((targets >= 0) & (targets <= 1)).all(axis=1))  # NaN included
+        if len(bad):
+            raise ValueError(f"Probability targets must lie in [0, 1]: {len(bad)} row(s) do not, "
+                             f"e.g. row {bad[0]}: {labels[bad[0]].tolist()}")
+        return targets
     targets = np.zeros((len(labels), len(classes)), np.float32)
     for row, label in enumerate(labels):
         names = label if isinstance(label, (list, tuple, set)) else [label]

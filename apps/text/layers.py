@@ -232,9 +232,10 @@ class ActivationRegularization(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         dropped, raw = inputs
-        if training:
-            penalty = self.alpha * tf.reduce_mean(tf.square(dropped))
-            penalty += self.beta * tf.reduce_mean(tf.square(raw[:, 1:] - raw[:, :-1]))
+        if training:  # in float32 whatever the dtype policy: Keras sums losses in float32
+            dropped32, raw32 = tf.cast(dropped, tf.float32), tf.cast(raw, tf.float32)
+            penalty = self.alpha * tf.reduce_mean(tf.square(dropped32))
+            penalty += self.beta * tf.reduce_mean(tf.square(raw32[:, 1:] - raw32[:, :-1]))
             self.add_loss(penalty)
         return dropped
 

@@ -118,8 +118,9 @@ def build_classifier(config, n_outputs, multi_label=False, drop_mult=0.5):
     x = keras.layers.Dense(HEAD_UNITS, activation="relu", name="head_dense_0")(x)
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="head_norm_1")(x)
     x = keras.layers.Dropout(HEAD_SECOND_DROPOUT, name="head_dropout_1")(x)
+    # float32 whatever the dtype policy (mixed_bfloat16 serves float32 probabilities).
     probabilities = keras.layers.Dense(n_outputs, activation="sigmoid" if multi_label else "softmax",
-                                       name="head_output")(x)
+                                       dtype="float32", name="head_output")(x)
     return keras.Model(tokens, probabilities, name="awd_lstm_classifier")
 
 

@@ -47,12 +47,17 @@ def split_words(texts):
     >>> split_words(["Café, naïve!"]).to_list()
     [[b'cafe', b',', b'naive', b'!']]
     """
-    texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace",
-                                         replacement_char=0xFFFD)
+    texts = _valid_utf8(texts)
     texts = tf_text.normalize_utf8(tf_text.case_fold_utf8(texts), "NFD")
     texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
     texts = tf.strings.regex_replace(texts, r"\p{Cc}|\p{Cf}", " ")
     return tf_text.regex_split(texts, _SEPARATORS, _KEPT_SEPARATORS)
+
+
+def _valid_utf8(texts):
+    """Invalid UTF-8 sequences replaced by U+FFFD."""
+    return tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace",
+                                        replacement_char=0xFFFD)
 
 
 def count_words(texts, batch_size=2048):
@@ -103,9 +108,14 @@ class TextTokenizer(keras.layers.Layer):
             `[PAD]`, `[UNK]`, `[BOS]`.
         max_tokens: longest output per text, `[BOS]` included; longer texts
             keep their first tokens.
+        max_chars: texts are cut to their first `max_chars` characters
+            (after invalid UTF-8 is replaced) before they are split, or None
+            for no cut. Splitting holds about 120 bytes per character of
+            punctuation, so without a cut a 10 MB string costs over 1 GB;
+            `TextClassifierTask` cuts at `CHARS_PER_TOKEN * max_tokens`.
     """
 
-    def __init__(self, vocabulary, max_tokens=512, **kwargs):
+    def __init__(self, vocabulary, max_tokens=512, max_chars=None, **kwargs):
         super().__init__(**kwargs)
         vocabulary = [str(t) for t in vocabulary]
         if tuple(vocabulary[:len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
@@ -114,7 +124,10 @@ class TextTokenizer(keras.layers.Layer):
         if not isinstance(max_tokens, int) or max_tokens < 2:
             raise ValueError(f"`max_tokens` must be an integer >= 2. Received: "
                              f"max_tokens={max_tokens!r}")
-        self.vocabulary, self.max_tokens = vocabulary, max_tokens
+        if max_chars is not None and (not isinstance(max_chars, int) or max_chars < 1):
+            raise ValueError(f"`max_chars` must be None or an integer >= 1. Received: "
+                             f"max_chars={max_chars!r}")
+        self.vocabulary, self.max_tokens, self.max_chars = vocabulary, max_tokens, max_chars
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocabulary, token_out_type=tf.int32, unknown_token=UNK, no_pretokenization=True)
 
@@ -127,6 +140,8 @@ class TextTokenizer(keras.layers.Layer):
         texts = tf.convert_to_tensor(texts, tf.string)
         if texts.shape.rank == 2:
             texts = tf.squeeze(texts, axis=1)
+        if self.max_chars is not None:
+            texts = tf.strings.substr(_valid_utf8(texts), 0, self.max_chars, unit="UTF8_CHAR")
         ids = self._wordpiece.tokenize(split_words(texts)).merge_dims(1, 2)
         bos = tf.fill([ids.nrows(), 1], tf.constant(BOS_ID, tf.int32))
         return tf.concat([bos, ids], axis=1)[:, :self.max_tokens]
@@ -165,4 +180,4 @@ class TextTokenizer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocabulary": self.vocabulary,
-                "max_tokens": self.max_tokens}
+                "max_tokens": self.max_tokens, "max_chars": self.max_chars}
