@@ -94,3 +94,14 @@ def test_served_outputs_equal_the_in_process_model_for_every_input(exported, tmp
     np.testing.assert_allclose(task.predict(INPUTS["mixed"]),
                                np.asarray(served["mixed"]["probabilities"]), atol=1e-5)
     assert "expected to be a string tensor but is a int32 tensor" in served["wrong_dtype"]
+
+
+def test_multi_label_endpoint_marks_each_class_at_one_half():
+    task = TextClassifierTask.create(VOCABULARY, ["action", "comedy", "drama"], multi_label=True,
+                                     embedding_dim=4, hidden_units=4, layers=1, batch_size=2)
+    texts = ["good film", "", b"\xff dull plot"]
+    out = task.serving_endpoints()["serve"](tf.constant(texts))
+    probabilities = out["probabilities"].numpy()
+    np.testing.assert_allclose(probabilities, task.predict(texts), atol=1e-6)
+    np.testing.assert_array_equal(out["predicted"].numpy(), probabilities >= 0.5)
+    assert "label" not in out and out["classes"].shape == (3, 3)

@@ -19,16 +19,24 @@ BAD = ["a bad film", "dull plot", "bad bad film", "a dull film"]
 DATA = (GOOD * 6 + BAD * 6, ["pos"] * 24 + ["neg"] * 24)
 
 
-class StageRecorder(keras.callbacks.Callback):
-    """Records, per fit, which layer groups train and each group's one-cycle peak rate."""
+class TrainableRecorder(keras.callbacks.Callback):
+    """Records, per fit, which layer groups train."""
 
     def __init__(self, groups):
         super().__init__()
-        self.groups, self.trainable, self.peaks = groups, [], []
+        self.groups, self.trainable = groups, []
 
     def on_train_begin(self, logs=None):
         self.trainable.append([g.name for g in self.groups
                                if any(v.trainable for v in g.variables())])
+
+
+class StageRecorder(TrainableRecorder):
+    """Records, per fit, which layer groups train and each group's one-cycle peak rate."""
+
+    def __init__(self, groups):
+        super().__init__(groups)
+        self.peaks = []
 
     def on_train_end(self, logs=None):
         self.peaks.append({o.name: learning_rate_object(o).lr_max
@@ -138,3 +146,22 @@ def test_run_folder_reloads_both_tasks(language_model, ulmfit, tmp_path):
     assert isinstance(lm, LanguageModelTask)
     assert lm.generate("a good", n_words=3, seed=1) == language_model.generate("a good", 3, seed=1)
     assert lm.generate("a good", n_words=3, seed=1).startswith("a good ")
+
+
+def test_lr_find_sweeps_the_first_stage_only_and_puts_the_weights_back(language_model):
+    """On a pretrained encoder the sweep trains the head only (the LM: the decoder only)."""
+    task = TextClassifierTask.create(classes=["neg", "pos"], encoder=language_model.encoder(),
+                                     batch_size=8)
+    lm = LanguageModelTask.create(encoder=language_model.encoder(), batch_size=4, bptt=5)
+    for sweeper, data, first_stage in ((task, DATA, ["head"]), (lm, GOOD + BAD, ["embedding"])):
+        before = [w.numpy().copy() for w in sweeper.network.weights]
+        recorder = TrainableRecorder(sweeper.layer_groups)
+        finder = sweeper.lr_find(data, total_steps=6, callbacks=[recorder], verbose=0)
+        assert recorder.trainable == [first_stage]
+        assert len(finder.lrs) == 6
+        # The core's contract: a float, or None with the reason (the CLI then
+        # trains at the app's default rate, `TextClassifierTask.default_lr_max`).
+        assert (finder.suggestion is None and finder.no_suggestion_reason) or \
+            finder.suggestion > 0
+        for saved, weight in zip(before, sweeper.network.weights):
+            np.testing.assert_array_equal(weight.numpy(), saved)

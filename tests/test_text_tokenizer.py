@@ -111,3 +111,16 @@ def test_tokenizer_layer_saves_and_reloads_in_a_model(vocabulary, tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
     sample = tf.constant(["the good film", "great acting!"])
     np.testing.assert_array_equal(reloaded(sample), model(sample))
+
+
+def test_training_and_serving_paths_give_the_same_ids(vocabulary):
+    """`tokenize` (Python lists, training) and the layer call (serving) agree token for token."""
+    from apps.text.batching import pad
+
+    texts = ["The film is good, the acting is great!", "", "  ", "Boring films; GOOD.",
+             "good " * 20]
+    tokenizer = TextTokenizer(vocabulary, max_tokens=12)
+    ids = tokenizer.tokenize(texts)
+    assert max(len(i) for i in ids) == 12  # the long text is cut like in the layer
+    np.testing.assert_array_equal(tokenizer(tf.constant(texts)).numpy(), pad(ids))
+    assert tokenizer.decode(ids[3]) == "boring films ; good ."

@@ -1,4 +1,7 @@
-"""Interpretation: top losses, the confusion matrix, and per-token importance.
+"""Interpretation: top losses (the texts), the confusion matrix, and per-token importance.
+
+The losses, the matrix and its plot are the core's (`dlkeras.interpretation`,
+re-exported here); this module adds the texts and the word importances.
 
 Token importance is integrated gradients on the token vectors (Sundararajan
 et al., 2017): the vectors are scaled from zero to their value in `steps`
@@ -25,47 +28,20 @@ import tensorflow as tf
 
 from apps.text.network import classify_embedded
 from apps.text.tokenizer import BOS_ID
-from dlkeras.plots import new_figure
-
-
-def confusion_matrix(targets, predicted, num_classes):
-    """Counts `(true class, predicted class)` as a `(C, C)` int array."""
-    matrix = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(matrix, (np.asarray(targets, int), np.asarray(predicted, int)), 1)
-    return matrix
-
-
-def plot_confusion_matrix(matrix, classes, title="Confusion matrix"):
-    """The matrix with its counts written in; returns the Figure."""
-    figure = new_figure(1.2 + 0.6 * len(classes), 1.0 + 0.6 * len(classes))
-    axes = figure.add_subplot(1, 1, 1)
-    axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(len(classes)), classes, rotation=90)
-    axes.set_yticks(range(len(classes)), classes)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("actual")
-    axes.set_title(title)
-    for (row, column), count in np.ndenumerate(matrix):
-        axes.text(column, row, str(count), ha="center", va="center",
-                  color="white" if count > matrix.max() / 2 else "black")
-    figure.tight_layout()
-    return figure
-
-
-def per_example_losses(probabilities, targets, multi_label=False, epsilon=1e-7):
-    """Cross-entropy of each example (binary cross-entropy averaged over classes if multi-label)."""
-    p = np.clip(np.asarray(probabilities, np.float64), epsilon, 1 - epsilon)
-    t = np.asarray(targets, np.float64)
-    if multi_label:
-        return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1)
-    return -(t * np.log(p)).sum(axis=1)
+from dlkeras import interpretation as core
+from dlkeras.interpretation import confusion_matrix, plot_confusion_matrix  # noqa: F401
 
 
 def top_losses(task, data, k=10):
     """The `k` labelled texts the classifier gets most wrong, as a DataFrame.
 
-    Columns: `text`, `actual`, `predicted`, `probability` (of the
-    prediction), `loss`; sorted by loss, highest first.
+    The losses are the core's (`dlkeras.interpretation.top_losses`):
+    cross-entropy of the actual class (soft targets count as their most
+    probable class), mean binary cross-entropy when multi-label.
+
+    Returns:
+        Columns `text`, `actual`, `predicted`, `probability` (of the
+        prediction), `loss`; sorted by loss, highest first.
     """
     from apps.text.data import labelled_examples
 
@@ -73,8 +49,10 @@ def top_losses(task, data, k=10):
                                           task.metadata.get("text_column", "text"),
                                           task.metadata.get("label_column", "label"))
     probabilities = task.predict(texts)
-    losses = per_example_losses(probabilities, targets, task.multi_label)
-    order = np.argsort(-losses, kind="stable")[:k]
+    if task.multi_label:
+        order, losses = core.top_losses(probabilities, targets, k, task="multi_label")
+    else:
+        order, losses = core.top_losses(probabilities, targets.argmax(axis=1), k)
     names = np.asarray(task.classes)
 
     def describe(row):
@@ -85,7 +63,7 @@ def top_losses(task, data, k=10):
         "actual": [describe(targets[i]) for i in order],
         "predicted": [describe(probabilities[i]) for i in order],
         "probability": [float(probabilities[i].max()) for i in order],
-        "loss": losses[order]})
+        "loss": losses})
 
 
 def integrated_gradients(network, ids, class_index=None, steps=32):

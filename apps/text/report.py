@@ -30,7 +30,7 @@ def write_reports(task, valid, run_dir, log_dir=None, top=10, explained=10):
     Returns:
         `{label: path}` of what was written.
     """
-    from dlkeras.plots import log_figure
+    from dlkeras.plots import save_figure
 
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -44,11 +44,9 @@ def write_reports(task, valid, run_dir, log_dir=None, top=10, explained=10):
                                               task.metadata.get("label_column", "label"))
         predicted = task.predict(texts).argmax(axis=1)
         matrix = interpret.confusion_matrix(targets.argmax(axis=1), predicted, len(task.classes))
-        figure = interpret.plot_confusion_matrix(matrix, task.classes)
-        figure.savefig(run_dir / "confusion_matrix.png")
-        if log_dir is not None:
-            log_figure(figure, log_dir, "confusion_matrix")
-        paths["confusion matrix"] = str(run_dir / "confusion_matrix.png")
+        paths["confusion matrix"] = str(save_figure(
+            interpret.plot_confusion_matrix(matrix, task.classes),
+            run_dir / "confusion_matrix.png", log_dir, "confusion_matrix"))
     interpret.write_importance(task, list(losses["text"][:explained]),
                                html_path=run_dir / "importance.html", log_dir=log_dir)
     paths["word importance"] = str(run_dir / "importance.html")
