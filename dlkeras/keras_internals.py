@@ -37,6 +37,8 @@ import os
 import pathlib
 import types
 
+from dlkeras.distribute import strategy_scope
+
 
 # --- Optimizers -----------------------------------------------------------
 
@@ -230,9 +232,11 @@ def prebuild_training_state(model, batch):
     Why private: without it Keras creates them inside the first traced train
     step, and a `tf.function` that creates variables is traced twice; doing
     it up front halves the first epoch's tracing. `Trainer._symbolic_build`
-    is what Keras itself calls before distributed training.
+    is what Keras itself calls before distributed training, inside the
+    model's strategy scope (the optimizer's slots are created here).
     """
-    model._symbolic_build(data_batch=batch)
+    with strategy_scope(model):
+        model._symbolic_build(data_batch=batch)
 
 
 def training_state_built(model):

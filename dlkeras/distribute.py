@@ -1,0 +1,95 @@
+"""Running dlkeras under a `tf.distribute` strategy (several devices or hosts).
+
+Keras trains a model under the strategy whose scope it was compiled in
+(`model.distribute_strategy`). Three things then change for code that runs
+outside the compiled step, in callbacks and recipes:
+
+- variables created after `compile` (an optimizer built on every variable
+  that may ever train, the LR finder's rate) must be created inside that
+  strategy's scope, or TensorFlow refuses (`Need to be inside "with
+  strategy.scope()"`) or makes unreplicated copies;
+- a Keras variable holds a `MirroredVariable`, which `int()` and `float()`
+  refuse: read it through NumPy (`read_int`, `read_float`);
+- the batch size Keras sees is the *global* batch: each of the
+  `replica_count` replicas gets an equal share of it, and the optimizer
+  takes one step per global batch (so one-cycle lengths do not change).
+
+`create_strategy(name)` builds the strategy a command line names.
+
+Example:
+
+>>> import keras
+>>> strategy = create_strategy("default")
+>>> with strategy.scope():
+...     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+...     model.compile(optimizer="sgd", loss="mse")
+>>> with strategy_scope(model):
+...     step = keras.Variable(3, dtype="int64")
+>>> read_int(step), replica_count(model)
+(3, 1)
+"""
+
+import contextlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def read_int(value):
+    """A scalar variable or tensor as a Python int, also when it is replicated."""
+    return int(np.asarray(keras.ops.convert_to_numpy(value)))
+
+
+def read_float(value):
+    """A scalar variable or tensor as a Python float, also when it is replicated."""
+    return float(np.asarray(keras.ops.convert_to_numpy(value)))
+
+
+def model_strategy(model):
+    """The strategy `model` trains under (TensorFlow's default one if none)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy if strategy is not None else tf.distribute.get_strategy()
+
+
+@contextlib.contextmanager
+def strategy_scope(model):
+    """Creates variables for `model` the way its strategy needs them.
+
+    A no-op if that strategy is already current (or none is in use).
+    """
+    strategy = model_strategy(model)
+    if tf.distribute.has_strategy() and tf.distribute.get_strategy() is strategy:
+        yield strategy
+        return
+    with strategy.scope():
+        yield strategy
+
+
+def replica_count(model):
+    """How many replicas share each global batch of `model` (1 without a strategy)."""
+    return int(model_strategy(model).num_replicas_in_sync)
+
+
+def create_strategy(name):
+    """The `tf.distribute` strategy named `name`.
+
+    Args:
+        name: `"default"` (TensorFlow's default: one device),
+            `"mirrored"` (`MirroredStrategy` over every local GPU, or the
+            CPU if there is none), or `"multiworker"`
+            (`MultiWorkerMirroredStrategy`; every worker runs the same
+            program with its own `TF_CONFIG`).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"`strategy` must be one of {list(STRATEGIES)}. Received: strategy={name!r}")
