@@ -35,6 +35,7 @@ APPS = {
     "text": "apps.text.cli",
     "pseudolabel": "apps.pseudolabel.cli",
 }
+STRATEGIES = ("default", "mirrored", "multiworker")  # dlkeras.distribute.STRATEGIES, TF-free
 USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError,
                NotADirectoryError, IsADirectoryError, PermissionError)
 
@@ -157,7 +158,14 @@ def add_training_arguments(parser, app):
     recipe.add_argument("--epochs", type=positive_int, default=app.default_epochs,
                         help="training epochs (default: %(default)s)")
     recipe.add_argument("--batch-size", type=positive_int, default=None,
-                        help="examples per step (default: chosen from the data size)")
+                        help="examples per step, the global batch shared by all replicas "
+                             "(default: chosen from the data size)")
+    recipe.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="where to train: 'default' one device; 'mirrored' every local "
+                             "GPU (tf.distribute.MirroredStrategy); 'multiworker' several "
+                             "hosts, each running this same command with its own TF_CONFIG "
+                             "(MultiWorkerMirroredStrategy). See docs/distributed.md "
+                             "(default: %(default)s)")
     recipe.add_argument("--seed", type=int, default=42,
                         help="seed of the split, the shuffling and the weights (default: %(default)s)")
     recipe.add_argument("--valid-pct", type=fraction, default=0.2,
@@ -253,10 +261,20 @@ def seed_everything(seed):
 
 
 def prepared_task(app, args):
-    """Seeds, loads the data and builds the task: `(task, train, valid)`."""
+    """Seeds, loads the data and builds the task: `(task, train, valid)`.
+
+    The task is built inside the `--strategy` scope, so its variables are
+    replicated and every verb trains under that strategy. The strategy is
+    created first: TensorFlow wants a multi-worker strategy to exist before
+    it runs anything else.
+    """
+    from dlkeras.distribute import create_strategy
+
+    strategy = create_strategy(getattr(args, "strategy", "default"))
     seed_everything(args.seed)
     train, valid = app.load_data(args)
-    task = app.build_task(args, train)
+    with strategy.scope():
+        task = app.build_task(args, train)
     return task, train, valid
 
 
@@ -280,6 +298,15 @@ def choose_lr_max(task, train, args, run_dir):
               f"default lr_max={task.default_lr_max:g}")
         return task.default_lr_max, "the app's default (LR finder had no suggestion)"
     return float(finder.suggestion), "the LR finder's suggestion"
+
+
+def strategy_note(task, args):
+    """`", global over N replicas (strategy S)"` when training under a strategy, else `""`."""
+    from dlkeras.distribute import replica_count
+
+    if getattr(args, "strategy", "default") == "default":
+        return ""
+    return f" (global, over {replica_count(task.network)} replica(s); --strategy {args.strategy})"
 
 
 def checkpoint_dir_of(args):
@@ -308,7 +335,8 @@ def run_train(app, args):
     task, train, valid = prepared_task(app, args)
     lr_max, why = choose_lr_max(task, train, args, run_dir)
     print(f"{'resuming' if args.resume else 'training'} {args.epochs} epoch(s) at "
-          f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}")
+          f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}"
+          f"{strategy_note(task, args)}")
     try:
         app.fit(task, train, valid, args, epochs=args.epochs, lr_max=lr_max,
                 batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,

@@ -12,7 +12,10 @@ outside the compiled step, in callbacks and recipes:
   refuse: read it through NumPy (`read_int`, `read_float`);
 - the batch size Keras sees is the *global* batch: each of the
   `replica_count` replicas gets an equal share of it, and the optimizer
-  takes one step per global batch (so one-cycle lengths do not change).
+  takes one step per global batch (so one-cycle lengths do not change);
+- a `BatchNormalization` layer normalises with its replica's share of the
+  batch unless it is `synchronized`: `synchronize_batch_norm(model)` makes
+  every one of them use the global batch's statistics, as one device would.
 
 `create_strategy(name)` builds the strategy a command line names.
 
@@ -34,6 +37,8 @@ import contextlib
 import keras
 import numpy as np
 import tensorflow as tf
+
+from dlkeras.keras_internals import sublayers
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -73,13 +78,32 @@ def replica_count(model):
     return int(model_strategy(model).num_replicas_in_sync)
 
 
+def synchronize_batch_norm(model):
+    """Makes every `BatchNormalization` in `model` use the global batch's statistics.
+
+    Under a strategy with several replicas, a Keras `BatchNormalization`
+    normalises each replica's share of the batch with that share's mean and
+    variance, so training differs from one device with the same global
+    batch. `synchronized=True` all-reduces them across replicas. Takes
+    effect at the next trace of the train function. Returns how many layers
+    were changed.
+    """
+    changed = 0
+    for layer in sublayers(model):
+        if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized:
+            layer.synchronized = True
+            changed += 1
+    return changed
+
+
 def create_strategy(name):
     """The `tf.distribute` strategy named `name`.
 
     Args:
         name: `"default"` (TensorFlow's default: one device),
-            `"mirrored"` (`MirroredStrategy` over every local GPU, or the
-            CPU if there is none), or `"multiworker"`
+            `"mirrored"` (`MirroredStrategy` over every local GPU, or, with
+            none, every logical CPU device: one unless configured with
+            `tf.config.set_logical_device_configuration`), or `"multiworker"`
             (`MultiWorkerMirroredStrategy`; every worker runs the same
             program with its own `TF_CONFIG`).
 
@@ -89,7 +113,8 @@ def create_strategy(name):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"`strategy` must be one of {list(STRATEGIES)}. Received: strategy={name!r}")

@@ -37,8 +37,6 @@ import os
 import pathlib
 import types
 
-from dlkeras.distribute import strategy_scope
-
 
 # --- Optimizers -----------------------------------------------------------
 
@@ -232,11 +230,11 @@ def prebuild_training_state(model, batch):
     Why private: without it Keras creates them inside the first traced train
     step, and a `tf.function` that creates variables is traced twice; doing
     it up front halves the first epoch's tracing. `Trainer._symbolic_build`
-    is what Keras itself calls before distributed training, inside the
-    model's strategy scope (the optimizer's slots are created here).
+    is what Keras itself calls before distributed training. Call it inside
+    the model's strategy scope (`dlkeras.distribute.strategy_scope`): the
+    optimizer's slots are created here.
     """
-    with strategy_scope(model):
-        model._symbolic_build(data_batch=batch)
+    model._symbolic_build(data_batch=batch)
 
 
 def training_state_built(model):

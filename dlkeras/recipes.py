@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from dlkeras.callbacks import HyperparameterLogger, LRFinder, OneCycle
 from dlkeras.discriminative import DiscriminativeOptimizer
+from dlkeras.distribute import strategy_scope
 from dlkeras.freezing import freeze, unfreeze
 from dlkeras.keras_internals import prebuild_training_state, training_state_built
 from dlkeras.phases import TrainingPhase, run_phases
@@ -62,7 +63,8 @@ def _prebuild(model, x, y, sample_weight, batch_size):
     if training_state_built(model):
         return
     try:
-        prebuild_training_state(model, _batch_spec(x, y, sample_weight, batch_size))
+        with strategy_scope(model):
+            prebuild_training_state(model, _batch_spec(x, y, sample_weight, batch_size))
     except Exception:  # noqa: BLE001 - only a speed-up: fit then builds (or fails) as usual
         pass
 
