@@ -87,30 +87,51 @@ def run_gradual(model, groups, x, y):
             "lr/head": np.array(history.history["lr/head"])}
 
 
+def embedding_model(base_optimizer):
+    """Ids -> Embedding 'table' -> Dense 'head': the table gets tf.IndexedSlices gradients."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((1,), dtype="int32")
+    rows = keras.layers.Embedding(20, 4, name="table")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(keras.layers.Flatten()(rows)))
+    model.compile(optimizer=base_optimizer, loss="mse")
+    return model, None
+
+
+def run_sparse(model, groups, x, y):
+    ids = (np.abs(x[:, :1]) * 7).astype("int32") % 12  # rows 12..19 are never looked up
+    initial = model.get_layer("table").embeddings.numpy()
+    history = dlkeras.fit_one_cycle(model, ids, y, epochs=2, lr_max=1e-2, **FIT)
+    return {**weights(model), "loss": np.array(history.history["loss"]), "initial_table": initial}
+
+
 RECIPES = {
     "lr_find": (run_lr_find, lambda: dlkeras.ScheduledAdamW(weight_decay=0.01)),
     "one_cycle": (run_one_cycle, lambda: dlkeras.ScheduledAdamW(weight_decay=0.01)),
     "fine_tune": (run_fine_tune, lambda: dlkeras.ScheduledAdamW(weight_decay=0.01)),
     "gradual": (run_gradual, lambda: dlkeras.ScheduledSGD(momentum=0.9)),
+    "sparse": (run_sparse, lambda: dlkeras.ScheduledAdam(sparse_updates=True)),  # no decay: lazy rows stay
 }
+MODELS = {"sparse": embedding_model}
 
 
 def main(out):
     out = pathlib.Path(out)
     x, y = data()
-    results = {}
+    results, trained = {}, {}
     strategies = {"default": tf.distribute.get_strategy(),
                   "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])}
     for strategy_name, strategy in strategies.items():
         for recipe, (run, make_optimizer) in RECIPES.items():
             start = time.perf_counter()
             with strategy.scope():
-                model, groups = two_group_model(make_optimizer())
+                model, groups = MODELS.get(recipe, two_group_model)(make_optimizer())
             for key, value in run(model, groups, x, y).items():
                 results[f"{strategy_name}/{recipe}/{key}"] = value
             results[f"{strategy_name}/{recipe}/replicas"] = np.array(replica_count(model))
+            trained[recipe] = model
             print(f"{strategy_name}/{recipe}: {time.perf_counter() - start:.1f} s", flush=True)
-    # The last model trained under the strategy: save and export it there.
+    # Save and export, under the strategy, the model gradual unfreezing trained there.
+    model = trained["gradual"]
     probe = np.random.RandomState(1).normal(size=(8, 4)).astype("float32")
     np.save(out / "probe.npy", probe)
     np.save(out / "mirrored_predictions.npy", model.predict(probe, verbose=0))

@@ -25,7 +25,7 @@ import dlkeras  # noqa: F401 - registers the classes the saved model names
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(ROOT, "tests", "distributed_core_run.py")
 RTOL, ATOL = 1e-5, 1e-7
-RECIPES = ["lr_find", "one_cycle", "fine_tune", "gradual"]
+RECIPES = ["lr_find", "one_cycle", "fine_tune", "gradual", "sparse"]
 WEIGHTS = ["body/kernel", "body/bias", "head/kernel", "head/bias"]
 
 
@@ -60,6 +60,19 @@ def test_trained_weights_equal_the_single_device_run(runs, recipe):
     assert moved > 1e-3  # the recipe trained: the tolerance is far below its effect
     single, mirrored = _pair(results, recipe, "loss")
     np.testing.assert_allclose(mirrored, single, rtol=RTOL)
+
+
+def test_lazy_sparse_adam_updates_the_same_rows(runs):
+    """`sparse_updates=True`: the table's gradient is a tf.IndexedSlices, all-reduced."""
+    _, results = runs
+    for name in ("table/embeddings", "head/kernel", "head/bias"):
+        single, mirrored = _pair(results, "sparse", name)
+        np.testing.assert_allclose(mirrored, single, rtol=RTOL, atol=ATOL, err_msg=name)
+    single, mirrored = _pair(results, "sparse", "table/embeddings")
+    np.testing.assert_array_equal(mirrored[12:], single[12:])  # never looked up: untouched
+    initial = results["default/sparse/initial_table"]
+    np.testing.assert_array_equal(mirrored[12:], initial[12:])
+    assert np.max(np.abs(mirrored[:12] - initial[:12])) > 1e-3
 
 
 @pytest.mark.parametrize("recipe, key", [("one_cycle", "lr/body"), ("one_cycle", "momentum/head"),
