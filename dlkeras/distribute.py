@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dlkeras.keras_internals import sublayers
+from dlkeras.keras_internals import enable_multi_worker_fit, sublayers
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -94,6 +94,17 @@ def synchronize_batch_norm(model):
             layer.synchronized = True
             changed += 1
     return changed
+
+
+def prepare_for_fit(model):
+    """Works around what stops Keras 3.15.1's `fit` under `MultiWorkerMirroredStrategy`.
+
+    The dlkeras recipes and `Task` call it; call it yourself before a plain
+    `model.fit` of a model compiled in a multi-worker strategy's scope
+    (`dlkeras.keras_internals.enable_multi_worker_fit` says what it changes).
+    A no-op under any other strategy. Returns whether it changed anything.
+    """
+    return enable_multi_worker_fit(model)
 
 
 def create_strategy(name):

@@ -158,7 +158,8 @@ class Task:
             **compile_kwargs: more `model.compile` arguments
                 (`steps_per_execution`, `jit_compile`, ...).
         """
-        from dlkeras.distribute import replica_count, strategy_scope, synchronize_batch_norm
+        from dlkeras.distribute import (prepare_for_fit, replica_count, strategy_scope,
+                                        synchronize_batch_norm)
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
         task_loss, task_metrics = self.loss_and_metrics()
@@ -172,6 +173,7 @@ class Task:
                                  metrics=task_metrics if metrics is None else metrics,
                                  **compile_kwargs)
         build_optimizer_for_unfreezing(self.network)
+        prepare_for_fit(self.network)
         self._prebuilt = False
         return self
 
