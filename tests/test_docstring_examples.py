@@ -11,6 +11,7 @@ CORE_MODULES = [
     "dlkeras.optimizers.restoring",
     "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",
     "dlkeras.installing", "dlkeras.keras_internals", "dlkeras.lr_suggestions", "dlkeras.distribute",
+    "dlkeras.shards",
     "dlkeras.data", "dlkeras.layers", "dlkeras.layers.scaled_sigmoid",
     "dlkeras.layers.embedding_sizes", "dlkeras.tasks", "dlkeras.tasks.task",
     "dlkeras.tasks.run_folder", "dlkeras.checkpoints", "dlkeras.phases",
