@@ -27,6 +27,7 @@ import json
 import os
 import pathlib
 import sys
+import tempfile
 
 APPS = {
     "image": "apps.image.cli",
@@ -86,6 +87,8 @@ class App:
         examples: `{command: "example lines"}` shown under each command's help.
         default_epochs: `--epochs` default.
         has_demo: whether the app offers `demo`.
+        demo_runs_train: whether `demo` trains through the shared `run_train`
+            (then it honours `--strategy`; otherwise a strategy is refused).
     """
 
     name = None
@@ -93,6 +96,7 @@ class App:
     examples = {}
     default_epochs = 5
     has_demo = False
+    demo_runs_train = False
 
     def add_data_arguments(self, parser):
         """Adds the flags that say where the training data is (train, lr-find, demo)."""
@@ -300,6 +304,13 @@ def choose_lr_max(task, train, args, run_dir):
     return float(finder.suggestion), "the LR finder's suggestion"
 
 
+def worker_writes_outputs(task):
+    """False on a non-chief worker of a multi-worker run (it trains, the chief writes)."""
+    from dlkeras.distribute import is_chief, model_strategy
+
+    return is_chief(model_strategy(task.network))
+
+
 def strategy_note(task, args):
     """`", global over N replicas (strategy S)"` when training under a strategy, else `""`."""
     from dlkeras.distribute import replica_count
@@ -328,11 +339,18 @@ def checkpoint_dir_of(args):
 def run_train(app, args):
     from dlkeras.callbacks import NonFiniteLossError
 
+    if args.resume and getattr(args, "strategy", "default") == "multiworker":
+        raise UsageError("--resume is not supported with --strategy multiworker: only the "
+                         "chief keeps its checkpoints. Start the run again.")
     checkpoint_dir = checkpoint_dir_of(args)
+    task, train, valid = prepared_task(app, args)
     run_dir = pathlib.Path(args.run_dir) if args.run_dir else default_run_dir(app, args)
+    if not worker_writes_outputs(task):
+        # Another worker is the chief: this one trains alongside, writes privately.
+        run_dir, checkpoint_dir, args.no_export, args.log_dir = \
+            pathlib.Path(tempfile.mkdtemp(prefix="dlkeras-worker-")), None, True, None
     checkpoint_dir = checkpoint_dir or run_dir / "checkpoint"
     log_dir = args.log_dir or str(run_dir / "logs")
-    task, train, valid = prepared_task(app, args)
     lr_max, why = choose_lr_max(task, train, args, run_dir)
     print(f"{'resuming' if args.resume else 'training'} {args.epochs} epoch(s) at "
           f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}"
@@ -400,6 +418,10 @@ def main(app, argv=None, prog=None):
     args = build_parser(app, prog).parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if args.command == "demo" and getattr(args, "strategy", "default") != "default" \
+                and not app.demo_runs_train:
+            raise UsageError(f"`{app.name} demo` does not support --strategy {args.strategy}; "
+                             f"use `{app.name} train --strategy {args.strategy}`.")
         return int(args.handler(app, args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -96,6 +96,24 @@ def synchronize_batch_norm(model):
     return changed
 
 
+def is_chief(strategy=None):
+    """Whether this process writes a run's outputs (run folder, export, logs).
+
+    True without a multi-worker strategy; under one, for the `chief` task,
+    or for worker 0 of a cluster that names no chief. Every worker must
+    still train and evaluate (they take part in every step); the others
+    write their copies somewhere private.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return True
+    if resolver.task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
 def prepare_for_fit(model):
     """Works around what stops Keras 3.15.1's `fit` under `MultiWorkerMirroredStrategy`.
 

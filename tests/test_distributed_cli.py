@@ -56,3 +56,23 @@ def test_tabular_train_under_mirrored_equals_one_device(tmp_path):
     metrics = [json.loads((runs[name] / "metrics.json").read_text()) for name in runs]
     np.testing.assert_allclose(metrics[1]["loss"], metrics[0]["loss"], rtol=1e-4)
     assert metrics[0]["accuracy"] > 0.6  # it trained
+
+
+def test_a_demo_that_ignores_the_strategy_refuses_it(capsys):
+    from apps.cli import app_named, main
+
+    assert main(app_named("text"), ["demo", "--strategy", "mirrored"]) == 2
+    assert "does not support --strategy mirrored" in capsys.readouterr().err
+    assert app_named("image").demo_runs_train  # the image demo is `train`: it honours it
+
+
+def test_strategy_names_and_the_chief():
+    import pytest
+    import tensorflow as tf
+
+    from dlkeras.distribute import create_strategy, is_chief
+
+    assert create_strategy("default") is tf.distribute.get_strategy()
+    assert is_chief() and is_chief(tf.distribute.get_strategy())
+    with pytest.raises(ValueError, match=r"Received: strategy='mirror'"):
+        create_strategy("mirror")
