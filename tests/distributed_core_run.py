@@ -26,7 +26,7 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
 import numpy as np  # noqa: E402
-from distributed_recipes import MODELS, RECIPES, data, two_group_model  # noqa: E402
+from distributed_recipes import MODELS, RECIPES, data, run_tabular_shards, two_group_model  # noqa: E402
 
 from dlkeras.distribute import replica_count  # noqa: E402
 
@@ -47,6 +47,8 @@ def main(out):
             results[f"{strategy_name}/{recipe}/replicas"] = np.array(replica_count(model))
             trained[recipe] = model
             print(f"{strategy_name}/{recipe}: {time.perf_counter() - start:.1f} s", flush=True)
+        for key, value in run_tabular_shards(strategy, str(out / "shards")).items():
+            results[f"{strategy_name}/tabular_shards/{key}"] = value
     # Save and export, under the strategy, the model gradual unfreezing trained there.
     model = trained["gradual"]
     probe = np.random.RandomState(1).normal(size=(8, 4)).astype("float32")

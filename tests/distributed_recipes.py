@@ -93,3 +93,28 @@ RECIPES = {
     "sparse": (run_sparse, lambda: dlkeras.ScheduledAdam(sparse_updates=True)),
 }
 MODELS = {"sparse": embedding_model}
+
+
+def run_tabular_shards(strategy, folder):
+    """The tabular app trained from TFRecord shards (written once, in `folder`)."""
+    import os
+
+    import pandas as pd
+
+    from apps.tabular.shards import write_shards
+    from apps.tabular.task import TabularTask
+    from dlkeras.shards import ShardedTable
+
+    rng = np.random.default_rng(0)
+    shop, x = rng.choice(list("abcd"), 512), rng.normal(size=512)
+    frame = pd.DataFrame({"shop": shop, "x": x,
+                          "y": (np.isin(shop, ["a", "b"]) ^ (x > 0)).astype(int)})
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        task = TabularTask.from_frame(frame, "y", layers=[16], batch_size=64)
+    if not os.path.exists(folder):
+        write_shards(task, frame, folder, rows_per_shard=200)
+    history = task.fit_one_cycle(ShardedTable(folder), epochs=2, lr_max=1e-2, verbose=0)
+    return {**{v.path: v.numpy() for v in task.network.weights},
+            "loss": np.array(history.history["loss"]),
+            "eval_loss": np.array(task.evaluate(ShardedTable(folder))["loss"])}

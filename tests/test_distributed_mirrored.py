@@ -76,6 +76,16 @@ def test_lazy_sparse_adam_updates_the_same_rows(runs):
     assert np.max(np.abs(mirrored[:12] - initial[:12])) > 1e-3
 
 
+def test_tabular_app_trains_from_shards_like_one_device(runs):
+    """TFRecord shards streamed through tf.data (preprocessing layers in the pipeline)."""
+    _, results = runs
+    keys = [k.split("/", 2)[2] for k in results if k.startswith("default/tabular_shards/")]
+    assert {"loss", "eval_loss", "head/kernel"} <= set(keys)
+    for key in keys:
+        single, mirrored = _pair(results, "tabular_shards", key)
+        np.testing.assert_allclose(mirrored, single, rtol=1e-5, atol=1e-6, err_msg=key)
+
+
 @pytest.mark.parametrize("recipe, key", [("one_cycle", "lr/body"), ("one_cycle", "momentum/head"),
                                          ("gradual", "lr/head")])
 def test_logged_hyperparameters_follow_the_same_schedule(runs, recipe, key):
