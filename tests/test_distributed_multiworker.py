@@ -123,3 +123,41 @@ def test_lr_find_sweeps_the_same_curve_and_restores(runs):
     for key in ("lr_find/lrs", "lr_find/losses"):
         np.testing.assert_allclose(runs["0"][key], runs["single"][key], rtol=RTOL)
     assert runs["0"]["lr_find/restore_error"] == 0.0
+
+
+def test_tabular_cli_under_multiworker_equals_one_device_and_the_chief_writes(tmp_path):
+    """`--strategy multiworker`: two CLI processes train one model; worker 0 writes it."""
+    from test_distributed_cli import rule_csv
+
+    from apps.cli import app_named, main
+    from dlkeras.tasks import Task
+
+    csv = rule_csv(tmp_path / "rule.csv")
+    common = ["train", "--csv", str(csv), "--target", "y", "--cat", "shop", "--cont", "x",
+              "noise", "--layers", "8", "--epochs", "2", "--batch-size", "32", "--lr-max",
+              "0.02", "--seed", "0", "--quiet", "--export-root", str(tmp_path / "saved")]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "apps.tabular", *common, "--strategy", "multiworker",
+         "--run-dir", str(tmp_path / "multi")],
+        env=_env({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for index in range(2)]
+    try:
+        outputs = finish(processes, time.monotonic() + TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the 2-worker CLI run did not finish in {TIMEOUT} s (both killed)")
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+        assert "over 2 replica(s); --strategy multiworker" in output
+    assert f"run folder: {tmp_path / 'multi'}" in outputs[0]  # the chief
+    assert "run folder: /" in outputs[1] and "dlkeras-worker-" in outputs[1]
+    assert "SavedModel:" in outputs[0] and "SavedModel:" not in outputs[1]
+    assert sorted(p.name for p in (tmp_path / "saved" / "tabular").iterdir()) == ["1"]
+
+    assert main(app_named("tabular"), common + ["--run-dir", str(tmp_path / "single"),
+                                                "--no-export"]) == 0
+    single = Task.load(tmp_path / "single", compile=False).network.weights
+    multi = Task.load(tmp_path / "multi", compile=False).network.weights
+    for a, b in zip(single, multi):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
