@@ -22,6 +22,7 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from apps.image.data import ImageSource
 from apps.image.pipeline import to_model_pixels
 from dlkeras.shards import ShardedTable, write_table_shards
 
@@ -33,14 +34,17 @@ def _encoded(source, start, stop):
     if source.paths is not None:
         return [tf.io.read_file(path).numpy() for path in source.paths[start:stop]]
     images = source.images if source.images.ndim == 4 else source.images[..., None]
-    return [tf.io.encode_png(np.asarray(image, np.uint8)).numpy() for image in images[start:stop]]
+    pixels = tf.data.Dataset.from_tensor_slices(np.asarray(images[start:stop], np.uint8))
+    encoded = pixels.map(tf.io.encode_png, num_parallel_calls=tf.data.AUTOTUNE)  # in order
+    return [value.numpy() for value in encoded]
 
 
-def write_shards(source, folder, *, rows_per_shard=10_000, chunk=1_000):
-    """Writes an `ImageSource` as shards of encoded images and targets.
+def write_shards(sources, folder, *, rows_per_shard=10_000, chunk=1_000):
+    """Writes an `ImageSource` (or several, in order) as shards of encoded images and targets.
 
     Args:
-        source: the labelled images (files are copied as they are encoded).
+        sources: the labelled images: an `ImageSource` or an iterable of them
+            (e.g. one per part of a data set too large to load at once).
         folder: an empty or new folder.
         rows_per_shard: images per TFRecord file.
         chunk: images read into memory at a time.
@@ -48,11 +52,15 @@ def write_shards(source, folder, *, rows_per_shard=10_000, chunk=1_000):
     Returns:
         The `dlkeras.shards.ShardedTable`.
     """
+    if isinstance(sources, ImageSource):
+        sources = [sources]
+
     def chunks():
-        for start in range(0, len(source), chunk):
-            stop = min(start + chunk, len(source))
-            yield {IMAGE_COLUMN: np.array(_encoded(source, start, stop), dtype=object),
-                   TARGET_COLUMN: np.asarray(source.targets[start:stop])}
+        for source in sources:
+            for start in range(0, len(source), chunk):
+                stop = min(start + chunk, len(source))
+                yield {IMAGE_COLUMN: np.array(_encoded(source, start, stop), dtype=object),
+                       TARGET_COLUMN: np.asarray(source.targets[start:stop])}
 
     return write_table_shards(chunks(), folder, rows_per_shard=rows_per_shard)
 
