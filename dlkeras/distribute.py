@@ -125,6 +125,29 @@ def prepare_for_fit(model):
     return enable_multi_worker_fit(model)
 
 
+def uses_strategy(model):
+    """Whether `model` trains under a strategy other than TensorFlow's default."""
+    return tf.distribute.has_strategy() or \
+        model_strategy(model) is not tf.distribute.get_strategy()
+
+
+def check_steps_per_execution(model):
+    """Refuses `steps_per_execution > 1` under a strategy, before TensorFlow fails obscurely.
+
+    Keras 3.15.1's train loop over several steps per call fails under
+    `MirroredStrategy` (TensorFlow 2.21) for any model and optimizer
+    ("You must feed a value for placeholder tensor 'while/...'",
+    keras-team/keras#19246). `Task.compile` sets 1 under a strategy.
+    """
+    steps = getattr(model, "steps_per_execution", 1)
+    if steps != 1 and uses_strategy(model):
+        raise ValueError(
+            f"Model {model.name!r} is compiled with steps_per_execution={steps} under "
+            f"{type(model_strategy(model)).__name__}; Keras 3.15.1 cannot run several steps "
+            "per call under a tf.distribute strategy (keras-team/keras#19246). Compile it "
+            "with steps_per_execution=1.")
+
+
 def create_strategy(name):
     """The `tf.distribute` strategy named `name`.
 

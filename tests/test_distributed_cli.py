@@ -76,3 +76,20 @@ def test_strategy_names_and_the_chief():
     assert is_chief() and is_chief(tf.distribute.get_strategy())
     with pytest.raises(ValueError, match=r"Received: strategy='mirror'"):
         create_strategy("mirror")
+
+
+def test_several_steps_per_call_under_a_strategy_is_refused_clearly():
+    """Keras 3.15.1 fails obscurely there (keras-team/keras#19246): say so first."""
+    import keras
+    import pytest
+    import tensorflow as tf
+
+    import dlkeras
+
+    x = np.random.RandomState(0).normal(size=(32, 2)).astype("float32")
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer=dlkeras.ScheduledAdamW(), loss="mse", steps_per_execution=4)
+    with pytest.raises(ValueError, match=r"steps_per_execution=4 under OneDeviceStrategy"):
+        dlkeras.fit_one_cycle(model, x, x[:, :1], epochs=1, lr_max=1e-2, verbose=0)

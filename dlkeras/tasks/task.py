@@ -159,7 +159,7 @@ class Task:
                 (`steps_per_execution`, `jit_compile`, ...).
         """
         from dlkeras.distribute import (prepare_for_fit, replica_count, strategy_scope,
-                                        synchronize_batch_norm)
+                                        synchronize_batch_norm, uses_strategy)
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
         task_loss, task_metrics = self.loss_and_metrics()
@@ -168,6 +168,8 @@ class Task:
         with strategy_scope(self.network):
             if replica_count(self.network) > 1:
                 synchronize_batch_norm(self.network)
+            if uses_strategy(self.network):  # keras-team/keras#19246: one step per call
+                compile_kwargs["steps_per_execution"] = 1
             self.network.compile(optimizer=optimizer or self.default_optimizer(),
                                  loss=task_loss if loss is None else loss,
                                  metrics=task_metrics if metrics is None else metrics,
