@@ -1,8 +1,8 @@
 """Running dlkeras under a `tf.distribute` strategy (several devices or hosts).
 
 Keras trains a model under the strategy whose scope it was compiled in
-(`model.distribute_strategy`). Three things then change for code that runs
-outside the compiled step, in callbacks and recipes:
+(`model.distribute_strategy`). What then changes for dlkeras, and what
+this module provides for it:
 
 - variables created after `compile` (an optimizer built on every variable
   that may ever train, the LR finder's rate) must be created inside that
@@ -15,7 +15,10 @@ outside the compiled step, in callbacks and recipes:
   takes one step per global batch (so one-cycle lengths do not change);
 - a `BatchNormalization` layer normalises with its replica's share of the
   batch unless it is `synchronized`: `synchronize_batch_norm(model)` makes
-  every one of them use the global batch's statistics, as one device would.
+  every one of them use the global batch's statistics, as one device would;
+- Keras 3.15.1 itself needs help: `fit` under `MultiWorkerMirroredStrategy`
+  (`prepare_for_fit`) and `steps_per_execution > 1` under any strategy,
+  which it cannot run (`check_steps_per_execution` says so clearly).
 
 `create_strategy(name)` builds the strategy a command line names.
 
