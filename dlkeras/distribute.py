@@ -17,8 +17,10 @@ this module provides for it:
   batch unless it is `synchronized`: `synchronize_batch_norm(model)` makes
   every one of them use the global batch's statistics, as one device would;
 - Keras 3.15.1 itself needs help: `fit` under `MultiWorkerMirroredStrategy`
-  (`prepare_for_fit`) and `steps_per_execution > 1` under any strategy,
-  which it cannot run (`check_steps_per_execution` says so clearly).
+  (`prepare_for_fit`); `steps_per_execution > 1` under any strategy, which
+  it cannot run, and outputs of shape `(batch,)` under several replicas,
+  which it trains wrong (`check_steps_per_execution`, `check_output_ranks`
+  refuse them with a clear error).
 
 `create_strategy(name)` builds the strategy a command line names.
 
@@ -135,12 +137,12 @@ def uses_strategy(model):
 
 
 def check_steps_per_execution(model):
-    """Refuses `steps_per_execution > 1` under a strategy, before TensorFlow fails obscurely.
+    """Refuses `steps_per_execution > 1` under a strategy, before Keras 3.15.1 fails obscurely.
 
-    Keras 3.15.1's train loop over several steps per call fails under
-    `MirroredStrategy` (TensorFlow 2.21) for any model and optimizer
-    ("You must feed a value for placeholder tensor 'while/...'",
-    keras-team/keras#19246). `Task.compile` sets 1 under a strategy.
+    Keras' loop over several steps per call fails under `MirroredStrategy`
+    (TensorFlow 2.21) for any model ("You must feed a value for placeholder
+    tensor 'while/...'", keras-team/keras#19246). `Task.compile` sets 1
+    under a strategy; `lr_find` sweeps one step per call anyway.
     """
     steps = getattr(model, "steps_per_execution", 1)
     if steps != 1 and uses_strategy(model):
@@ -149,6 +151,25 @@ def check_steps_per_execution(model):
             f"{type(model_strategy(model)).__name__}; Keras 3.15.1 cannot run several steps "
             "per call under a tf.distribute strategy (keras-team/keras#19246). Compile it "
             "with steps_per_execution=1.")
+
+
+def check_output_ranks(model):
+    """Refuses outputs of shape `(batch,)` under several replicas (Keras 3.15.1 trains them wrong).
+
+    Keras then scales that output's loss wrongly across replicas: the logged
+    loss doubles with 2 replicas and training diverges from one device
+    (measured with SGD: weights 0.46 apart after 2 epochs of a 1-layer
+    model, where `(batch, 1)` outputs agree to 3e-8).
+    """
+    outputs = getattr(model, "outputs", None) or []
+    flat = [o for o in keras.tree.flatten(outputs) if len(o.shape) == 1]
+    if flat and replica_count(model) > 1:
+        raise ValueError(
+            f"Model {model.name!r} has outputs of shape (batch,) "
+            f"({[o.name for o in flat]}); under {replica_count(model)} replicas Keras 3.15.1 "
+            "scales their loss wrongly (training would differ from one device and log a "
+            "wrong loss). Give the model outputs of shape (batch, 1) "
+            "(e.g. keras.layers.Reshape((1,))) and targets to match.")
 
 
 def create_strategy(name):

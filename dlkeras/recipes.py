@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from dlkeras.callbacks import HyperparameterLogger, LRFinder, OneCycle
 from dlkeras.discriminative import DiscriminativeOptimizer
-from dlkeras.distribute import prepare_for_fit, strategy_scope
+from dlkeras.distribute import check_output_ranks, prepare_for_fit, strategy_scope
 from dlkeras.freezing import freeze, unfreeze
 from dlkeras.keras_internals import prebuild_training_state, training_state_built
 from dlkeras.phases import TrainingPhase, run_phases
@@ -100,6 +100,7 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
     finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir)
     all_callbacks = [finder] + list(callbacks or [])
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
+    check_output_ranks(model)
     prepare_for_fit(model)
     try:
         if isinstance(x, tf.data.Dataset):

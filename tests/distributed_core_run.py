@@ -31,6 +31,25 @@ from distributed_recipes import MODELS, RECIPES, data, run_tabular_shards, two_g
 from dlkeras.distribute import replica_count  # noqa: E402
 
 
+def rank1_output_refused(strategy):
+    """Whether fit_one_cycle refuses a (batch,)-shaped output under several replicas."""
+    import keras
+
+    import dlkeras
+
+    with strategy.scope():
+        inputs = keras.Input((4,))
+        outputs = keras.layers.Reshape(())(keras.layers.Dense(1)(inputs))
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=dlkeras.ScheduledSGD(), loss="mse")
+    x, y = data()
+    try:
+        dlkeras.fit_one_cycle(model, x, y[:, 0], epochs=1, lr_max=1e-2, batch_size=16, verbose=0)
+    except ValueError as error:
+        return "shape (batch,)" in str(error)
+    return False
+
+
 def main(out):
     out = pathlib.Path(out)
     x, y = data()
@@ -49,6 +68,7 @@ def main(out):
             print(f"{strategy_name}/{recipe}: {time.perf_counter() - start:.1f} s", flush=True)
         for key, value in run_tabular_shards(strategy, str(out / "shards")).items():
             results[f"{strategy_name}/tabular_shards/{key}"] = value
+    results["mirrored/rank1_refused"] = np.array(rank1_output_refused(strategies["mirrored"]))
     # Save and export, under the strategy, the model gradual unfreezing trained there.
     model = trained["gradual"]
     probe = np.random.RandomState(1).normal(size=(8, 4)).astype("float32")

@@ -106,6 +106,12 @@ def test_lr_find_records_the_same_curve_and_restores_the_model(runs):
         np.testing.assert_array_equal(*_pair(results, "lr_find", f"initial/{name}"))
 
 
+def test_outputs_of_shape_batch_are_refused_under_replicas(runs):
+    """Keras 3.15.1 scales their loss wrongly across replicas: a clear error instead."""
+    _, results = runs
+    assert results["mirrored/rank1_refused"]
+
+
 def test_a_model_saved_under_the_strategy_reloads_without_it(runs):
     out, _ = runs
     assert not tf.distribute.has_strategy()
