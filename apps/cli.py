@@ -27,6 +27,7 @@ import json
 import os
 import pathlib
 import sys
+import tempfile
 
 APPS = {
     "image": "apps.image.cli",
@@ -35,6 +36,7 @@ APPS = {
     "text": "apps.text.cli",
     "pseudolabel": "apps.pseudolabel.cli",
 }
+STRATEGIES = ("default", "mirrored", "multiworker")  # dlkeras.distribute.STRATEGIES, TF-free
 USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, FileExistsError,
                NotADirectoryError, IsADirectoryError, PermissionError)
 
@@ -85,6 +87,8 @@ class App:
         examples: `{command: "example lines"}` shown under each command's help.
         default_epochs: `--epochs` default.
         has_demo: whether the app offers `demo`.
+        demo_runs_train: whether `demo` trains through the shared `run_train`
+            (then it honours `--strategy`; otherwise a strategy is refused).
     """
 
     name = None
@@ -92,6 +96,7 @@ class App:
     examples = {}
     default_epochs = 5
     has_demo = False
+    demo_runs_train = False
 
     def add_data_arguments(self, parser):
         """Adds the flags that say where the training data is (train, lr-find, demo)."""
@@ -157,7 +162,14 @@ def add_training_arguments(parser, app):
     recipe.add_argument("--epochs", type=positive_int, default=app.default_epochs,
                         help="training epochs (default: %(default)s)")
     recipe.add_argument("--batch-size", type=positive_int, default=None,
-                        help="examples per step (default: chosen from the data size)")
+                        help="examples per step, the global batch shared by all replicas "
+                             "(default: chosen from the data size)")
+    recipe.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="where to train: 'default' one device; 'mirrored' every local "
+                             "GPU (tf.distribute.MirroredStrategy); 'multiworker' several "
+                             "hosts, each running this same command with its own TF_CONFIG "
+                             "(MultiWorkerMirroredStrategy). See docs/distributed.md "
+                             "(default: %(default)s)")
     recipe.add_argument("--seed", type=int, default=42,
                         help="seed of the split, the shuffling and the weights (default: %(default)s)")
     recipe.add_argument("--valid-pct", type=fraction, default=0.2,
@@ -253,10 +265,20 @@ def seed_everything(seed):
 
 
 def prepared_task(app, args):
-    """Seeds, loads the data and builds the task: `(task, train, valid)`."""
+    """Seeds, loads the data and builds the task: `(task, train, valid)`.
+
+    The task is built inside the `--strategy` scope, so its variables are
+    replicated and every verb trains under that strategy. The strategy is
+    created first: TensorFlow wants a multi-worker strategy to exist before
+    it runs anything else.
+    """
+    from dlkeras.distribute import create_strategy
+
+    strategy = create_strategy(getattr(args, "strategy", "default"))
     seed_everything(args.seed)
     train, valid = app.load_data(args)
-    task = app.build_task(args, train)
+    with strategy.scope():
+        task = app.build_task(args, train)
     return task, train, valid
 
 
@@ -282,6 +304,22 @@ def choose_lr_max(task, train, args, run_dir):
     return float(finder.suggestion), "the LR finder's suggestion"
 
 
+def worker_writes_outputs(task):
+    """False on a non-chief worker of a multi-worker run (it trains, the chief writes)."""
+    from dlkeras.distribute import is_chief, model_strategy
+
+    return is_chief(model_strategy(task.network))
+
+
+def strategy_note(task, args):
+    """`", global over N replicas (strategy S)"` when training under a strategy, else `""`."""
+    from dlkeras.distribute import replica_count
+
+    if getattr(args, "strategy", "default") == "default":
+        return ""
+    return f" (global, over {replica_count(task.network)} replica(s); --strategy {args.strategy})"
+
+
 def checkpoint_dir_of(args):
     """`<run-dir>/checkpoint`, checked against `--resume`."""
     if args.resume and not args.run_dir:
@@ -301,14 +339,22 @@ def checkpoint_dir_of(args):
 def run_train(app, args):
     from dlkeras.callbacks import NonFiniteLossError
 
+    if args.resume and getattr(args, "strategy", "default") == "multiworker":
+        raise UsageError("--resume is not supported with --strategy multiworker: only the "
+                         "chief keeps its checkpoints. Start the run again.")
     checkpoint_dir = checkpoint_dir_of(args)
+    task, train, valid = prepared_task(app, args)
     run_dir = pathlib.Path(args.run_dir) if args.run_dir else default_run_dir(app, args)
+    if not worker_writes_outputs(task):
+        # Another worker is the chief: this one trains alongside, writes privately.
+        run_dir, checkpoint_dir, args.no_export, args.log_dir = \
+            pathlib.Path(tempfile.mkdtemp(prefix="dlkeras-worker-")), None, True, None
     checkpoint_dir = checkpoint_dir or run_dir / "checkpoint"
     log_dir = args.log_dir or str(run_dir / "logs")
-    task, train, valid = prepared_task(app, args)
     lr_max, why = choose_lr_max(task, train, args, run_dir)
     print(f"{'resuming' if args.resume else 'training'} {args.epochs} epoch(s) at "
-          f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}")
+          f"lr_max={lr_max:.3g} ({why}), batch size {args.batch_size or task.batch_size}"
+          f"{strategy_note(task, args)}")
     try:
         app.fit(task, train, valid, args, epochs=args.epochs, lr_max=lr_max,
                 batch_size=args.batch_size, seed=args.seed, log_dir=log_dir,
@@ -372,6 +418,10 @@ def main(app, argv=None, prog=None):
     args = build_parser(app, prog).parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if args.command == "demo" and getattr(args, "strategy", "default") != "default" \
+                and not app.demo_runs_train:
+            raise UsageError(f"`{app.name} demo` does not support --strategy {args.strategy}; "
+                             f"use `{app.name} train --strategy {args.strategy}`.")
         return int(args.handler(app, args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

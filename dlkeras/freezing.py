@@ -29,6 +29,7 @@ Example:
 
 import keras
 
+from dlkeras.distribute import strategy_scope
 from dlkeras.keras_internals import built_variable_keys, sublayers, variable_key
 from dlkeras.layer_groups import trainable_capable_variables
 from dlkeras.optimizers import supports_momentum_schedule
@@ -67,7 +68,8 @@ def build_optimizer_for_unfreezing(model):
             "ScheduledSGD (averages paired by variable) or use_ema=False.")
     variables = trainable_capable_variables([model])
     if not optimizer.built:
-        optimizer.build(variables)
+        with strategy_scope(model):  # slots are replicated like the model's variables
+            optimizer.build(variables)
         return
     known = built_variable_keys(optimizer)
     if known is None:

@@ -12,13 +12,14 @@ object back.
 
 import warnings
 
+from dlkeras.distribute import read_int
 from dlkeras.keras_internals import learning_rate_object, set_learning_rate_object
 from dlkeras.optimizers import schedule_step_of, sub_optimizers, supports_momentum_schedule
 
 
 def current_step(optimizer):
     """The schedule step of `optimizer` now, as a Python int."""
-    return int(schedule_step_of(optimizer))
+    return read_int(schedule_step_of(optimizer))
 
 
 def install_learning_rate(optimizer, schedule):

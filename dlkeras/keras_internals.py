@@ -37,6 +37,8 @@ import os
 import pathlib
 import types
 
+import keras
+import tensorflow as tf
 
 # --- Optimizers -----------------------------------------------------------
 
@@ -230,7 +232,9 @@ def prebuild_training_state(model, batch):
     Why private: without it Keras creates them inside the first traced train
     step, and a `tf.function` that creates variables is traced twice; doing
     it up front halves the first epoch's tracing. `Trainer._symbolic_build`
-    is what Keras itself calls before distributed training.
+    is what Keras itself calls before distributed training. Call it inside
+    the model's strategy scope (`dlkeras.distribute.strategy_scope`): the
+    optimizer's slots are created here.
     """
     model._symbolic_build(data_batch=batch)
 
@@ -261,3 +265,74 @@ def keras_home():
         return pathlib.Path(os.environ.get("KERAS_HOME",
                                            os.path.join(os.path.expanduser("~"), ".keras")))
     return pathlib.Path(resolved())
+
+
+# --- tf.distribute: Keras 3.15.1 under MultiWorkerMirroredStrategy ---------
+
+def _is_multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
+        strategy.extended._in_multi_worker_mode()
+
+
+def _local_batch(strategy, batch):
+    """`batch` with each distributed value replaced by this worker's first replica's part."""
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+    return keras.tree.map_structure(local, batch)
+
+
+def _scalar_safe_reduce_per_replica(original):
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not _is_multi_worker(strategy):
+            return original(values, strategy, reduction)
+
+        def one(value):
+            parts = strategy.experimental_local_results(value) \
+                if isinstance(value, tf.distribute.DistributedValues) else [value]
+            if all(getattr(part, "shape", None) is not None and part.shape.rank == 0
+                   for part in parts):
+                return strategy.reduce("MEAN", value, axis=None)
+            return original(value, strategy, reduction)
+        return keras.tree.map_structure(one, values)
+    reduce_per_replica.dlkeras_patched = True
+    return reduce_per_replica
+
+
+def enable_multi_worker_fit(model):
+    """Lets `model.fit` / `evaluate` run under `MultiWorkerMirroredStrategy`.
+
+    Why private: Keras 3.15.1's TensorFlow trainer fails under that
+    strategy before the first step, for any model and data
+    (tensorflow/tensorflow#72388): `Trainer._maybe_symbolic_build` hands the
+    whole `(x, y)` batch to `strategy.reduce`, which takes one value
+    ("Attempt to convert a value (PerReplica...)"), and the module function
+    `keras.src.backend.tensorflow.trainer.reduce_per_replica` averages every
+    scalar log with `strategy.reduce("MEAN", v, axis=0)`, which a 0-d value
+    refuses ("Invalid reduction dimension 0 for input with 0 dimensions").
+    This replaces the first, on `model` only, by the same build from this
+    worker's local batch, and wraps the second so that scalar logs are
+    averaged over the replicas with `axis=None` (what Keras computes under
+    `MirroredStrategy`). Nothing changes for other strategies. Does nothing
+    unless `model` trains under a multi-worker strategy.
+    """
+    strategy = getattr(model, "distribute_strategy", None)
+    if not _is_multi_worker(strategy):
+        return False
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not getattr(tf_trainer.reduce_per_replica, "dlkeras_patched", False):
+        tf_trainer.reduce_per_replica = _scalar_safe_reduce_per_replica(
+            tf_trainer.reduce_per_replica)
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = _local_batch(strategy, next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+    return True

@@ -41,6 +41,7 @@ from dlkeras.callbacks.checkpointing import Checkpointing
 from dlkeras.callbacks.non_finite_loss import StopOnNonFiniteLoss
 from dlkeras.checkpoints import load_training_state, remove_training_state, save_training_state
 from dlkeras.data import BatchStream
+from dlkeras.distribute import check_output_ranks, check_steps_per_execution, prepare_for_fit
 from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import current_step
 
@@ -150,6 +151,9 @@ def _run_phase(model, phase, index, x, y, steps, state, plan, done, checkpoint_d
     if phase.setup is not None:
         phase.setup(model)
     build_optimizer_for_unfreezing(model)
+    check_steps_per_execution(model)
+    check_output_ranks(model)
+    prepare_for_fit(model)
     now = current_step(model.optimizer)
     start = state["phase_start_step"] if state else now
     epochs_done, batch = divmod(now - start, steps)

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from dlkeras.callbacks import HyperparameterLogger, LRFinder, OneCycle
 from dlkeras.discriminative import DiscriminativeOptimizer
+from dlkeras.distribute import check_output_ranks, prepare_for_fit, strategy_scope
 from dlkeras.freezing import freeze, unfreeze
 from dlkeras.keras_internals import prebuild_training_state, training_state_built
 from dlkeras.phases import TrainingPhase, run_phases
@@ -62,7 +63,8 @@ def _prebuild(model, x, y, sample_weight, batch_size):
     if training_state_built(model):
         return
     try:
-        prebuild_training_state(model, _batch_spec(x, y, sample_weight, batch_size))
+        with strategy_scope(model):
+            prebuild_training_state(model, _batch_spec(x, y, sample_weight, batch_size))
     except Exception:  # noqa: BLE001 - only a speed-up: fit then builds (or fails) as usual
         pass
 
@@ -98,6 +100,8 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
     finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir)
     all_callbacks = [finder] + list(callbacks or [])
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
+    check_output_ranks(model)
+    prepare_for_fit(model)
     try:
         if isinstance(x, tf.data.Dataset):
             # One call to spare: the finder stops itself after total_steps points.

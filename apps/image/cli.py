@@ -27,6 +27,7 @@ class ImageApp(App):
                    "signature takes encoded JPEG/PNG bytes.")
     default_epochs = 2
     has_demo = True
+    demo_runs_train = True  # demo is run_train on a built-in set
     examples = {
         "train": "  python -m apps.image train --data pets/ --size 128 --epochs 3 --lr-find\n"
                  "  python -m apps.image train --data labels.csv --label-column tags",

@@ -32,6 +32,8 @@ from apps.image.headers import DEFAULT_MAX_PIXELS
 from apps.image.model import build_image_model, loss_and_metrics
 from apps.image.pipeline import decode_image_file, default_augmentation, make_dataset, to_model_pixels
 from apps.image.serving import serving_functions
+from apps.image.shards import decoded_batches
+from dlkeras.shards import ShardedTable
 from dlkeras.tasks import Task
 
 
@@ -130,15 +132,18 @@ class ImageTask(Task):
         return loss_and_metrics(self.target_type)
 
     def make_dataset(self, data, *, training, batch_size, seed=None):
-        if not isinstance(data, ImageSource):
-            raise TypeError(f"ImageTask takes an apps.image.data.ImageSource. Received: "
-                            f"{type(data).__name__}")
+        if not isinstance(data, (ImageSource, ShardedTable)):
+            raise TypeError("ImageTask takes an apps.image.data.ImageSource or a "
+                            f"dlkeras.shards.ShardedTable. Received: {type(data).__name__}")
         augmentation = None
         if training and self.metadata.get("augment", True):
             if self._augmentation is None:
                 self._augmentation = default_augmentation(flip=self.metadata.get("flip", True),
                                                           seed=self.metadata.get("seed"))
             augmentation = self._augmentation
+        if isinstance(data, ShardedTable):  # larger than memory: apps.image.shards
+            return decoded_batches(data, self.size, training=training, batch_size=batch_size,
+                                   seed=seed, augmentation=augmentation)
         return make_dataset(data, self.size, batch_size, training=training,
                             augmentation=augmentation, seed=42 if seed is None else seed)
 

@@ -51,7 +51,9 @@ from apps.tabular.preprocessor import (
     raw_input_layers,
 )
 from apps.tabular.roles import ColumnRoles, infer_roles
+from apps.tabular.shards import shard_batches
 from dlkeras.data import default_batch_size, index_batched_dataset, training_batches
+from dlkeras.shards import ShardedTable
 from dlkeras.tasks import Task
 
 _LOSSES = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
@@ -144,8 +146,11 @@ class TabularTask(Task):
         return features, targets
 
     def make_dataset(self, data, *, training, batch_size, seed=None):
+        if isinstance(data, ShardedTable):  # larger than memory: apps.tabular.shards
+            return shard_batches(self, data, training=training, batch_size=batch_size, seed=seed)
         if not isinstance(data, pd.DataFrame):
-            raise TypeError(f"TabularTask takes pandas DataFrames. Received: {type(data).__name__}")
+            raise TypeError("TabularTask takes pandas DataFrames or a dlkeras.shards.ShardedTable. "
+                            f"Received: {type(data).__name__}")
         features, targets = self._prepare(data, with_targets=True)
         if training:
             return training_batches(features, targets, batch_size, seed=seed)

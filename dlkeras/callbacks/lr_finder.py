@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from dlkeras.freezing import build_optimizer_for_unfreezing
+from dlkeras.distribute import read_int, strategy_scope
 from dlkeras.installing import OptimizerSnapshot, WeightsSnapshot
 from dlkeras.keras_internals import (learning_rate_object, set_learning_rate_object,
                                      step_counter)
@@ -113,7 +114,7 @@ class LRFinder(keras.callbacks.Callback):
             model.steps_per_execution, retrace = 1, True
         if retrace:
             model.make_train_function(force=True)
-        self._first_step = None if retrace else int(step_counter(model.optimizer))
+        self._first_step = None if retrace else read_int(step_counter(model.optimizer))
         self._one_step = model.train_function
         # Keras calls `model.train_function` once per `steps_per_execution`
         # batches; this runs them one step at a time (public attribute).
@@ -133,8 +134,9 @@ class LRFinder(keras.callbacks.Callback):
         for optimizer, rate in zip(optimizers, rates):
             variable = learning_rate_object(optimizer)
             if not isinstance(variable, keras.Variable):
-                variable = keras.Variable(rate, dtype="float32", trainable=False,
-                                          name="lr_finder_rate")
+                with strategy_scope(self.model):
+                    variable = keras.Variable(rate, dtype="float32", trainable=False,
+                                              name="lr_finder_rate")
                 set_learning_rate_object(optimizer, variable)
                 retrace = True
             taken.append((variable, rate / top if rate > 0 else 1.0))
@@ -189,7 +191,7 @@ class LRFinder(keras.callbacks.Callback):
         running that many steps even after the attribute is set to 1 (Keras
         reads it when tracing); such a function is replaced by a new one.
         """
-        taken = int(step_counter(self.model.optimizer)) - self._first_step
+        taken = read_int(step_counter(self.model.optimizer)) - self._first_step
         self._first_step = None
         if taken == 1:
             return True

@@ -158,14 +158,24 @@ class Task:
             **compile_kwargs: more `model.compile` arguments
                 (`steps_per_execution`, `jit_compile`, ...).
         """
+        from dlkeras.distribute import (prepare_for_fit, replica_count, strategy_scope,
+                                        synchronize_batch_norm, uses_strategy)
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
         task_loss, task_metrics = self.loss_and_metrics()
-        self.network.compile(optimizer=optimizer or self.default_optimizer(),
-                             loss=task_loss if loss is None else loss,
-                             metrics=task_metrics if metrics is None else metrics,
-                             **compile_kwargs)
+        # Under a strategy, the optimizer (and its slots) must be created in
+        # the scope the network was built in; BatchNorm uses the global batch.
+        with strategy_scope(self.network):
+            if replica_count(self.network) > 1:
+                synchronize_batch_norm(self.network)
+            if uses_strategy(self.network):  # keras-team/keras#19246: one step per call
+                compile_kwargs["steps_per_execution"] = 1
+            self.network.compile(optimizer=optimizer or self.default_optimizer(),
+                                 loss=task_loss if loss is None else loss,
+                                 metrics=task_metrics if metrics is None else metrics,
+                                 **compile_kwargs)
         build_optimizer_for_unfreezing(self.network)
+        prepare_for_fit(self.network)
         self._prebuilt = False
         return self
 
@@ -200,13 +210,15 @@ class Task:
     def _prebuild(self, train):
         """Creates metric variables from one batch before the first fit (halves its tracing)."""
         from dlkeras.data import BatchStream
+        from dlkeras.distribute import strategy_scope
         from dlkeras.keras_internals import prebuild_training_state
 
         if self._prebuilt:
             return
         dataset = train.dataset() if isinstance(train, BatchStream) else train
         for batch in dataset.take(1):
-            prebuild_training_state(self.network, batch)
+            with strategy_scope(self.network):
+                prebuild_training_state(self.network, batch)
         self._prebuilt = True
 
     # --- Training verbs -----------------------------------------------------
