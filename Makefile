@@ -19,4 +19,5 @@ demo: $(STAMP)
 	$(PY) -m apps.image demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests

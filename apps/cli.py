@@ -287,7 +287,7 @@ def choose_lr_max(task, train, args, run_dir):
     if args.lr_max is not None:
         return args.lr_max, "given with --lr-max"
     if not args.lr_find:
-        return task.default_lr_max, f"the app's default (use --lr-find to search)"
+        return task.default_lr_max, "the app's default (use --lr-find to search)"
     finder = task.lr_find(train, batch_size=args.batch_size, seed=args.seed,
                           total_steps=args.lr_find_steps, verbose=0)
     plot = pathlib.Path(run_dir) / "lr_find.png"

@@ -127,7 +127,7 @@ def in_fresh_process(*args, function="epoch_times"):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root)
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    line = [item for item in out.stdout.splitlines() if item.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
 
 

@@ -75,7 +75,7 @@ def measure_in_fresh_process(kind, machinery, spe, epochs, batch_size, n):
             f"b.steady_epoch_times({kind!r}, {machinery}, {spe}, {epochs}, {batch_size}, {n})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    line = [item for item in out.stdout.splitlines() if item.startswith("RESULT ")][-1]
     return json.loads(line[len("RESULT "):])
 
 

@@ -63,7 +63,7 @@ def run_neural(model: str, seed: int, recipe: dict) -> dict:
     import keras
 
     from apps.text.datasets import rotten_tomatoes_split
-    from apps.text.encoder_files import load_encoder, default_encoder_dir
+    from apps.text.encoder_files import default_encoder_dir, load_encoder
     from apps.text.recipe import build_classifier_task, fine_tune_language_model
 
     train, test = rotten_tomatoes_split()
@@ -150,7 +150,7 @@ def table(results: list[dict]) -> str:
         rows = [r for r in results if r["model"] == model]
         if not rows:
             continue
-        median = lambda key: statistics.median(r[key] for r in rows) if key in rows[0] else None  # noqa: E731
+        median = lambda key, rows=rows: statistics.median(r[key] for r in rows) if key in rows[0] else None  # noqa: E731
         shown = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         accuracies = ", ".join(f"{r['accuracy']:.4f}" for r in rows)
         loads = ", ".join(f"{r['load_average_1min']:.1f}" for r in rows)

@@ -19,12 +19,23 @@ from dlkeras.callbacks import GradualUnfreezing, HyperparameterLogger, LRFinder,
 from dlkeras.discriminative import DiscriminativeOptimizer, discriminative_optimizer
 from dlkeras.freezing import build_optimizer_for_unfreezing, freeze, freeze_to, unfreeze
 from dlkeras.layer_groups import LayerGroup, LayerGroups, even_mults, spread_learning_rates
-from dlkeras.lr_suggestions import (NoSuggestion, suggest_margin, suggest_minimum,
-                                    suggest_steep, suggest_valley)
+from dlkeras.lr_suggestions import (
+                                    NoSuggestion,
+                                    suggest_margin,
+                                    suggest_minimum,
+                                    suggest_steep,
+                                    suggest_valley,
+)
 from dlkeras.optimizers import ScheduledAdam, ScheduledAdamW, ScheduledSGD
 from dlkeras.recipes import fine_tune, fit_one_cycle, lr_find
-from dlkeras.schedules import (ExponentialSweep, FlatCosSchedule, OneCycleMomentum,
-                               OneCycleSchedule, SGDRSchedule, TriangularSchedule)
+from dlkeras.schedules import (
+                                    ExponentialSweep,
+                                    FlatCosSchedule,
+                                    OneCycleMomentum,
+                                    OneCycleSchedule,
+                                    SGDRSchedule,
+                                    TriangularSchedule,
+)
 
 __version__ = "0.1.0"
 

@@ -27,8 +27,13 @@ Example:
 import keras
 from keras.optimizers import MultiOptimizer, OptimizerMap
 
-from dlkeras.keras_internals import (built_variable_keys, inner_optimizer_list,
-                                     route_variable, routed_optimizer_index, step_counter)
+from dlkeras.keras_internals import (
+    built_variable_keys,
+    inner_optimizer_list,
+    route_variable,
+    routed_optimizer_index,
+    step_counter,
+)
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import supports_momentum_schedule
 

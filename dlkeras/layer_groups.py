@@ -182,8 +182,8 @@ class LayerGroups:
         Returns:
             `LayerGroups` with `len(boundaries) + 1` groups.
         """
-        layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-        by_name = [l.name for l in layers]
+        layers = [item for item in model.layers if not isinstance(item, keras.layers.InputLayer)]
+        by_name = [item.name for item in layers]
         cuts = []
         for boundary in boundaries:
             if boundary not in by_name:

@@ -33,6 +33,7 @@ def tabular_globals():
 def image_globals():
     from apps.image.data import from_arrays
     from apps.image.task import ImageTask
+
     from test_image_support import stripes, tiny_backbone
 
     images, labels = stripes(32, size=16)

@@ -102,6 +102,7 @@ def test_feature_extractor_weights_file_reloads(classifier, photos, tmp_path):
 
 def test_exported_classifier_serves_without_dlkeras(classifier, photos, tmp_path):
     from dlkeras.export import new_version_dir
+
     from fresh_process import run_without_dlkeras
 
     export_dir = new_version_dir("efficientnet_lite0", root=tmp_path)

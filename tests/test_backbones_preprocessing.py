@@ -95,7 +95,7 @@ def test_backbone_on_raw_pixels_equals_keras_application(tmp_path, name, constru
 
 
 def _normalization_output(model, pixels):
-    layer = next(l for l in model.layers if isinstance(l, keras.layers.Normalization))
+    layer = next(item for item in model.layers if isinstance(item, keras.layers.Normalization))
     return np.asarray(keras.Model(model.inputs, layer.output)(pixels))
 
 
@@ -105,7 +105,7 @@ def test_local_imagenet_efficientnet_file_normalizes_like_the_download(tmp_path)
     # result by sqrt(std) once more. A local copy must give the same inputs.
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     reference = applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
-    norm = next(l for l in reference.layers if isinstance(l, keras.layers.Normalization))
+    norm = next(item for item in reference.layers if isinstance(item, keras.layers.Normalization))
     norm.set_weights([mean, std**2, np.array(0)])
     official_like = tmp_path / "efficientnetb0_notop.h5"
     with h5py.File(official_like, "w") as file:

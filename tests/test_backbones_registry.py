@@ -91,11 +91,11 @@ def test_variable_size_backbone_builds_runs_and_splits(name):
 
     (early_name, early), (late_name, late) = [(g.name, g.layers) for g in backbone.body_groups]
     assert (early_name, late_name) == ("body_early", "body_late")
-    body = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+    body = [item for item in model.layers if not isinstance(item, keras.layers.InputLayer)]
     assert early + late == body  # every layer once, in model order
     assert re.match(BACKBONES[name].late_group_start, late[0].name)
-    assert not any(re.match(BACKBONES[name].late_group_start, l.name) for l in early)
-    assert sum(l.count_params() for l in late) > sum(l.count_params() for l in early) > 0
+    assert not any(re.match(BACKBONES[name].late_group_start, item.name) for item in early)
+    assert sum(item.count_params() for item in late) > sum(item.count_params() for item in early) > 0
 
     groups = LayerGroups(backbone.body_groups)  # usable as core layer groups
     assert groups.names == ["body_early", "body_late"]
@@ -109,8 +109,8 @@ def test_split_body_explains_a_missing_boundary():
     model = keras.Model(inputs, keras.layers.Dense(2, name="late_dense")(
         keras.layers.Dense(3, name="early_dense")(inputs)), name="tiny")
     early, late = split_body(model, r"late_")
-    assert [l.name for l in early.layers] == ["early_dense"]
-    assert [l.name for l in late.layers] == ["late_dense"]
+    assert [item.name for item in early.layers] == ["early_dense"]
+    assert [item.name for item in late.layers] == ["late_dense"]
     with pytest.raises(ValueError, match=r"'tiny'.*'block9_'"):
         split_body(model, r"block9_")
     with pytest.raises(ValueError, match="no layer after the first"):

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from dlkeras.data import (default_batch_size, index_batched_dataset, random_split,
-                          training_batches)
+from dlkeras.data import default_batch_size, index_batched_dataset, random_split, training_batches
 
 
 def test_random_split_is_the_benchmark_protocol():

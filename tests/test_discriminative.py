@@ -5,10 +5,23 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dlkeras import (
+    DiscriminativeOptimizer,
+    GradualUnfreezing,
+    LayerGroup,
+    LayerGroups,
+    OneCycle,
+    ScheduledAdam,
+    ScheduledAdamW,
+    discriminative_optimizer,
+    even_mults,
+    freeze,
+    freeze_to,
+    spread_learning_rates,
+    unfreeze,
+)
+
 from core_fixtures import regression_data, three_layer_model, weights_of
-from dlkeras import (DiscriminativeOptimizer, GradualUnfreezing, OneCycle, LayerGroup, LayerGroups,
-                     ScheduledAdam, ScheduledAdamW, discriminative_optimizer, even_mults,
-                     freeze, freeze_to, spread_learning_rates, unfreeze)
 
 
 @pytest.mark.parametrize("base", [lambda: ScheduledAdam(), lambda: ScheduledAdamW(weight_decay=0.1)])
@@ -53,9 +66,9 @@ def test_gradual_unfreezing_inside_one_fit():
         return not np.array_equal(snapshots[epoch][f"{layer}/kernel"],
                                   snapshots[epoch + 1][f"{layer}/kernel"])
 
-    assert [changed(0, l) for l in ("early", "middle", "head")] == [False, False, True]
-    assert [changed(1, l) for l in ("early", "middle", "head")] == [False, True, True]
-    assert [changed(2, l) for l in ("early", "middle", "head")] == [True, True, True]
+    assert [changed(0, item) for item in ("early", "middle", "head")] == [False, False, True]
+    assert [changed(1, item) for item in ("early", "middle", "head")] == [False, True, True]
+    assert [changed(2, item) for item in ("early", "middle", "head")] == [True, True, True]
     # Each group's own counter counts its updates (Adam's bias correction);
     # the shared counter, which schedules read, counts every step.
     assert [int(o.iterations) for o in optimizer.optimizers] == [4, 8, 12]

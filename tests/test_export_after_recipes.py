@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core_fixtures import regression_data
 from dlkeras import ScheduledAdamW, ScheduledSGD, fit_one_cycle, lr_find
+
+from core_fixtures import regression_data
 
 OPTIMIZERS = {
     "dlkeras-adamw": lambda: ScheduledAdamW(1e-3),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import dlkeras
+
 from core_fixtures import regression_data, three_layer_model
 
 

@@ -15,6 +15,7 @@ from apps.image.pipeline import to_model_pixels
 from apps.image.serving import serving_functions
 from apps.image.task import ImageTask
 from dlkeras.export import new_version_dir
+
 from test_image_support import tiny_backbone
 
 SIZE = 24

@@ -5,6 +5,7 @@ import pytest
 
 from apps.image.heads import ConcatPooling2D, build_head
 from apps.image.model import build_image_model, loss_and_metrics
+
 from test_image_support import stripes, tiny_backbone
 
 
@@ -33,9 +34,9 @@ def test_layer_groups_are_body_groups_then_head():
     model, groups = build_image_model(backbone, ["a", "b"])
     assert groups.names == ["body_early", "body_late", "head"]
     assert groups["head"].layers == [model.get_layer("head")]
-    assert [l.name for l in groups[0].layers] == ["stem_conv", "stem_bn"]
+    assert [item.name for item in groups[0].layers] == ["stem_conv", "stem_bn"]
     assert backbone.model.get_layer("stem_bn").momentum == 0.9  # see build_image_model
-    head_layers = [l.name for l in model.get_layer("head").layers]
+    head_layers = [item.name for item in model.get_layer("head").layers]
     assert head_layers == ["concat_pool", "head_bn_1", "head_dropout_1", "head_hidden",
                            "head_bn_2", "head_dropout_2", "head_output"]
 

@@ -10,6 +10,7 @@ from apps.image import data
 from apps.image.report import collect_predictions, write_reports
 from apps.image.task import ImageTask
 from dlkeras.tasks import Task
+
 from test_image_support import stripes, tiny_backbone
 
 
@@ -52,7 +53,7 @@ def test_reports_run_folder_and_export(trained):
     reloaded = Task.load(root / "saved_run")
     assert isinstance(reloaded, ImageTask)
     assert reloaded.layer_groups.names == ["body_early", "body_late", "head"]
-    assert [l.name for l in reloaded.layer_groups[0].layers] == ["stem_conv", "stem_bn"]
+    assert [item.name for item in reloaded.layer_groups[0].layers] == ["stem_conv", "stem_bn"]
     path = reloaded.export(root=root / "saved")
     assert path == root / "saved" / "stripes" / "1"
     served = tf.saved_model.load(str(path)).signatures["serve_pixels"]

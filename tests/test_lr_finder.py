@@ -5,10 +5,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dlkeras import (
+    HyperparameterLogger,
+    LRFinder,
+    ScheduledAdam,
+    discriminative_optimizer,
+    fit_one_cycle,
+    lr_find,
+    suggest_minimum,
+    suggest_steep,
+    suggest_valley,
+)
+
 from core_fixtures import regression_data, three_layer_model, weights_of
-from dlkeras import (HyperparameterLogger, LRFinder, ScheduledAdam, discriminative_optimizer,
-                     fit_one_cycle,
-                     lr_find, suggest_minimum, suggest_steep, suggest_valley)
 
 
 def compiled_model(seed=0):

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core_fixtures import regression_data, three_layer_model, weights_of
-from dlkeras import (LRFinder, ScheduledAdamW, discriminative_optimizer, fit_one_cycle,
-                     lr_find)
+from dlkeras import LRFinder, ScheduledAdamW, discriminative_optimizer, fit_one_cycle, lr_find
 from dlkeras.keras_internals import learning_rate_object
 from dlkeras.optimizers import sub_optimizers
+
+from core_fixtures import regression_data, three_layer_model, weights_of
 
 
 class FailAt(keras.callbacks.Callback):

@@ -3,9 +3,18 @@
 import numpy as np
 import pytest
 
-from dlkeras.lr_suggestions import (MARGIN, NoSuggestion, smooth_losses, step_noise,
-                                    suggest_margin, suggest_minimum, suggest_steep,
-                                    suggest_valley, sweep_shape, sweep_trouble)
+from dlkeras.lr_suggestions import (
+    MARGIN,
+    NoSuggestion,
+    smooth_losses,
+    step_noise,
+    suggest_margin,
+    suggest_minimum,
+    suggest_steep,
+    suggest_valley,
+    sweep_shape,
+    sweep_trouble,
+)
 
 LRS = np.geomspace(1e-7, 10.0, 101)  # 12.5 points a decade, as LRFinder's default sweep
 LOG = np.log10(LRS)

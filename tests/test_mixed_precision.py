@@ -12,10 +12,11 @@ import keras
 import numpy as np
 import pytest
 
-from core_fixtures import regression_data, three_layer_model, weights_of
 from dlkeras import ScheduledAdamW, discriminative_optimizer, fit_one_cycle, lr_find
 from dlkeras.keras_internals import learning_rate_object
 from dlkeras.optimizers import sub_optimizers
+
+from core_fixtures import regression_data, three_layer_model, weights_of
 
 INITIAL_SCALE = 2.0 ** 8
 

@@ -46,10 +46,10 @@ def recommender():
 
 
 def image():
-    from test_image_support import tiny_backbone
-
     from apps.image.data import from_arrays
     from apps.image.task import ImageTask
+
+    from test_image_support import tiny_backbone
 
     pixels = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3)).astype(np.uint8)
     source = from_arrays(pixels, [0, 1] * 4, class_names=["a", "b"])

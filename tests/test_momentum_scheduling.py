@@ -4,10 +4,18 @@ import keras
 import numpy as np
 import pytest
 
-from core_fixtures import (np_one_cycle, np_one_cycle_momentum, regression_data,
-                           three_layer_model)
-from dlkeras import (HyperparameterLogger, OneCycle, OneCycleMomentum, OneCycleSchedule,
-                     ScheduledAdam, ScheduledAdamW, ScheduledSGD, discriminative_optimizer)
+from dlkeras import (
+    HyperparameterLogger,
+    OneCycle,
+    OneCycleMomentum,
+    OneCycleSchedule,
+    ScheduledAdam,
+    ScheduledAdamW,
+    ScheduledSGD,
+    discriminative_optimizer,
+)
+
+from core_fixtures import np_one_cycle, np_one_cycle_momentum, regression_data, three_layer_model
 
 STEPS = 6
 

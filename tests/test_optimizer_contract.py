@@ -4,13 +4,24 @@ import keras
 import numpy as np
 import pytest
 
-from core_fixtures import regression_data, three_layer_model
-from dlkeras import (DiscriminativeOptimizer, LayerGroups, OneCycleMomentum, OneCycleSchedule,
-                     ScheduledAdam, ScheduledAdamW, ScheduledSGD, discriminative_optimizer,
-                     fine_tune, fit_one_cycle, freeze)
+from dlkeras import (
+    DiscriminativeOptimizer,
+    LayerGroups,
+    OneCycleMomentum,
+    OneCycleSchedule,
+    ScheduledAdam,
+    ScheduledAdamW,
+    ScheduledSGD,
+    discriminative_optimizer,
+    fine_tune,
+    fit_one_cycle,
+    freeze,
+)
 from dlkeras.keras_internals import ema_average, learning_rate_object
 from dlkeras.optimizers import schedule_step_of, sub_optimizers, supports_momentum_schedule
 from dlkeras.optimizers.restoring import is_stand_in, layout_of, restore_build_order
+
+from core_fixtures import regression_data, three_layer_model
 
 HALVING = keras.optimizers.schedules.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
 

@@ -17,8 +17,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlkeras import (LayerGroups, OneCycleMomentum, OneCycleSchedule, ScheduledAdamW,
-                     ScheduledSGD, discriminative_optimizer, freeze, unfreeze)
+from dlkeras import (
+    LayerGroups,
+    OneCycleMomentum,
+    OneCycleSchedule,
+    ScheduledAdamW,
+    ScheduledSGD,
+    discriminative_optimizer,
+    freeze,
+    unfreeze,
+)
 
 BATCH, EPOCHS, SAMPLES = 4, 2, 16
 TOTAL = EPOCHS * SAMPLES // BATCH

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlkeras import (LayerGroups, OneCycleMomentum, ScheduledAdam, ScheduledAdamW,
-                     discriminative_optimizer, freeze, unfreeze)
+from dlkeras import (
+    LayerGroups,
+    OneCycleMomentum,
+    ScheduledAdam,
+    ScheduledAdamW,
+    discriminative_optimizer,
+    freeze,
+    unfreeze,
+)
 
 MOMENTUM = OneCycleMomentum(6)
 SHAPES = [(3, 4), (4,), ()]

@@ -6,12 +6,19 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
-from core_fixtures import np_one_cycle, regression_data, three_layer_model, weights_of
-from dlkeras import (HyperparameterLogger, OneCycle, ScheduledAdamW, discriminative_optimizer,
-                     fine_tune, fit_one_cycle)
+from dlkeras import (
+    HyperparameterLogger,
+    OneCycle,
+    ScheduledAdamW,
+    discriminative_optimizer,
+    fine_tune,
+    fit_one_cycle,
+)
 from dlkeras.export import new_version_dir
-from fresh_process import run_without_dlkeras
 from dlkeras.plots import log_figure, new_figure
+
+from core_fixtures import np_one_cycle, regression_data, three_layer_model, weights_of
+from fresh_process import run_without_dlkeras
 
 
 def scalars(log_dir):

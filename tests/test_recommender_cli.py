@@ -1,7 +1,6 @@
 """The CLI end to end on a real MovieLens CSV written to disk: train, predict, export."""
 import json
 
-import pandas as pd
 import pytest
 
 from apps.cli import main as app_main

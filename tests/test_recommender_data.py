@@ -3,8 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.recommender.data import (load_movielens, load_ratings, model_inputs,
-                                   ratings_from_dataframe)
+from apps.recommender.data import load_movielens, load_ratings, model_inputs, ratings_from_dataframe
 from dlkeras.data import random_split_frame
 
 

@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.recommender.metrics import (held_out_positives, mae, ranking_metrics,
-                                      ranking_scores, rmse)
+from apps.recommender.metrics import held_out_positives, mae, ranking_metrics, ranking_scores, rmse
 
 
 def test_rmse_and_mae_by_hand():

@@ -9,6 +9,7 @@ import tensorflow as tf
 from apps.recommender.models import build_scorer
 from apps.recommender.serving import rated_pairs
 from apps.recommender.task import RecommenderTask
+
 from fresh_process import run_without_dlkeras
 
 USERS, ITEMS = np.array([1, 2, 3]), np.array([10, 20, 30, 40, 50])

@@ -5,11 +5,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core_fixtures import np_cos, np_one_cycle, np_one_cycle_momentum
 from dlkeras.annealers import Phase, anneal_exp, anneal_linear, join_phases
-from dlkeras.schedules import (ExponentialSweep, FlatCosSchedule, OneCycleMomentum,
-                               OneCycleSchedule, SGDRSchedule, TriangularSchedule,
-                               with_start_step)
+from dlkeras.schedules import (
+    ExponentialSweep,
+    FlatCosSchedule,
+    OneCycleMomentum,
+    OneCycleSchedule,
+    SGDRSchedule,
+    TriangularSchedule,
+    with_start_step,
+)
+
+from core_fixtures import np_cos, np_one_cycle, np_one_cycle_momentum
 
 
 def values(schedule, steps):

@@ -15,6 +15,7 @@ from apps.tabular.frames import raw_inputs  # noqa: E402
 from apps.tabular.gss import load_gss_wages  # noqa: E402
 from apps.tabular.task import TabularTask  # noqa: E402
 from dlkeras.tasks import Task  # noqa: E402
+
 from fresh_process import run_without_dlkeras  # noqa: E402
 
 

@@ -10,11 +10,20 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from apps.tabular.frames import (  # noqa: E402
-    category_strings, continuous_values, encode_target, raw_inputs, read_csv)
-from apps.tabular.layers import Categorify, FillMissing, PackedEmbeddings  # noqa: E402
+    category_strings,
+    continuous_values,
+    encode_target,
+    raw_inputs,
+    read_csv,
+)
+from apps.tabular.layers import Categorify, PackedEmbeddings  # noqa: E402
 from apps.tabular.network import build_network  # noqa: E402
 from apps.tabular.preprocessor import (  # noqa: E402
-    build_preprocessor, cardinalities, continuous_width, fit_preprocessing)
+    build_preprocessor,
+    cardinalities,
+    continuous_width,
+    fit_preprocessing,
+)
 from apps.tabular.roles import ColumnRoles, infer_roles  # noqa: E402
 from dlkeras.layers import emb_sz_rule  # noqa: E402
 

@@ -10,7 +10,11 @@ import pytest  # noqa: E402
 
 from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, load_gss_wages  # noqa: E402
 from apps.tabular.interpret import (  # noqa: E402
-    nearest_categories, permutation_importance, plot_embedding_projection, project_2d)
+    nearest_categories,
+    permutation_importance,
+    plot_embedding_projection,
+    project_2d,
+)
 from apps.tabular.task import TabularTask  # noqa: E402
 from dlkeras.data import random_split  # noqa: E402
 

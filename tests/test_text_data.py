@@ -3,8 +3,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.text.data import (encode_targets, infer_classes, labelled_examples, read_csv,
-                            read_folder, read_text_files, texts_of)
+from apps.text.data import (
+    encode_targets,
+    infer_classes,
+    labelled_examples,
+    read_csv,
+    read_folder,
+    read_text_files,
+    texts_of,
+)
 
 
 def test_class_folders_the_imdb_layout(tmp_path):

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from apps.text.classifier_task import TextClassifierTask  # noqa: E402
+
 from fresh_process import run_without_dlkeras  # noqa: E402
 
 VOCABULARY = ["[PAD]", "[UNK]", "[BOS]", "good", "bad", "film", "plot", "great", "dull", "a",

@@ -6,11 +6,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from apps.text.layers import ConcatPooling1D, TokenEmbedding, WeightDropLSTM  # noqa: E402
-from apps.text.network import (build_classifier, build_language_model, encoder_config,  # noqa: E402
-                               encoder_weights, set_encoder_weights)
+from apps.text.network import (  # noqa: E402
+    build_classifier,
+    build_language_model,
+    encoder_config,
+    encoder_weights,
+    set_encoder_weights,
+)
 
 
 def numpy_lstm(x, kernel, recurrent, bias, h=None, c=None):

@@ -8,8 +8,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from apps.text.tokenizer import (BOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, TextTokenizer,  # noqa: E402
-                                 learn_vocabulary, split_words)
+from apps.text.tokenizer import (  # noqa: E402
+    BOS_ID,
+    PAD_ID,
+    SPECIAL_TOKENS,
+    UNK_ID,
+    TextTokenizer,
+    learn_vocabulary,
+    split_words,
+)
 
 CORPUS = ["The film is good, the acting is great!", "A bad film: boring and long.",
           "Good actors; great films.", "the the the film film good"] * 5

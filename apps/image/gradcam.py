@@ -7,6 +7,7 @@ For a class score `y`, each channel `k` of the last conv feature map
 import keras
 import numpy as np
 import tensorflow as tf
+
 from dlkeras.plots import new_figure
 
 

@@ -12,8 +12,12 @@ import numpy as np
 
 from apps.image.gradcam import grad_cam, plot_grad_cam
 from apps.image.interpret import plot_top_losses
-from dlkeras.interpretation import (confusion_matrix, most_confused, plot_confusion_matrix,
-                                    top_losses)
+from dlkeras.interpretation import (
+    confusion_matrix,
+    most_confused,
+    plot_confusion_matrix,
+    top_losses,
+)
 from dlkeras.plots import save_figure
 
 

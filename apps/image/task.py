@@ -30,7 +30,12 @@ from apps.image.data import ImageSource, checked_pixels
 from apps.image.files import read_error
 from apps.image.headers import DEFAULT_MAX_PIXELS
 from apps.image.model import build_image_model, loss_and_metrics
-from apps.image.pipeline import decode_image_file, default_augmentation, make_dataset, to_model_pixels
+from apps.image.pipeline import (
+    decode_image_file,
+    default_augmentation,
+    make_dataset,
+    to_model_pixels,
+)
 from apps.image.serving import serving_functions
 from apps.image.shards import decoded_batches
 from dlkeras.shards import ShardedTable

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from apps.recommender.layers import FactorEmbedding, GlobalBias, ItemSideFeatures
+from apps.recommender.layers import FactorEmbedding, GlobalBias
 from dlkeras.layers import ScaledSigmoid, emb_sz_rule
 
 MODEL_KINDS = ("dot", "neural")

@@ -27,14 +27,17 @@ Example:
 (1, 2)
 """
 import keras
-import numpy as np
 import tensorflow as tf
 
 from apps.text.batching import ClassifierBatches, pad
 from apps.text.data import labelled_examples, texts_of
 from apps.text.lm_task import GROUP_FACTOR, TEXT_MOMS
-from apps.text.network import (build_classifier, classifier_layer_groups, encoder_config,
-                               set_encoder_weights)
+from apps.text.network import (
+    build_classifier,
+    classifier_layer_groups,
+    encoder_config,
+    set_encoder_weights,
+)
 from apps.text.tokenizer import TextTokenizer
 from dlkeras.freezing import freeze_to, unfreeze
 from dlkeras.tasks import Task

@@ -233,9 +233,9 @@ def run_pretrain(app, args):
 
 
 def run_lm(app, args):
+    from apps.cli import seed_everything
     from apps.text.data import read_csv, read_text_files, texts_of
     from apps.text.recipe import fine_tune_language_model
-    from apps.cli import seed_everything
     from dlkeras.data import random_split
 
     seed_everything(args.seed)

@@ -62,7 +62,7 @@ def infer_classes(labels):
     """Sorted class names of single- or multi-label `labels`, and whether they are multi-label."""
     if isinstance(labels, np.ndarray) and labels.ndim == 2:
         raise ValueError("Probability targets need the class names: pass `classes=`.")
-    multi = any(isinstance(l, (list, tuple, set)) for l in labels)
+    multi = any(isinstance(item, (list, tuple, set)) for item in labels)
     names = set()
     for label in labels:
         if multi:

@@ -23,8 +23,13 @@ import tensorflow as tf
 from apps.text.data import texts_of
 from apps.text.encoder_files import PretrainedEncoder, save_encoder
 from apps.text.metrics import Perplexity
-from apps.text.network import (build_language_model, encoder_config, encoder_weights,
-                               lm_layer_groups, set_encoder_weights)
+from apps.text.network import (
+    build_language_model,
+    encoder_config,
+    encoder_weights,
+    lm_layer_groups,
+    set_encoder_weights,
+)
 from apps.text.streams import TokenStreams
 from apps.text.tokenizer import TextTokenizer
 from dlkeras.freezing import freeze, unfreeze
@@ -192,7 +197,7 @@ class LanguageModelTask(Task):
         rng = np.random.RandomState(seed)
         ids = list(self.tokenizer.tokenize([prompt])[0])
         embedding = self.network.get_layer("embedding")
-        rnns = [l for l in self.network.layers if l.name.startswith("rnn_")]
+        rnns = [item for item in self.network.layers if item.name.startswith("rnn_")]
         bias = self.network.get_layer("output_bias")
         states = [None] * len(rnns)
         feed, words = ids, 0

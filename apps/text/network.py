@@ -20,8 +20,13 @@ Example:
 import keras
 import numpy as np
 
-from apps.text.layers import (ActivationRegularization, ConcatPooling1D, OutputBias,
-                              TokenEmbedding, WeightDropLSTM)
+from apps.text.layers import (
+    ActivationRegularization,
+    ConcatPooling1D,
+    OutputBias,
+    TokenEmbedding,
+    WeightDropLSTM,
+)
 from dlkeras.layer_groups import LayerGroup, LayerGroups
 
 # fastai's AWD-LSTM dropout defaults (before drop_mult).
@@ -125,13 +130,13 @@ def build_classifier(config, n_outputs, multi_label=False, drop_mult=0.5):
 
 
 def _rnn_layers(network):
-    return sorted((l for l in network.layers if l.name.startswith("rnn_")),
-                  key=lambda l: int(l.name.split("_")[1]))
+    return sorted((item for item in network.layers if item.name.startswith("rnn_")),
+                  key=lambda item: int(item.name.split("_")[1]))
 
 
 def lm_layer_groups(network):
     """fastai's split: one group per LSTM layer, then the tied embedding/decoder last."""
-    groups = [LayerGroup(l.name, [l]) for l in _rnn_layers(network)]
+    groups = [LayerGroup(item.name, [item]) for item in _rnn_layers(network)]
     groups.append(LayerGroup("embedding", [network.get_layer("embedding"),
                                            network.get_layer("output_bias")]))
     return LayerGroups(groups)
@@ -140,9 +145,9 @@ def lm_layer_groups(network):
 def classifier_layer_groups(network):
     """ULMFiT's split: embedding, each LSTM layer, then the head (pooling onwards)."""
     rnns = _rnn_layers(network)
-    head = [l for l in network.layers if l.name.startswith("head_")]
+    head = [item for item in network.layers if item.name.startswith("head_")]
     return LayerGroups([LayerGroup("embedding", [network.get_layer("embedding")])]
-                       + [LayerGroup(l.name, [l]) for l in rnns] + [LayerGroup("head", head)])
+                       + [LayerGroup(item.name, [item]) for item in rnns] + [LayerGroup("head", head)])
 
 
 def encoder_weights(network):

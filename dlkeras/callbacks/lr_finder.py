@@ -20,13 +20,17 @@ import statistics
 import keras
 import tensorflow as tf
 
-from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.distribute import read_int, strategy_scope
+from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import OptimizerSnapshot, WeightsSnapshot
-from dlkeras.keras_internals import (learning_rate_object, set_learning_rate_object,
-                                     step_counter)
-from dlkeras.lr_suggestions import (DEFAULT_RULE, RAW_LOSS_RULES, SUGGESTERS, NoSuggestion,
-                                    sweep_trouble)
+from dlkeras.keras_internals import learning_rate_object, set_learning_rate_object, step_counter
+from dlkeras.lr_suggestions import (
+    DEFAULT_RULE,
+    RAW_LOSS_RULES,
+    SUGGESTERS,
+    NoSuggestion,
+    sweep_trouble,
+)
 from dlkeras.optimizers import sub_optimizers
 from dlkeras.plots import log_figure, plot_lr_finder
 

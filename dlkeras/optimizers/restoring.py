@@ -28,8 +28,14 @@ import collections
 
 import tensorflow as tf
 
-from dlkeras.keras_internals import (built_variable_keys, built_variables, ema_average,
-                                     replace_built_variable, variable_key, variable_stand_in)
+from dlkeras.keras_internals import (
+    built_variable_keys,
+    built_variables,
+    ema_average,
+    replace_built_variable,
+    variable_key,
+    variable_stand_in,
+)
 
 
 def _path(variable):

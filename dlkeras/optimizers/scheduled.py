@@ -37,9 +37,14 @@ from keras import ops
 from keras.optimizers.schedules import LearningRateSchedule
 from keras.saving import deserialize_keras_object, serialize_keras_object
 
-from dlkeras.keras_internals import (ema_average, learning_rate_object,
-                                     set_learning_rate_object, step_counter, track_variable,
-                                     variable_key)
+from dlkeras.keras_internals import (
+    ema_average,
+    learning_rate_object,
+    set_learning_rate_object,
+    step_counter,
+    track_variable,
+    variable_key,
+)
 from dlkeras.optimizers.restoring import RestorableBuild
 
 

@@ -158,8 +158,13 @@ class Task:
             **compile_kwargs: more `model.compile` arguments
                 (`steps_per_execution`, `jit_compile`, ...).
         """
-        from dlkeras.distribute import (prepare_for_fit, replica_count, strategy_scope,
-                                        synchronize_batch_norm, uses_strategy)
+        from dlkeras.distribute import (
+            prepare_for_fit,
+            replica_count,
+            strategy_scope,
+            synchronize_batch_norm,
+            uses_strategy,
+        )
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
         task_loss, task_metrics = self.loss_and_metrics()
