@@ -72,7 +72,7 @@ class DiscriminativeOptimizer(MultiOptimizer):
         # variables (dlkeras.optimizers.restoring): building again binds them.
         return getattr(self, "_routing_built", False) and not any(
             supports_momentum_schedule(o) and o.awaits_variables()
-            for o in getattr(self, "_inner_optimizers", ()))
+            for o in inner_optimizer_list(self))
 
     @built.setter
     def built(self, value):

@@ -96,12 +96,22 @@ def variable_key(optimizer, variable):
 
 
 def built_variable_keys(optimizer):
-    """The keys of the variables a built optimizer was built on (None if unknown)."""
+    """The keys of the variables a built optimizer was built on (None if unknown).
+
+    Why private: Keras keeps them only in `_trainable_variables_indices`;
+    freezing checks that an optimizer was built on every variable that may
+    train, and the EMA check counts how many of them train in a step.
+    """
     return getattr(optimizer, "_trainable_variables_indices", None)
 
 
 def variable_index(optimizer, variable):
-    """Position of `variable` in the optimizer's slot lists."""
+    """Position of `variable` in the optimizer's slot lists.
+
+    Why private: `_get_variable_index` is the only map from a variable to
+    its slots (e.g. SGD's `momentums`), which the scheduled-momentum update
+    reads by variable.
+    """
     return optimizer._get_variable_index(variable)
 
 
@@ -191,9 +201,10 @@ def inner_optimizer_list(multi_optimizer):
 
     Why private: `MultiOptimizer.optimizers` returns a copy; dlkeras reorders
     the list so that every layer group keeps its position, also groups that
-    own no variable yet.
+    own no variable yet. (An empty list while the constructor has not made
+    it yet: Keras' base constructor already reads `built`.)
     """
-    return multi_optimizer._inner_optimizers
+    return getattr(multi_optimizer, "_inner_optimizers", [])
 
 
 def routed_optimizer_index(multi_optimizer, variable):

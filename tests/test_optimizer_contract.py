@@ -17,7 +17,7 @@ from dlkeras import (
     fit_one_cycle,
     freeze,
 )
-from dlkeras.keras_internals import ema_average, learning_rate_object
+from dlkeras.keras_internals import ema_average, learning_rate_object, routed_optimizer_index
 from dlkeras.optimizers import schedule_step_of, sub_optimizers, supports_momentum_schedule
 from dlkeras.optimizers.restoring import is_stand_in, layout_of, restore_build_order
 
@@ -192,3 +192,50 @@ def test_restored_layout_matches_paths_and_falls_back_when_it_cannot():
     assert restore_build_order([single], twice) == [single]  # which twin? not guessed
     wider = variable("head", (3,))
     assert restore_build_order([wider], layout) == [wider]  # same path, other shape
+
+
+# What two of Keras' own tests check after the point where they stop on a
+# documented difference (tests/test_optimizer_keras_suite.py): the losses of
+# a fit under ExponentialDecay, and the routing of a reloaded MultiOptimizer.
+@pytest.mark.parametrize("ours, plain", [
+    (lambda **o: ScheduledAdam(**o), lambda **o: keras.optimizers.Adam(**o)),
+    (lambda **o: ScheduledSGD(momentum=0.9, **o), lambda **o: keras.optimizers.SGD(momentum=0.9, **o)),
+], ids=["adam", "sgd"])
+@pytest.mark.parametrize("accumulation, steps_per_execution, jit", [(None, 1, False), (2, 3, True)],
+                         ids=["plain", "accumulation-spe3-jit"])
+def test_fit_under_exponential_decay_equals_keras(ours, plain, accumulation, steps_per_execution,
+                                                   jit):
+    x = np.arange(32, dtype="float32").reshape((16, 2)) / 10
+    results = []
+    for make in (plain, ours):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
+            2, kernel_initializer="ones", bias_initializer="ones")])
+        optimizer = make(learning_rate=keras.optimizers.schedules.ExponentialDecay(0.05, 1, 0.9),
+                         gradient_accumulation_steps=accumulation)
+        model.compile(optimizer=optimizer, loss="mse", steps_per_execution=steps_per_execution,
+                      jit_compile=jit)
+        history = model.fit(x, x, epochs=3, batch_size=4, shuffle=False, verbose=0)
+        assert int(schedule_step_of(optimizer)) == 12  # one per batch
+        results.append((history.history["loss"], model.get_weights()))
+    (keras_losses, keras_weights), (losses, weights) = results
+    np.testing.assert_allclose(losses, keras_losses, rtol=1e-6)
+    for got, expected in zip(weights, keras_weights):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_reloaded_discriminative_optimizer_routes_each_variable_to_its_group():
+    variables = []
+    for scope in ("dense_1", "dense_2", "other"):
+        with keras.name_scope(scope):
+            variables.append(keras.Variable([[1.0]], name="kernel"))
+    optimizer_map = keras.optimizers.OptimizerMap(keras.optimizers.RMSprop(1e-4))
+    optimizer_map["^dense_1/.*"] = ScheduledAdam(1e-3)
+    optimizer_map["^dense_2/.*"] = ScheduledSGD(1e-2)
+    optimizer = DiscriminativeOptimizer(optimizer_map)
+    optimizer.build(variables)
+    reloaded = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    reloaded.build(variables)
+    assert isinstance(reloaded, DiscriminativeOptimizer)
+    routed = [type(reloaded.optimizers[routed_optimizer_index(reloaded, v)]) for v in variables]
+    assert routed == [ScheduledAdam, ScheduledSGD, keras.optimizers.RMSprop]
+    assert [o.learning_rate.numpy() for o in reloaded.optimizers] == pytest.approx([1e-3, 1e-2, 1e-4])
