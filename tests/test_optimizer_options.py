@@ -193,3 +193,34 @@ def test_reload_while_frozen_then_unfreeze_keeps_every_slot(layout, tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
     for a, b in zip(straight.weights, reloaded.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
+
+
+# Serialization with the options' state mid-cycle: EMA averages, and a
+# half-filled gradient accumulator (3 steps, 4 batches per epoch).
+RELOAD_OPTIONS = {
+    "ema_overwrite": OPTIONS["ema_overwrite"],
+    "accumulation": {"gradient_accumulation_steps": 3},
+    "clipnorm_loss_scale": {"clipnorm": 0.05, "loss_scale_factor": 64.0},
+}
+
+
+@pytest.mark.parametrize("layout", ["single", "groups_frozen"])
+@pytest.mark.parametrize("option", sorted(RELOAD_OPTIONS))
+def test_save_reload_with_options_continues_like_an_uninterrupted_fit(option, layout, tmp_path):
+    x, y = data()
+    straight = compiled("adamw", RELOAD_OPTIONS[option], layout, mixed=False)
+    interrupted = compiled("adamw", RELOAD_OPTIONS[option], layout, mixed=False)
+    for model in (straight, interrupted):
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    if option == "accumulation":  # the saved state holds a gradient not yet applied
+        assert any(np.any(v.numpy()) for v in interrupted.optimizer.variables
+                   if "accumulat" in v.path)
+    interrupted.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert reloaded.optimizer.get_config() == interrupted.optimizer.get_config()
+    for model in (straight, reloaded):
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(straight.optimizer.variables, reloaded.optimizer.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
+    for a, b in zip(straight.weights, reloaded.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
