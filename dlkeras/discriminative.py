@@ -121,6 +121,8 @@ class DiscriminativeOptimizer(MultiOptimizer):
             if group_vars:
                 _check_ema_pairing(optimizer, group_vars)
                 optimizer.apply(group_grads, group_vars)
+            elif supports_momentum_schedule(optimizer):
+                optimizer.hold_untrained_averages()  # a frozen group's EMA follows its value
         step_counter(self).assign_add(1)
 
 

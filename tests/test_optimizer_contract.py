@@ -16,6 +16,7 @@ from dlkeras import (
     fine_tune,
     fit_one_cycle,
     freeze,
+    unfreeze,
 )
 from dlkeras.keras_internals import ema_average, learning_rate_object, routed_optimizer_index
 from dlkeras.optimizers import schedule_step_of, sub_optimizers, supports_momentum_schedule
@@ -92,6 +93,32 @@ def test_ema_through_fine_tune_with_different_shapes():
         for variable in group.variables():
             np.testing.assert_array_equal(variable.numpy(),
                                           ema_average(optimizer, variable).numpy())
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["single", "groups"])
+def test_ema_of_a_frozen_group_follows_weights_loaded_while_frozen(grouped):
+    # Loading weights after compile + freeze (the optimizer is built by then)
+    # must give what loading them before compiling gives, also after unfreezing.
+    x, y = regression_data(n=16)
+    y = np.concatenate([y, -y], axis=1)
+    loaded, _ = two_layer_model(width=3)
+    loaded.set_weights([w + 0.5 for w in loaded.get_weights()])
+    bodies = []
+    for load_after_freeze in (False, True):
+        model, groups = two_layer_model(width=3)
+        if not load_after_freeze:
+            model.set_weights(loaded.get_weights())
+        optimizer = ScheduledAdam(1e-2, use_ema=True, ema_momentum=0.9)
+        model.compile(optimizer=discriminative_optimizer(groups, optimizer) if grouped else optimizer,
+                      loss="mse")
+        freeze(model, groups)
+        if load_after_freeze:
+            model.set_weights(loaded.get_weights())
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        unfreeze(model, groups)
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        bodies.append(model.get_layer("body").kernel.numpy())
+    np.testing.assert_allclose(bodies[1], bodies[0], rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("base", [lambda: ScheduledAdam(use_ema=True),

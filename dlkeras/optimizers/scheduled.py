@@ -13,7 +13,8 @@ after being frozen for a while.
 It also makes Keras' options work when only some of the variables the
 optimizer was built on train (dlkeras builds optimizers on every variable
 that may ever train, then freezes): the EMA of `use_ema=True` pairs each
-variable with its own average, by identity, never by position.
+variable with its own average, by identity, never by position, and the
+average of a variable that does not train in a step follows its value.
 
 Example:
 
@@ -38,6 +39,7 @@ from keras.optimizers.schedules import LearningRateSchedule
 from keras.saving import deserialize_keras_object, serialize_keras_object
 
 from dlkeras.keras_internals import (
+    built_variables,
     ema_average,
     learning_rate_object,
     set_learning_rate_object,
@@ -45,7 +47,7 @@ from dlkeras.keras_internals import (
     track_variable,
     variable_key,
 )
-from dlkeras.optimizers.restoring import RestorableBuild
+from dlkeras.optimizers.restoring import RestorableBuild, is_stand_in
 
 
 def momentum_argument(name, value, allow_one):
@@ -235,6 +237,8 @@ class ScheduledHyperparameters(RestorableBuild):
     def _update_model_variables_moving_average(self, trainable_variables):
         if not self.use_ema:
             return
+        if self._step_variable_keys is not None:
+            self.hold_untrained_averages(self._step_variable_keys)
         for variable in self._ema_targets(trainable_variables):
             average = ema_average(self, variable)
             if average is None:
@@ -244,6 +248,24 @@ class ScheduledHyperparameters(RestorableBuild):
                                     self.ema_momentum)
             average.assign(ops.add(ops.multiply(momentum, average),
                                    ops.multiply(ops.subtract(1, momentum), variable)))
+
+    def hold_untrained_averages(self, trained_keys=frozenset()):
+        """Sets the EMA average of each variable that does not train in this step to its value.
+
+        A frozen variable has no history worth averaging: its average follows
+        its value (Keras' update of a constant gives the same, to rounding), so
+        a group unfrozen later starts its average at the value it has then,
+        also when weights were loaded while it was frozen. `DiscriminativeOptimizer`
+        calls this for a group with nothing to train in a step.
+        """
+        if not self.use_ema:
+            return
+        for variable in built_variables(self):
+            if is_stand_in(variable) or variable_key(self, variable) in trained_keys:
+                continue
+            average = ema_average(self, variable)
+            if average is not None:
+                average.assign(variable)
 
     def _overwrite_model_variables_with_average_value(self, trainable_variables):
         for variable in self._ema_targets(trainable_variables):
