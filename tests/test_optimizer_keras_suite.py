@@ -18,8 +18,12 @@ default or a name, the test runs a second time with that default or name
 set to Keras' (`NEUTRALIZED`) and must pass there: nothing else may differ.
 Any other failure fails the suite.
 
-Measured on the 2-core CPU machine: about 10 s for the whole module
-(Keras' own run of the same files on Keras' classes: 45 s, with imports).
+On Keras 3.15.1 the files hold 183 tests: on Keras' own classes 175 pass
+and 8 skip (stateless `apply` is JAX-only); here 170 pass, the same 8 skip
+and the 5 expected differences xfail, plus the 2 reruns with Keras'
+defaults and the swap check below. Measured on the shared 2-core CPU
+machine (load average 9-11): 64 s wall, 17 s CPU for this module; Keras'
+own run of the same files on Keras' classes, just before: 57 s wall.
 """
 
 import builtins
