@@ -142,6 +142,10 @@ def assert_same_weights(model, reference, layout, mixed):
 CASES = [("adamw", option, layout) for option in sorted(OPTIONS) for layout in LAYOUTS]
 CASES += [("sgd", option, layout) for option in sorted(OPTIONS)
           for layout in ("single", "groups_frozen")]
+# Two options whose state interacts: EMA updated every batch, weights every second.
+OPTIONS["ema_accumulation"] = {"use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 3,
+                               "gradient_accumulation_steps": 2}
+CASES += [("adamw", "ema_accumulation", layout) for layout in ("single_frozen", "groups_frozen")]
 CASES += [("adamw_fused", option, layout)
           for option in ("accumulation", "clipnorm", "ema_overwrite", "mixed_float16")
           for layout in ("single", "groups_frozen")]
