@@ -17,6 +17,7 @@ Example:
 
 import math
 from dataclasses import dataclass
+from itertools import accumulate
 
 from keras import ops
 
@@ -84,34 +85,66 @@ class Phase:
             )
 
 
-def join_phases(phases, pos):
+def locate(fractions, pos):
+    """Which phase the overall position `pos` falls in, and where inside it.
+
+    Args:
+        fractions: each phase's share of the schedule, in order (summing to 1).
+        pos: scalar tensor or float, the position in the whole schedule.
+
+    Returns:
+        `(below, local)`: `below[i]` is True where `pos` lies before the end of
+        phase `i` (one per phase but the last), and `local` is the position
+        in [0, 1] inside the phase `pos` falls in (for `pos` in [0, 1]).
+        Pass `below` to `select`.
+    """
+    ends = list(accumulate(fractions))
+    below = [pos < end for end in ends[:-1]]
+    if not below:
+        return below, pos
+    begin = select(below, [0.0] + ends[:-1])
+    scale = select(below, [1.0 / f for f in fractions])
+    return below, (pos - begin) * scale
+
+
+def select(below, values):
+    """`values[i]` of the phase a position falls in (`below` from `locate`)."""
+    result = values[-1]
+    for flag, value in zip(reversed(below), reversed(values[:-1])):
+        result = ops.where(flag, value, result)
+    return result
+
+
+def join_phases(phases, pos, located=None):
     """Evaluates consecutive phases at the overall position `pos` in [0, 1].
 
-    The fractions of `phases` must add up to 1. The result is built with
-    `ops.where` only, so it has no data-dependent Python branch.
+    The fractions of `phases` must add up to 1. The phase is selected first
+    (with `ops.where` only, no data-dependent Python branch), then each
+    distinct annealer runs once on the selected start, end and position, so
+    the cost hardly grows with the number of phases.
 
     Args:
         phases: list of `Phase`, in order.
         pos: scalar tensor or float, the position in the whole schedule.
+        located: `locate(fractions, pos)` computed already (e.g. shared by
+            several schedules with the same phase fractions), or None.
 
     Returns:
         A scalar tensor.
     """
-    total = sum(p.fraction for p in phases)
-    if abs(total - 1.0) > 1e-6:
+    fractions = [p.fraction for p in phases]
+    if abs(sum(fractions) - 1.0) > 1e-6:
         raise ValueError(
             "Phase fractions must add up to 1. "
-            f"Received: fractions={[p.fraction for p in phases]}"
+            f"Received: fractions={fractions}"
         )
-    pos = ops.clip(ops.cast(pos, "float32"), 0.0, 1.0)
-    value = None
-    begin = 1.0
-    # Walk backwards so that earlier phases override later ones below their end.
-    for phase in reversed(phases):
-        begin -= phase.fraction
-        local = ops.clip((pos - begin) / phase.fraction, 0.0, 1.0)
-        here = ANNEALERS[phase.anneal](phase.start, phase.end, local)
-        value = here if value is None else ops.where(
-            pos < begin + phase.fraction, here, value
-        )
-    return value
+    if located is None:
+        located = locate(fractions, ops.clip(ops.cast(pos, "float32"), 0.0, 1.0))
+    below, local = located
+    start = select(below, [p.start for p in phases])
+    end = select(below, [p.end for p in phases])
+    kinds = list(dict.fromkeys(p.anneal for p in phases))
+    values = {kind: ANNEALERS[kind](start, end, local) for kind in kinds}
+    if len(kinds) == 1:
+        return values[kinds[0]]
+    return select(below, [values[p.anneal] for p in phases])

@@ -36,6 +36,7 @@ from dlkeras.keras_internals import (
 )
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import supports_momentum_schedule
+from dlkeras.step_evaluation import StepEvaluation
 
 
 @keras.saving.register_keras_serializable(package="dlkeras")
@@ -61,10 +62,14 @@ class DiscriminativeOptimizer(MultiOptimizer):
     def _attach_schedule_steps(self):
         for optimizer in self.optimizers:
             if supports_momentum_schedule(optimizer):
-                optimizer.attach_schedule_step(self._shared_step)
+                optimizer.attach_schedule_step(self._shared_step, self._shared_evaluation)
 
     def _shared_step(self):
         return step_counter(self)
+
+    def _shared_evaluation(self):
+        # Set during `apply` only: one evaluation of the step's schedules for all groups.
+        return getattr(self, "_step_evaluation", None)
 
     @property
     def built(self):
@@ -117,12 +122,16 @@ class DiscriminativeOptimizer(MultiOptimizer):
         for grad, variable, index in zip(grads, trainable_variables, indices):
             routed[index][0].append(grad)
             routed[index][1].append(variable)
-        for optimizer, (group_grads, group_vars) in zip(self.optimizers, routed):
-            if group_vars:
-                _check_ema_pairing(optimizer, group_vars)
-                optimizer.apply(group_grads, group_vars)
-            elif supports_momentum_schedule(optimizer):
-                optimizer.hold_untrained_averages()  # a frozen group's EMA follows its value
+        self._step_evaluation = StepEvaluation(step_counter(self))
+        try:
+            for optimizer, (group_grads, group_vars) in zip(self.optimizers, routed):
+                if group_vars:
+                    _check_ema_pairing(optimizer, group_vars)
+                    optimizer.apply(group_grads, group_vars)
+                elif supports_momentum_schedule(optimizer):
+                    optimizer.hold_untrained_averages()  # a frozen group's EMA follows its value
+        finally:
+            self._step_evaluation = None
         step_counter(self).assign_add(1)
 
 

@@ -21,7 +21,8 @@ import math
 import keras
 from keras import ops
 
-from dlkeras.annealers import Phase, join_phases
+from dlkeras.annealers import Phase, join_phases, locate
+from dlkeras.step_evaluation import StepEvaluation
 
 _REGISTER = keras.saving.register_keras_serializable(package="dlkeras")
 
@@ -51,17 +52,60 @@ def _start(value):
 
 
 class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Shared plumbing: converts a step into steps since `start_step`."""
+    """Shared plumbing: steps since `start_step`, evaluation through a `StepEvaluation`.
 
-    def _elapsed(self, step):
-        return ops.cast(step, "float32") - float(self.start_step)
+    Subclasses compute `_value(evaluation)`; `evaluate` remembers it per step
+    under the schedule's config, so equal schedules (e.g. one momentum
+    schedule per layer group) cost one evaluation a step.
+    """
 
-    def _position(self, step):
-        return ops.clip(self._elapsed(step) / float(self.total_steps), 0.0, 1.0)
+    def __call__(self, step):
+        return self.evaluate(StepEvaluation(step))
+
+    def evaluate(self, evaluation):
+        """This schedule's value at `evaluation`'s step, sharing what other schedules computed."""
+        return evaluation.memo(_memo_key(self, self.get_config()),
+                               lambda: self._value(evaluation))
+
+    def _elapsed(self, evaluation):
+        return evaluation.memo(("elapsed", self.start_step),
+                               lambda: evaluation.step - float(self.start_step))
+
+    def _position(self, evaluation):
+        return evaluation.memo(
+            ("position", self.start_step, self.total_steps),
+            lambda: ops.clip(self._elapsed(evaluation) / float(self.total_steps), 0.0, 1.0))
+
+    def _located(self, evaluation, phases):
+        fractions = tuple(p.fraction for p in phases)
+        return evaluation.memo(
+            ("located", self.start_step, self.total_steps, fractions),
+            lambda: locate(fractions, self._position(evaluation)))
+
+    def _join(self, evaluation, phases):
+        return join_phases(phases, None, located=self._located(evaluation, phases))
+
+
+def _memo_key(schedule, config):
+    return (type(schedule).__name__,) + tuple(
+        (k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(config.items()))
+
+
+class _ScaledSchedule(_StepSchedule):
+    """A schedule equal to `lr_max` times a shape that does not depend on `lr_max`.
+
+    Every layer group's copy (same cycle, another peak rate) shares one
+    evaluation of the shape per step and scales it by its own `lr_max`.
+    """
+
+    def evaluate(self, evaluation):
+        config = dict(self.get_config(), lr_max=1.0)
+        return self.lr_max * evaluation.memo(_memo_key(self, config),
+                                             lambda: self._join(evaluation, self._unit_phases))
 
 
 @_REGISTER
-class OneCycleSchedule(_StepSchedule):
+class OneCycleSchedule(_ScaledSchedule):
     """The one-cycle learning rate: cosine warm-up to `lr_max`, cosine decay.
 
     Rises from `lr_max / div` to `lr_max` over the first `pct_start` of
@@ -90,13 +134,10 @@ class OneCycleSchedule(_StepSchedule):
         self.div_final = _positive("div_final", div_final)
         self.pct_start = _fraction("pct_start", pct_start)
         self.start_step = _start(start_step)
-        self._phases = [
-            Phase(self.pct_start, "cos", self.lr_max / self.div, self.lr_max),
-            Phase(1.0 - self.pct_start, "cos", self.lr_max, self.lr_max / self.div_final),
+        self._unit_phases = [
+            Phase(self.pct_start, "cos", 1.0 / self.div, 1.0),
+            Phase(1.0 - self.pct_start, "cos", 1.0, 1.0 / self.div_final),
         ]
-
-    def __call__(self, step):
-        return join_phases(self._phases, self._position(step))
 
     def get_config(self):
         return {"lr_max": self.lr_max, "total_steps": self.total_steps, "div": self.div,
@@ -135,8 +176,8 @@ class OneCycleMomentum(_StepSchedule):
             Phase(1.0 - self.pct_start, "cos", moms[1], moms[2]),
         ]
 
-    def __call__(self, step):
-        return join_phases(self._phases, self._position(step))
+    def _value(self, evaluation):
+        return self._join(evaluation, self._phases)
 
     def get_config(self):
         return {"total_steps": self.total_steps, "moms": list(self.moms),
@@ -144,7 +185,7 @@ class OneCycleMomentum(_StepSchedule):
 
 
 @_REGISTER
-class FlatCosSchedule(_StepSchedule):
+class FlatCosSchedule(_ScaledSchedule):
     """Flat at `lr_max` for `pct_start` of the steps, then cosine down to `lr_max / div_final`.
 
     Example:
@@ -160,13 +201,10 @@ class FlatCosSchedule(_StepSchedule):
         self.pct_start = _fraction("pct_start", pct_start)
         self.div_final = _positive("div_final", div_final)
         self.start_step = _start(start_step)
-        self._phases = [
-            Phase(self.pct_start, "constant", self.lr_max, self.lr_max),
-            Phase(1.0 - self.pct_start, "cos", self.lr_max, self.lr_max / self.div_final),
+        self._unit_phases = [
+            Phase(self.pct_start, "constant", 1.0, 1.0),
+            Phase(1.0 - self.pct_start, "cos", 1.0, 1.0 / self.div_final),
         ]
-
-    def __call__(self, step):
-        return join_phases(self._phases, self._position(step))
 
     def get_config(self):
         return {"lr_max": self.lr_max, "total_steps": self.total_steps, "pct_start": self.pct_start,
@@ -200,8 +238,8 @@ class SGDRSchedule(_StepSchedule):
         self.lr_min = float(lr_min)
         self.start_step = _start(start_step)
 
-    def __call__(self, step):
-        t = ops.maximum(self._elapsed(step), 0.0)
+    def _value(self, evaluation):
+        t = ops.maximum(self._elapsed(evaluation), 0.0)
         length = float(self.cycle_len)
         if self.cycle_mult == 1.0:
             pos = ops.mod(t, length) / length
@@ -242,8 +280,8 @@ class TriangularSchedule(_StepSchedule):
         self.step_size = _step_count("step_size", step_size)
         self.start_step = _start(start_step)
 
-    def __call__(self, step):
-        t = ops.maximum(self._elapsed(step), 0.0) / float(self.step_size)
+    def _value(self, evaluation):
+        t = ops.maximum(self._elapsed(evaluation), 0.0) / float(self.step_size)
         distance = ops.abs(ops.mod(t, 2.0) - 1.0)  # 1 at a trough, 0 at a peak
         return self.lr_min + (self.lr_max - self.lr_min) * (1.0 - distance)
 
@@ -273,8 +311,8 @@ class ExponentialSweep(_StepSchedule):
         self.total_steps = _step_count("total_steps", total_steps)
         self.start_step = _start(start_step)
 
-    def __call__(self, step):
-        pos = self._position(step)
+    def _value(self, evaluation):
+        pos = self._position(evaluation)
         return self.start_lr * ops.power(self.end_lr / self.start_lr, pos)
 
     def get_config(self):

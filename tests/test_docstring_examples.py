@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 CORE_MODULES = [
-    "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.optimizers",
+    "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.step_evaluation",
+    "dlkeras.optimizers",
     "dlkeras.optimizers.scheduled", "dlkeras.optimizers.adam", "dlkeras.optimizers.sgd",
     "dlkeras.optimizers.restoring",
     "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",

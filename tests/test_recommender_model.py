@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.recommender.layers import FactorEmbedding, GlobalBias, ItemSideFeatures
+from apps.recommender.layers import CountedDropout, FactorEmbedding, GlobalBias, ItemSideFeatures
 from apps.recommender.models import build_recommender, default_y_range
 from apps.recommender.side_features import item_side_tables
 
@@ -96,10 +96,39 @@ def test_model_with_side_features_round_trips_through_keras_file(tmp_path):
 
 
 @pytest.mark.parametrize("layer", [FactorEmbedding(5, 3, l2=0.2), GlobalBias(1.5),
-                                   ItemSideFeatures(4, 2, 3, 5, l2=0.1)])
+                                   ItemSideFeatures(4, 2, 3, 5, l2=0.1), CountedDropout(0.3, seed=2)])
 def test_layer_configs_round_trip(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
     registered = keras.saving.get_registered_name(type(layer))
     assert registered == f"apps.recommender>{type(layer).__name__}"
+
+
+def test_counted_dropout_draws_a_new_mask_per_call_and_repeats_per_seed():
+    x = np.ones((4, 50), "float32")
+    first, second = CountedDropout(0.25, seed=7), CountedDropout(0.25, seed=7)
+    a, b = first(x, training=True).numpy(), first(x, training=True).numpy()
+    np.testing.assert_allclose(np.unique(a), [0.0, 1 / 0.75], rtol=1e-6)
+    assert not np.array_equal(a, b)  # the counter moved: another mask
+    np.testing.assert_array_equal(second(x, training=True).numpy(), a)  # same seed, same masks
+    assert int(first.calls.numpy()) == 2
+    np.testing.assert_array_equal(first(x).numpy(), x)  # inference leaves inputs alone
+    with pytest.raises(ValueError, match="rate=1.0"):
+        CountedDropout(1.0)
+
+
+def test_neural_dropout_default_and_checks(tmp_path):
+    model = build_recommender(USERS, ITEMS, kind="neural", n_factors=None)
+    names = [layer.name for layer in scorer_of(model).layers]
+    assert "mlp_dropout_0" in names and "mlp_dropout_1" in names
+    plain = build_recommender(USERS, ITEMS, kind="neural", n_factors=None, dropout=0.0)
+    assert not any(isinstance(layer, CountedDropout) for layer in scorer_of(plain).layers)
+    with pytest.raises(ValueError, match="dot model has no MLP"):
+        build_recommender(USERS, ITEMS, kind="dot", dropout=0.1)
+    with pytest.raises(ValueError, match="dropout=-0.1"):
+        build_recommender(USERS, ITEMS, kind="neural", dropout=-0.1)
+    ids = {"user_id": np.array([3, 5]), "item_id": np.array([10, 30])}
+    model.save(tmp_path / "neural.keras")
+    reloaded = keras.saving.load_model(tmp_path / "neural.keras", compile=False)
+    np.testing.assert_allclose(reloaded(ids).numpy(), model(ids).numpy(), rtol=1e-6)

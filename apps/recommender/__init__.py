@@ -20,6 +20,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "ratings_from_dataframe": "apps.recommender.data",
     "FactorEmbedding": "apps.recommender.layers",
     "GlobalBias": "apps.recommender.layers",
+    "CountedDropout": "apps.recommender.layers",
     "ItemSideFeatures": "apps.recommender.layers",
     "build_recommender": "apps.recommender.models",
     "build_scorer": "apps.recommender.models",

@@ -157,3 +157,83 @@ class ItemSideFeatures(keras.layers.Layer):
         return {**super().get_config(), "n_items": self.n_items, "n_genres": self.n_genres,
                 "n_year_buckets": self.n_year_buckets, "output_dim": self.output_dim,
                 "l2": self.l2}
+
+
+def _fmix32(h):
+    """MurmurHash3's finaliser on int32 tensors (wrapping products, logical shifts)."""
+    import tensorflow as tf
+
+    def shifted(value, bits):
+        unsigned = tf.bitwise.right_shift(tf.bitcast(value, tf.uint32), tf.constant(bits, tf.uint32))
+        return tf.bitcast(unsigned, tf.int32)
+
+    h = tf.bitwise.bitwise_xor(h, shifted(h, 16)) * tf.constant(-2048144789, tf.int32)
+    h = tf.bitwise.bitwise_xor(h, shifted(h, 13)) * tf.constant(-1028477387, tf.int32)
+    return tf.bitwise.bitwise_xor(h, shifted(h, 16))
+
+
+def hashed_uniform(shape, counter, seed):
+    """Uniform floats in [0, 1) of `shape`, a hash of (position, counter, seed).
+
+    Elementwise integer ops only, so XLA fuses them: about 9 us for 6,400
+    values in a compiled step on the 2-core CPU, where TensorFlow's stateless
+    random ops take 28-610 us under XLA depending on the algorithm.
+    """
+    import tensorflow as tf
+
+    key = _fmix32(tf.cast(counter, tf.int32) * tf.constant(-1640531535, tf.int32)
+                  + tf.constant(seed, tf.int32))
+    index = tf.reshape(tf.range(tf.reduce_prod(shape), dtype=tf.int32), shape)
+    bits = _fmix32(tf.bitwise.bitwise_xor(index * tf.constant(-1640531535, tf.int32), key))
+    return tf.cast(tf.bitwise.bitwise_and(bits, 0xFFFFFF), tf.float32) / 16777216.0
+
+
+@_REGISTER
+class CountedDropout(keras.layers.Layer):
+    """Dropout whose masks are drawn from a counter of its training calls.
+
+    Keras' `Dropout` (a `SeedGenerator` and TensorFlow's stateless random
+    ops) costs about 2.5 ms per call inside an XLA-compiled step on the
+    2-core CPU: several times the neural recommender's whole step. Here the
+    mask is `hashed_uniform` of the position, a non-trainable counter the
+    layer increments at each training call, and `seed`: a new mask each
+    step, the same masks again for the same seed and starting weights, a
+    few microseconds a step.
+
+    Args:
+        rate: fraction of the inputs dropped in training, in [0, 1).
+        seed: an integer told apart from other layers' seeds.
+        **kwargs: base `Layer` arguments.
+
+    Example:
+
+    >>> layer = CountedDropout(0.5, seed=1)
+    >>> kept = layer(np.ones((1, 1000), "float32"), training=True).numpy()
+    >>> sorted(set(kept.ravel().tolist())), 400 < int((kept > 0).sum()) < 600
+    ([0.0, 2.0], True)
+    >>> layer(np.ones((1, 3), "float32")).numpy().tolist()  # inference: unchanged
+    [[1.0, 1.0, 1.0]]
+    """
+
+    def __init__(self, rate, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"rate must be a float in [0, 1). Received: rate={rate!r}")
+        self.rate, self.seed = float(rate), int(seed)
+
+    def build(self, input_shape):
+        self.calls = self.add_weight(shape=(), dtype="int32", initializer="zeros",
+                                     trainable=False, name="calls")
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        self.calls.assign_add(1)
+        keep = hashed_uniform(ops.shape(inputs), self.calls, self.seed) >= self.rate
+        return ops.where(keep, inputs / (1.0 - self.rate), ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -17,10 +17,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from apps.recommender.layers import FactorEmbedding, GlobalBias
+from apps.recommender.layers import CountedDropout, FactorEmbedding, GlobalBias
 from dlkeras.layers import ScaledSigmoid, emb_sz_rule
 
 MODEL_KINDS = ("dot", "neural")
+# Dropout after each hidden block of the neural MLP. On MovieLens
+# (benchmarks/collab_movielens.py, neural-64) see apps/recommender/README.md.
+DEFAULT_DROPOUT = 0.2
 _FACTOR_INIT = keras.initializers.RandomNormal(stddev=0.01)
 
 
@@ -87,7 +90,7 @@ def raw_id_model(scorer: keras.Model, users, items, name: str = "recommender") -
 
 def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=(0.0, 5.5),
                       l2: float = 0.1, layers=(100, 50), mean_rating=None,
-                      side_features=None) -> keras.Model:
+                      side_features=None, dropout=None) -> keras.Model:
     """Builds a dot-product or neural collaborative-filtering model.
 
     Args:
@@ -103,6 +106,8 @@ def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=
             at it; defaults to the middle of `y_range`.
         side_features: optional `SideFeatureTables` whose embedding is added
             to the item factors.
+        dropout: dropout after each hidden block of the neural MLP; None
+            for `DEFAULT_DROPOUT` (neural) or none (dot).
 
     Returns:
         An uncompiled `keras.Model` with inputs `user_id`, `item_id`.
@@ -117,13 +122,13 @@ def build_recommender(users, items, *, kind: str = "dot", n_factors=50, y_range=
         raise ValueError(f"kind must be one of {MODEL_KINDS}. Received: kind={kind!r}")
     scorer = build_scorer(len(users) + 1, len(items) + 1, kind=kind, n_factors=n_factors,
                           y_range=y_range, l2=l2, layers=layers, mean_rating=mean_rating,
-                          side_features=side_features)
+                          side_features=side_features, dropout=dropout)
     return raw_id_model(scorer, users, items, name=f"{kind}_recommender")
 
 
 def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
                  y_range=(0.0, 5.5), l2: float = 0.1, layers=(100, 50), mean_rating=None,
-                 side_features=None) -> keras.Model:
+                 side_features=None, dropout=None) -> keras.Model:
     """The trainable part of a recommender: (user index, item index) -> rating.
 
     Index 0 is the unseen id. Trained on indices (so the step has no hash
@@ -137,6 +142,7 @@ def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
     [0.5]
     """
     low, high = _check_y_range(y_range)
+    dropout = _check_dropout(kind, dropout)
     user_index = keras.Input(shape=(), dtype="int32", name="user_index")
     item_index = keras.Input(shape=(), dtype="int32", name="item_index")
     user_width, item_width = _widths(kind, n_factors, n_users, n_items)
@@ -149,7 +155,7 @@ def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
     if kind == "dot":
         interaction = ops.sum(user_vec * item_vec, axis=-1)
     else:
-        interaction = _mlp(user_vec, item_vec, layers) * _both_known(user_index, item_index)
+        interaction = _mlp(user_vec, item_vec, layers, dropout) * _both_known(user_index, item_index)
     score = interaction + _bias(n_users, "user_bias", l2, user_index)
     score = score + _bias(n_items, "item_bias", l2, item_index)
     middle = (low + high) / 2 if mean_rating is None else float(mean_rating)
@@ -182,13 +188,25 @@ def _widths(kind, n_factors, n_users, n_items):
     return int(n_factors), int(n_factors)
 
 
-def _mlp(user_vec, item_vec, layers):
+def _check_dropout(kind, dropout):
+    if dropout is None:
+        return DEFAULT_DROPOUT if kind == "neural" else 0.0
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a float in [0, 1). Received: dropout={dropout!r}")
+    if kind == "dot" and dropout:
+        raise ValueError(f"The dot model has no MLP to apply dropout to. Received: dropout={dropout!r}")
+    return float(dropout)
+
+
+def _mlp(user_vec, item_vec, layers, dropout):
     hidden = ops.concatenate([user_vec, item_vec], axis=-1)
     for position, units in enumerate(layers):
         hidden = keras.layers.Dense(units, activation="relu", name=f"mlp_dense_{position}")(hidden)
         # PyTorch-style running statistics (momentum 0.1 there = 0.9 here): with
         # few steps per fit, Keras' default 0.99 leaves them far behind the weights.
         hidden = keras.layers.BatchNormalization(momentum=0.9, name=f"mlp_bn_{position}")(hidden)
+        if dropout:
+            hidden = CountedDropout(dropout, seed=position, name=f"mlp_dropout_{position}")(hidden)
     return ops.squeeze(keras.layers.Dense(1, name="mlp_out")(hidden), axis=-1)
 
 

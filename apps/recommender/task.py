@@ -80,7 +80,7 @@ class RecommenderTask(Task):
     def from_ratings(cls, train, *, kind="dot", n_factors=50, weight_decay=0.1,
                      weight_decay_mode="l2", y_range=None, layers=(100, 50),
                      side_features=False, batch_size=None, name="recommender",
-                     steps_per_execution=64, jit_compile=None):
+                     steps_per_execution=64, jit_compile=None, dropout=None):
         """Builds and compiles a recommender for the ids of the training table `train`.
 
         Args:
@@ -98,6 +98,8 @@ class RecommenderTask(Task):
             steps_per_execution: train steps per compiled call.
             jit_compile: XLA; `None` picks by kind (measured: it pays for the
                 neural model's dense layers, not for the dot model).
+            dropout: dropout after each hidden block of the neural MLP (None:
+                `models.DEFAULT_DROPOUT` for neural; the dot model has none).
         """
         if weight_decay_mode not in WEIGHT_DECAY_MODES:
             raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES}. "
@@ -114,7 +116,7 @@ class RecommenderTask(Task):
         scorer = build_scorer(
             len(users) + 1, len(items) + 1, kind=kind, n_factors=n_factors, layers=layers,
             y_range=y_range, l2=weight_decay if weight_decay_mode == "l2" else 0.0,
-            mean_rating=float(train["rating"].mean()),
+            mean_rating=float(train["rating"].mean()), dropout=dropout,
             side_features=item_side_tables(train, items) if side_features else None)
         metadata = {"name": name, "kind": kind, "users": _plain_ids(users),
                     "items": _plain_ids(items), "y_range": list(y_range),

@@ -48,6 +48,7 @@ from dlkeras.keras_internals import (
     variable_key,
 )
 from dlkeras.optimizers.restoring import RestorableBuild, is_stand_in
+from dlkeras.step_evaluation import StepEvaluation
 
 
 def momentum_argument(name, value, allow_one):
@@ -157,9 +158,19 @@ class ScheduledHyperparameters(RestorableBuild):
         source = getattr(self, "_schedule_step_source", None)
         return step_counter(self) if source is None else source()
 
-    def attach_schedule_step(self, source):
-        """Evaluates this optimizer's schedules on `source()` instead of its own counter."""
+    def attach_schedule_step(self, source, evaluation=None):
+        """Evaluates this optimizer's schedules on `source()` instead of its own counter.
+
+        `evaluation()`, if given, returns the parent's `StepEvaluation` of the
+        step being applied (or None), so groups share what they have in common.
+        """
         self._schedule_step_source = source
+        self._schedule_evaluation_source = evaluation
+
+    def _step_evaluation(self):
+        source = getattr(self, "_schedule_evaluation_source", None)
+        shared = None if source is None else source()
+        return StepEvaluation(self.schedule_step) if shared is None else shared
 
     def _get_current_learning_rate(self):
         if self._step_learning_rate is not None:
@@ -197,11 +208,12 @@ class ScheduledHyperparameters(RestorableBuild):
         # Schedules are evaluated once per step. Keras reads `learning_rate`
         # again for every variable's weight decay, and update_step reads the
         # momentum for every variable: both get these tensors.
+        evaluation = self._step_evaluation()
         if self._momentum_schedule is not None:
-            self._step_momentum = ops.cast(self.current_momentum(), "float32")
+            self._step_momentum = ops.cast(evaluation.value(self._momentum_schedule), "float32")
         schedule = learning_rate_object(self)
         if isinstance(schedule, LearningRateSchedule):
-            self._step_learning_rate = schedule(self.schedule_step)
+            self._step_learning_rate = evaluation.value(schedule)
         try:
             return super().apply(grads, trainable_variables)
         finally:

@@ -1,0 +1,74 @@
+"""Schedules of one step are evaluated once: groups share the one-cycle shape and momentum."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dlkeras
+from dlkeras.schedules import FlatCosSchedule, OneCycleMomentum, OneCycleSchedule
+from dlkeras.step_evaluation import StepEvaluation
+
+
+def _np_one_cycle(lr_max, total, step, div=25.0, div_final=1e5, pct=0.25):
+    pos = min(max(step / total, 0.0), 1.0)
+    if pos < pct:
+        start, end, local = lr_max / div, lr_max, pos / pct
+    else:
+        start, end, local = lr_max, lr_max / div_final, (pos - pct) / (1 - pct)
+    return end + (start - end) / 2 * (1 + np.cos(np.pi * local))
+
+
+@pytest.mark.parametrize("step", [0, 7, 25, 60, 100, 130])
+def test_groups_share_one_shape_and_keep_their_own_peak(step):
+    evaluation = StepEvaluation(tf.constant(step, tf.int64))
+    rates = [1e-4, 1e-3, 1e-2]
+    values = [float(evaluation.value(OneCycleSchedule(r, 100))) for r in rates]
+    np.testing.assert_allclose(values, [_np_one_cycle(r, 100, step) for r in rates], rtol=1e-5)
+    size = len(evaluation)
+    for _ in range(3):
+        evaluation.value(OneCycleMomentum(100))
+    assert len(evaluation) == size + 1  # three equal momentum schedules: one entry
+
+
+def test_other_schedules_are_called_on_the_raw_step_once():
+    calls = []
+
+    class Counting(keras.optimizers.schedules.ExponentialDecay):
+        def __call__(self, step):
+            calls.append(step)
+            return super().__call__(step)
+
+    schedule = Counting(1.0, 10, 0.5)
+    evaluation = StepEvaluation(20)
+    assert float(evaluation.value(schedule)) == pytest.approx(0.25)
+    assert float(evaluation.value(schedule)) == pytest.approx(0.25)
+    assert calls == [20]
+
+
+def test_flat_cos_shape_is_scaled_per_peak():
+    evaluation = StepEvaluation(90)
+    low, high = FlatCosSchedule(1e-3, 100), FlatCosSchedule(1e-2, 100)
+    assert float(evaluation.value(high)) == pytest.approx(10 * float(evaluation.value(low)), rel=1e-6)
+    assert float(evaluation.value(high)) == pytest.approx(float(high(90)), rel=1e-6)
+
+
+def _cos_ops_in_train_step(n_groups):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    x = inputs
+    for index in range(n_groups):
+        x = keras.layers.Dense(4, name=f"d{index}")(x)
+    model = keras.Model(inputs, x)
+    names = [f"d{index}" for index in range(n_groups)]
+    groups = dlkeras.LayerGroups.split(model, names[1:], names=names)
+    model.compile(optimizer=dlkeras.discriminative_optimizer(groups, dlkeras.ScheduledAdam()),
+                  loss="mse")
+    x_data, y_data = np.ones((8, 4), "float32"), np.zeros((8, 4), "float32")
+    model.fit(x_data, y_data, epochs=1, verbose=0, callbacks=[dlkeras.OneCycle((1e-4, 1e-3))])
+    graph = tf.function(model.train_step).get_concrete_function(
+        (tf.TensorSpec((8, 4)), tf.TensorSpec((8, 4)))).graph
+    return sum(op.type == "Cos" for op in graph.get_operations())
+
+
+def test_cost_of_the_schedules_does_not_grow_with_the_groups():
+    assert _cos_ops_in_train_step(1) == _cos_ops_in_train_step(3) <= 2
