@@ -23,6 +23,9 @@ Example:
 >>> task.predict(np.zeros((2, 40, 40, 3), "uint8")).shape
 (2, 2)
 """
+
+__all__ = ["ImageTask"]
+
 import numpy as np
 import tensorflow as tf
 

@@ -11,22 +11,5 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "TabularTask": "apps.tabular.task",
-    "ColumnRoles": "apps.tabular.roles",
-    "infer_roles": "apps.tabular.roles",
-    "load_gss_wages": "apps.tabular.gss",
-    "GSS_CAT_NAMES": "apps.tabular.gss",
-    "GSS_CONT_NAMES": "apps.tabular.gss",
-    "GSS_TARGET": "apps.tabular.gss",
-    "Categorify": "apps.tabular.layers",
-    "FillMissing": "apps.tabular.layers",
-    "PackedEmbeddings": "apps.tabular.layers",
-    "build_network": "apps.tabular.network",
-    "fit_preprocessing": "apps.tabular.preprocessor",
-    "build_preprocessor": "apps.tabular.preprocessor",
-    "embedding_table": "apps.tabular.interpret",
-    "nearest_categories": "apps.tabular.interpret",
-    "permutation_importance": "apps.tabular.interpret",
-    "plot_embedding_projection": "apps.tabular.interpret",
-})
+__getattr__, __dir__ = lazy_exports(__name__, [
+    "task", "roles", "gss", "layers", "network", "preprocessor", "interpret"])

@@ -33,6 +33,8 @@ Example:
 """
 from __future__ import annotations
 
+__all__ = ["TabularTask"]
+
 import inspect
 
 import keras

@@ -26,6 +26,9 @@ Example:
 >>> task.predict(["good film"]).shape
 (1, 2)
 """
+
+__all__ = ["TextClassifierTask"]
+
 import keras
 import tensorflow as tf
 

@@ -16,6 +16,9 @@ Traceback (most recent call last):
 ...
 FileNotFoundError: ... holds no pretrained encoder (encoder.json): run `python -m apps.text pretrain`, or pass a folder written by `LanguageModelTask.save_encoder`.
 """
+
+__all__ = ["PretrainedEncoder", "load_encoder", "save_encoder", "default_encoder_dir"]
+
 import dataclasses
 import json
 import os

@@ -16,6 +16,9 @@ Example:
 >>> sorted(task.evaluate(["a b c a b c a b"] * 2))
 ['accuracy', 'loss', 'perplexity']
 """
+
+__all__ = ["LanguageModelTask"]
+
 import keras
 import numpy as np
 import tensorflow as tf
