@@ -129,13 +129,6 @@ class ImageTask(Task):
 
     # --- Declarations ---------------------------------------------------------
 
-    def default_optimizer(self):
-        from dlkeras.discriminative import discriminative_optimizer
-        from dlkeras.optimizers import ScheduledAdamW
-
-        return discriminative_optimizer(self.layer_groups, ScheduledAdamW(
-            self.default_lr_max, weight_decay=self.metadata.get("weight_decay", self.weight_decay)))
-
     def loss_and_metrics(self):
         return loss_and_metrics(self.target_type)
 
