@@ -20,7 +20,7 @@ def lazy_exports(package, modules):
     own `__all__` is served by the returned `__getattr__`.
 
     Args:
-        package: the package's `__name__`.
+        package: the package's name (`__package__` in its `__init__`).
         modules: the modules whose `__all__` the package exports: relative to
             the package (`"task"`) or absolute when dotted (`"dlkeras.data"`).
 
@@ -48,7 +48,7 @@ def lazy_exports(package, modules):
     def __getattr__(name):
         if name == "__all__":
             return sorted(owners())
-        if name not in owners():
+        if name.startswith("__") or name not in owners():  # dunders: what import machinery asks
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(importlib.import_module(owners()[name]), name)
 

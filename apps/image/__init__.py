@@ -13,5 +13,5 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__ = lazy_exports(__name__, [
+__getattr__, __dir__ = lazy_exports(__package__, [
     "task", "data", "datasets", "heads", "model", "gradcam", "tta"])

@@ -15,4 +15,4 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__ = lazy_exports(__name__, ["sources", "training"])
+__getattr__, __dir__ = lazy_exports(__package__, ["sources", "training"])

@@ -14,6 +14,6 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__ = lazy_exports(__name__, [
+__getattr__, __dir__ = lazy_exports(__package__, [
     "lm_task", "classifier_task", "tokenizer", "encoder_files", "pretrain", "recipe",
     "datasets", "interpret", "report"])
