@@ -1,6 +1,7 @@
 """`python -m apps.image`: the image app on the shared command line (`apps.cli`).
 
-No TensorFlow import here: the modules that need it load when a command runs.
+Its flags and help texts are declared in `cli.toml`; this module says what the commands
+do. No TensorFlow import here: the modules that need it load when a command runs.
 """
 import json
 import pathlib

@@ -8,7 +8,8 @@
     demo       Rotten Tomatoes snippets end to end
     fetch      download the bundled corpora into the cache
 
-No TensorFlow import here: the modules that need it load when a command runs.
+Its flags and help texts are declared in `cli.toml`; this module says what the commands
+do. No TensorFlow import here: the modules that need it load when a command runs.
 """
 import pathlib
 import sys
