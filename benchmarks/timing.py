@@ -1,8 +1,9 @@
-"""Shared pieces of the benchmarks: an epoch timer and a fresh process per run.
+"""Shared pieces of the benchmarks: an epoch timer, a fresh process per run, shared flags.
 
 Every run of a benchmark goes to its own process (`run_in_subprocess`), so
 graph tracing, first-call costs and peak memory are counted every time.
 """
+import argparse
 import json
 import os
 import resource
@@ -46,3 +47,43 @@ def run_in_subprocess(script, arguments, timeout=3600):
     if done.returncode:
         raise RuntimeError(f"{os.path.basename(script)} {arguments} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def seeded_parser(description):
+    """An `ArgumentParser` with the flags the seeded benchmarks share: `--seeds` and `--json`.
+
+    Args:
+        description: the help text (the module docstring, shown as written).
+    """
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", help="also write the raw results to this file")
+    return parser
+
+
+def write_results(path, results):
+    """Writes `results` as JSON to `path`, if one is given (values JSON cannot hold: null).
+
+    Benchmarks call it after every run, so a stopped one keeps what it measured.
+    """
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1, default=lambda value: None)
+
+
+def markdown_table(header, rows):
+    """A Markdown table of `rows` (lists of cells, formatted or not) under the `header` names.
+
+    Example:
+
+    >>> print(markdown_table(["seed", "acc"], [[0, "0.81"], ["median", ""]]))
+    | seed | acc |
+    |---|---|
+    | 0 | 0.81 |
+    | median |  |
+    """
+    def row(cells):
+        return "| " + " | ".join(map(str, cells)) + " |"
+
+    return "\n".join([row(header), "|" + "---|" * len(header), *map(row, rows)])
