@@ -12,9 +12,7 @@ Run: `python benchmarks/overhead.py` (prints a table; takes a few minutes).
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,7 +23,7 @@ import numpy as np  # noqa: E402
 import dlkeras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import epoch_timer  # noqa: E402
+from timing import call_in_subprocess, epoch_timer  # noqa: E402
 
 
 def mlp():
@@ -71,12 +69,8 @@ def steady_epoch_times(kind, machinery, steps_per_execution, epochs, batch_size,
 
 def measure_in_fresh_process(kind, machinery, spe, epochs, batch_size, n):
     """Runs one configuration in its own Python process (no state left by earlier runs)."""
-    code = ("import json, benchmarks.overhead as b; print('RESULT', json.dumps("
-            f"b.steady_epoch_times({kind!r}, {machinery}, {spe}, {epochs}, {batch_size}, {n})))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    line = [item for item in out.stdout.splitlines() if item.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return call_in_subprocess("benchmarks.overhead", "steady_epoch_times", kind, machinery, spe,
+                              epochs, batch_size, n)
 
 
 def main():

@@ -38,6 +38,22 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def call_in_subprocess(module, function, *args):
+    """`module.function(*args)` run in a fresh Python (nothing left by earlier runs); its JSON result.
+
+    Args:
+        module: a module importable from the repository root (`"benchmarks.overhead"`).
+        function: the name of a function of it returning something JSON-able.
+        *args: its arguments (their `repr` is Python that rebuilds them).
+    """
+    code = (f"import json, {module} as m; "
+            f"print('RESULT', json.dumps(m.{function}(*{args!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    line = [item for item in done.stdout.splitlines() if item.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
 def run_in_subprocess(script, arguments, timeout=3600):
     """Runs `script --child ARGUMENTS` in a fresh Python; returns the JSON it printed last."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
