@@ -98,11 +98,11 @@ class App:
 
     def add_data_arguments(self, parser):
         """Adds the flags that say where the training data is (train, lr-find, demo)."""
-        add_declared_flags(parser, self.flags.get("data", ()))
+        add_declared_flags(parser, self.flags.get("data", ()), default_group="data")
 
     def add_model_arguments(self, parser):
         """Adds flags that shape the model (train, lr-find, demo)."""
-        add_declared_flags(parser, self.flags.get("model", ()))
+        add_declared_flags(parser, self.flags.get("model", ()), default_group="model")
 
     def add_predict_arguments(self, parser):
         """Adds the flags that say what to predict."""

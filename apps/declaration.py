@@ -8,8 +8,9 @@ help epilog per command) and one array of tables per kind of flag: `[[data]]`
 or a positional's name) and `argparse` keywords as they are, except:
 
 - `type`: a name from `TYPES` (`"positive_int"`, `"float"`, ...);
-- `group`: the title of the argument group the flag is shown under (none:
-  the command's own options);
+- `group`: the title of the argument group the flag is shown under
+  (default: `"data"` for data flags, `"model"` for model flags, none for the
+  others: the command's own options);
 - `one_of`: the name of a mutually exclusive group (within `group`), and
   `one_of_required = true` on one member when one of them must be given.
 
@@ -68,23 +69,26 @@ def read_declaration(path):
     return declaration.get("app", {}), {kind: declaration.get(kind, []) for kind in KINDS}
 
 
-def add_declared_flags(parser, flags):
+def add_declared_flags(parser, flags, default_group=None):
     """Adds the declared `flags` (flag tables, in order) to an argparse `parser`.
 
-    `parser` may be anything with argparse's `add_argument`,
-    `add_argument_group` and `add_mutually_exclusive_group` (the pseudolabel
-    app records the flags through such a stand-in).
+    Args:
+        parser: anything with argparse's `add_argument`, `add_argument_group`
+            and `add_mutually_exclusive_group` (the pseudolabel app records
+            the flags through such a stand-in).
+        flags: the flag tables.
+        default_group: the group title of flags that name none.
     """
     groups, one_ofs = {None: parser}, {}
     for flag in flags:
-        title, one_of = flag.get("group"), flag.get("one_of")
+        title, one_of = flag.get("group", default_group), flag.get("one_of")
         if title not in groups:
             groups[title] = parser.add_argument_group(title)
         target = groups[title]
         if one_of is not None:
             if (title, one_of) not in one_ofs:
-                required = any(f.get("one_of_required") for f in flags
-                               if f.get("one_of") == one_of and f.get("group") == title)
+                required = any(f.get("one_of_required") for f in flags if f.get("one_of") == one_of
+                               and f.get("group", default_group) == title)
                 one_ofs[title, one_of] = target.add_mutually_exclusive_group(required=required)
             target = one_ofs[title, one_of]
         names = [flag["flag"]] if isinstance(flag["flag"], str) else flag["flag"]

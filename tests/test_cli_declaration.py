@@ -33,6 +33,14 @@ def test_flags_become_argparse_arguments_with_their_types_groups_and_one_ofs():
     assert argparse_keywords({"flag": "-k", "type": "positive_int"})["type"] is positive_int
 
 
+def test_flags_without_a_group_go_under_the_default_one():
+    parser = argparse.ArgumentParser()
+    add_declared_flags(parser, [{"flag": "--a"}, {"flag": "--b", "group": "other"}],
+                       default_group="data")
+    titles = {g.title: [a.dest for a in g._group_actions] for g in parser._action_groups}
+    assert titles["data"] == ["a"] and titles["other"] == ["b"]
+
+
 def test_unknown_types_keys_and_tables_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown type 'posint'"):
         argparse_keywords({"flag": "--size", "type": "posint"})
