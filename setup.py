@@ -8,6 +8,7 @@ setup(
     "unfreezing for plain Keras 3 on TensorFlow.",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["dlkeras", "dlkeras.*", "apps", "apps.*"]),
+    package_data={"apps": ["*/cli.toml"]},  # each app's command line, as data
     install_requires=[
         "tensorflow==2.21.0",
         "keras>=3.15,<3.16",

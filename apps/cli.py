@@ -29,6 +29,8 @@ import pathlib
 import sys
 import tempfile
 
+from apps.declaration import add_declared_flags, fraction, positive_float, positive_int, read_declaration
+
 APPS = {
     "image": "apps.image.cli",
     "tabular": "apps.tabular.cli",
@@ -57,29 +59,16 @@ def did_you_mean(name, choices):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def fraction(text):
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
-    return value
-
-
 class App:
     """What an app declares for the shared command line (one subclass per app).
+
+    An app declares its attributes and flags as data in a `cli.toml`
+    (`apps.declaration`), passed as `declaration`; its subclass writes only
+    what runs (loading data, building the task, predicting). Without a
+    declaration, the class attributes and the `add_*_arguments` methods say it.
+
+    Args:
+        declaration: path of the app's `cli.toml`, or None.
 
     Attributes:
         name: the app's name (`python -m apps.<name>`, `dlkeras <name>`).
@@ -98,17 +87,30 @@ class App:
     has_demo = False
     demo_runs_train = False
 
+    def __init__(self, declaration=None):
+        self.flags = {}
+        if declaration is not None:
+            attributes, self.flags = read_declaration(declaration)
+            for key, value in attributes.items():
+                if not hasattr(App, key) or callable(getattr(App, key)):
+                    raise ValueError(f"{declaration}: [app] has an unknown key {key!r}.")
+                setattr(self, key, value)
+
     def add_data_arguments(self, parser):
         """Adds the flags that say where the training data is (train, lr-find, demo)."""
+        add_declared_flags(parser, self.flags.get("data", ()), default_group="data")
 
     def add_model_arguments(self, parser):
         """Adds flags that shape the model (train, lr-find, demo)."""
+        add_declared_flags(parser, self.flags.get("model", ()), default_group="model")
 
     def add_predict_arguments(self, parser):
         """Adds the flags that say what to predict."""
+        add_declared_flags(parser, self.flags.get("predict", ()))
 
     def add_demo_arguments(self, parser):
         """Adds the demo's own flags and sets its defaults (`parser.set_defaults`)."""
+        add_declared_flags(parser, self.flags.get("demo", ()))
 
     def add_commands(self, commands):
         """Adds app-only commands (parsers must `set_defaults(handler=...)`)."""

@@ -25,7 +25,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import epoch_timer, peak_rss_mib, run_in_subprocess  # noqa: E402
+from timing import epoch_timer, markdown_table, peak_rss_mib, run_in_subprocess, seeded_parser, write_results  # noqa: E402
 
 CONFIGS = {
     "dot-64": dict(kind="dot", batch_size=64, lr_max=5e-3, n_factors=50),
@@ -82,9 +82,7 @@ def _in_subprocess(name, seed, steps_per_execution, jit_compile) -> dict:
 
 
 def summarise(results: list[dict]) -> str:
-    lines = ["| config | XLA | seeds | fit s (median) | s/epoch | steps/s | lr_find s | lr sugg. "
-             "| peak RSS MiB | valid RMSE median (min-max) | fastai fit s / RMSE |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for name in dict.fromkeys(r["config"] for r in results):
         runs = [r for r in results if r["config"] == name]
         med = lambda key, runs=runs: statistics.median(r[key] for r in runs)  # noqa: E731
@@ -92,20 +90,21 @@ def summarise(results: list[dict]) -> str:
         epoch = statistics.median(t for r in runs for t in r["epoch_s"])
         sugg = statistics.median(r["lr_suggestion"] or float("nan") for r in runs)
         fastai = FASTAI.get(name)
-        lines.append(
-            f"| {name} | {'on' if runs[0]['jit_compile'] else 'off'} | {len(runs)} | {med('fit_s'):.2f} | {epoch:.2f} | {med('steps_per_s'):.0f} "
-            f"| {med('lr_find_s'):.2f} | {sugg:.2g} | {med('peak_rss_mib'):.0f} "
-            f"| {statistics.median(rmses):.4f} ({min(rmses):.4f}-{max(rmses):.4f}) "
-            f"| {f'{fastai[0]} / {fastai[1]}' if fastai else '-'} |")
-    return "\n".join(lines)
+        rows.append([name, "on" if runs[0]["jit_compile"] else "off", len(runs),
+                     f"{med('fit_s'):.2f}", f"{epoch:.2f}", f"{med('steps_per_s'):.0f}",
+                     f"{med('lr_find_s'):.2f}", f"{sugg:.2g}", f"{med('peak_rss_mib'):.0f}",
+                     f"{statistics.median(rmses):.4f} ({min(rmses):.4f}-{max(rmses):.4f})",
+                     f"{fastai[0]} / {fastai[1]}" if fastai else "-"])
+    return markdown_table(["config", "XLA", "seeds", "fit s (median)", "s/epoch", "steps/s",
+                           "lr_find s", "lr sugg.", "peak RSS MiB", "valid RMSE median (min-max)",
+                           "fastai fit s / RMSE"], rows)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = seeded_parser(__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=["dot-64", "dot-1024", "neural-64",
                                                       "neural-1024", "dot-64-decoupled",
                                                       "dot-64-side"])
-    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--steps-per-execution", type=int, default=64)
     parser.add_argument("--jit", dest="jit", action="store_true", default=None,
                         help="force XLA on (default: create_recommender's choice per kind)")
@@ -114,7 +113,6 @@ def main(argv=None):
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true",
                         help="dot-64, seed 0, over steps_per_execution x jit_compile")
-    parser.add_argument("--json", help="also write all runs to this file")
     parser.add_argument("--table", nargs="*", help="print the table of these --json files")
     args = parser.parse_args(argv)
     if args.table:
@@ -135,9 +133,7 @@ def main(argv=None):
         print(f"{name} seed={seed} spe={spe} jit={row['jit_compile']}: fit {row['fit_s']:.2f}s "
               f"epochs {[round(t, 2) for t in row['epoch_s']]} lr_find {row['lr_find_s']:.2f}s "
               f"rmse {row['valid_rmse']:.4f} rss {row['peak_rss_mib']:.0f}MiB", flush=True)
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    write_results(args.json, results)
     if not args.profile:
         print(summarise(results))
 

@@ -66,8 +66,6 @@ reached 0.9540 (-0.42 %, 1.7x below the best).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -222,14 +220,13 @@ def table(results):
 
 def main(argv=None):
     from benchmarks.lr_tasks import TASKS
+    from benchmarks.timing import seeded_parser, write_results
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = seeded_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--lite0-seeds", type=int, nargs="+", default=[0],
                         help="seeds of the (slow) fine-tuning task")
     parser.add_argument("--curves", help="save each sweep's (lrs, raw losses) here as .npz")
-    parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args(argv)
     start, results = time.perf_counter(), []
     for name in args.tasks:
@@ -239,9 +236,7 @@ def main(argv=None):
     print(f"\n{len(results)} tasks in {(time.perf_counter() - start) / 60:.1f} min, "
           f"load average {os.getloadavg()[0]:.1f}\n")
     print(table(results))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=1, default=lambda o: None)
+    write_results(args.json, results)
 
 
 if __name__ == "__main__":

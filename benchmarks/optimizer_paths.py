@@ -16,9 +16,7 @@ Run (under the shared lock): `python benchmarks/optimizer_paths.py`.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 
@@ -30,20 +28,11 @@ import tensorflow as tf  # noqa: E402
 
 import dlkeras  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import call_in_subprocess, epoch_timer  # noqa: E402
+
 CONFIGS = ("fused", "generic", "keras")
 CARDINALITIES = (9, 16, 7, 40, 5, 12)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.wall, self.cpu = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._cpu_start = time.perf_counter(), time.process_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.wall.append(time.perf_counter() - self._start)
-        self.cpu.append(time.process_time() - self._cpu_start)
 
 
 def tabular_like():
@@ -83,7 +72,7 @@ def data(kind, n):
 def epoch_times(kind, config, epochs, batch_size, steps):
     keras.utils.set_random_seed(0)
     model, loss = (tabular_like if kind == "tabular" else tiny_cnn)()
-    timer = EpochTimer()
+    timer = epoch_timer()
     callbacks = [timer]
     if config == "keras":
         optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
@@ -93,7 +82,7 @@ def epoch_times(kind, config, epochs, batch_size, steps):
     model.compile(optimizer=optimizer, loss=loss)
     x, y = data(kind, steps * batch_size)
     model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
-    return {"wall": timer.wall, "cpu": timer.cpu}
+    return {"wall": timer.times, "cpu": timer.cpu_times}
 
 
 def optimizer_step_times(kind, config, steps, repeats=5):
@@ -122,13 +111,7 @@ def optimizer_step_times(kind, config, steps, repeats=5):
 
 
 def in_fresh_process(*args, function="epoch_times"):
-    code = ("import json, benchmarks.optimizer_paths as b; "
-            f"print('RESULT', json.dumps(b.{function}(*{args!r})))")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=root)
-    line = [item for item in out.stdout.splitlines() if item.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return call_in_subprocess("benchmarks.optimizer_paths", function, *args)
 
 
 def main():

@@ -69,7 +69,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import run_in_subprocess  # noqa: E402
+from timing import run_in_subprocess, seeded_parser, write_results  # noqa: E402
 
 SETTINGS = {
     "fmnist-10": dict(kind="image", labelled_fraction=0.10, epochs=10, batch_size=64,
@@ -320,13 +320,10 @@ def rounds_table(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = seeded_parser(__doc__)
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", default="{}",
                         help="JSON overrides of the settings' knobs, e.g. '{\"soft\": true}'")
-    parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--from-json", nargs="+", metavar="FILE",
                         help="print the tables of earlier runs' --json files (no training)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -350,9 +347,7 @@ def main(argv=None):
                                        ["--settings", name, "--seeds", seed, "--set", args.set])
             results.append(result)
             print(rounds_table([result]), flush=True)
-            if args.json:
-                with open(args.json, "w", encoding="utf-8") as handle:
-                    json.dump(results, handle, indent=1)
+            write_results(args.json, results)
     print(summary(results))
 
 

@@ -15,20 +15,20 @@ and its outcome:
 
 Run: `flock /tmp/dlkeras-heavy.lock python benchmarks/serving_memory.py`
 (to compare with an older checkout, copy this file into its `benchmarks/`
-and run it there).
+and `tests/hostile_images.py` into its `tests/`, and run it there).
 """
 import argparse
-import io
 import json
 import os
 import pathlib
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from hostile_images import gif_of_frames, png_of_zeros  # noqa: E402
+
 SERVE = r"""
 import json, resource, sys, time
 import numpy as np, tensorflow as tf
@@ -54,34 +54,6 @@ except tf.errors.InvalidArgumentError as error:
 print(json.dumps({"grown_mib": round(peak_mib() - before, 1),
                   "seconds": round(time.perf_counter() - start, 2), "outcome": outcome}))
 """
-
-
-def png_of_zeros(width, height):
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (1 + 3 * width)
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
-            + chunk(b"IEND", b""))
-
-
-def gif_of_frames(frames, side=2000):
-    import numpy as np
-    from PIL import Image
-
-    images = []
-    for index in range(frames):
-        pixels = np.zeros((side, side, 3), np.uint8)
-        pixels[0, 0] = 255 * (index % 2)
-        images.append(Image.fromarray(pixels))
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10)
-    return buffer.getvalue()
 
 
 def export_models(folder):

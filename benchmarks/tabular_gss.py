@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import epoch_timer, peak_rss_mib, run_in_subprocess  # noqa: E402
+from timing import epoch_timer, markdown_table, peak_rss_mib, run_in_subprocess, seeded_parser, write_results  # noqa: E402
 
 FASTAI = {"fit_s": 1.35, "epoch_s": 0.27, "steps_per_s": 123, "val_acc": 0.782,
           "lr_find_s": 0.94, "peak_rss_mb": 720}
@@ -68,35 +68,30 @@ def run_seed(seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
 
 def table(results: list[dict]) -> str:
     """Markdown table: one row per seed, the median, and fastai's numbers."""
-    lines = ["| seed | LR find s | suggestion | fit s (CPU s) | epoch 1 s | epochs 2-5 s median "
-             "(CPU s) | train steps/s | val acc | peak RSS MB | load avg |", "|" + "---|" * 10]
-    for r in results:
-        lines.append(f"| {r['seed']} | {r['lr_find_s']:.2f} | {r['suggestion']:.1e} | "
-                     f"{r['fit_s']:.2f} ({r['fit_cpu_s']:.2f}) | {r['epoch_s'][0]:.2f} | "
-                     f"{r['steady_epoch_s']:.3f} ({r['steady_epoch_cpu_s']:.3f}) | "
-                     f"{r['steps_per_s']:.0f} | {r['val_acc']:.4f} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['load_average_1min']:.1f} |")
+    rows = [[r["seed"], f"{r['lr_find_s']:.2f}", f"{r['suggestion']:.1e}",
+             f"{r['fit_s']:.2f} ({r['fit_cpu_s']:.2f})", f"{r['epoch_s'][0]:.2f}",
+             f"{r['steady_epoch_s']:.3f} ({r['steady_epoch_cpu_s']:.3f})",
+             f"{r['steps_per_s']:.0f}", f"{r['val_acc']:.4f}", f"{r['peak_rss_mb']:.0f}",
+             f"{r['load_average_1min']:.1f}"] for r in results]
     med = {k: statistics.median(r[k] for r in results)
            for k in ("lr_find_s", "fit_s", "steady_epoch_s", "steps_per_s", "val_acc", "peak_rss_mb")}
     first = statistics.median(r["epoch_s"][0] for r in results)
-    lines.append(f"| median | {med['lr_find_s']:.2f} | | {med['fit_s']:.2f} | {first:.2f} | "
-                 f"{med['steady_epoch_s']:.3f} | {med['steps_per_s']:.0f} | {med['val_acc']:.4f} "
-                 f"| {med['peak_rss_mb']:.0f} | |")
+    rows.append(["median", f"{med['lr_find_s']:.2f}", "", f"{med['fit_s']:.2f}", f"{first:.2f}",
+                 f"{med['steady_epoch_s']:.3f}", f"{med['steps_per_s']:.0f}",
+                 f"{med['val_acc']:.4f}", f"{med['peak_rss_mb']:.0f}", ""])
     f = FASTAI
-    lines.append(f"| fastai 2.8.12 (given) | {f['lr_find_s']:.2f} | 1e-03 | {f['fit_s']:.2f} | | "
-                 f"{f['epoch_s']:.3f} | {f['steps_per_s']} | {f['val_acc']:.3f} | "
-                 f"{f['peak_rss_mb']} | |")
-    return "\n".join(lines)
+    rows.append(["fastai 2.8.12 (given)", f"{f['lr_find_s']:.2f}", "1e-03", f"{f['fit_s']:.2f}", "",
+                 f"{f['epoch_s']:.3f}", f["steps_per_s"], f"{f['val_acc']:.3f}", f["peak_rss_mb"], ""])
+    return markdown_table(["seed", "LR find s", "suggestion", "fit s (CPU s)", "epoch 1 s",
+                           "epochs 2-5 s median (CPU s)", "train steps/s", "val acc",
+                           "peak RSS MB", "load avg"], rows)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser = seeded_parser(__doc__)
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(run_seed(args.seeds[0], args.steps_per_execution, args.jit_compile)))
@@ -109,9 +104,7 @@ def main(argv=None) -> None:
         print(f"seed {seed}: " + json.dumps({k: v for k, v in results[-1].items()
                                               if k != "epoch_s"}), flush=True)
     print(table(results))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
+    write_results(args.json, results)
 
 
 if __name__ == "__main__":

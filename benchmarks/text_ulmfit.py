@@ -169,12 +169,11 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    from benchmarks.timing import seeded_parser, write_results
+
+    parser = seeded_parser(__doc__)
     parser.add_argument("--only", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--recipe", default="{}", help="JSON overrides of RECIPE")
-    parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--child", choices=MODELS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     recipe = {**RECIPE, **json.loads(args.recipe)}
@@ -191,9 +190,7 @@ def main(argv=None) -> None:
             results.append(child(model, seed, recipe))
             print(f"{model} seed {seed}: {json.dumps(results[-1])} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
-            if args.json:
-                with open(args.json, "w", encoding="utf-8") as handle:
-                    json.dump(results, handle, indent=1)
+            write_results(args.json, results)
     print(table(results))
 
 

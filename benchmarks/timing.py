@@ -1,8 +1,9 @@
-"""Shared pieces of the benchmarks: an epoch timer and a fresh process per run.
+"""Shared pieces of the benchmarks: an epoch timer, a fresh process per run, shared flags.
 
 Every run of a benchmark goes to its own process (`run_in_subprocess`), so
 graph tracing, first-call costs and peak memory are counted every time.
 """
+import argparse
 import json
 import os
 import resource
@@ -37,6 +38,22 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def call_in_subprocess(module, function, *args):
+    """`module.function(*args)` run in a fresh Python (nothing left by earlier runs); its JSON result.
+
+    Args:
+        module: a module importable from the repository root (`"benchmarks.overhead"`).
+        function: the name of a function of it returning something JSON-able.
+        *args: its arguments (their `repr` is Python that rebuilds them).
+    """
+    code = (f"import json, {module} as m; "
+            f"print('RESULT', json.dumps(m.{function}(*{args!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    line = [item for item in done.stdout.splitlines() if item.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
 def run_in_subprocess(script, arguments, timeout=3600):
     """Runs `script --child ARGUMENTS` in a fresh Python; returns the JSON it printed last."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -46,3 +63,43 @@ def run_in_subprocess(script, arguments, timeout=3600):
     if done.returncode:
         raise RuntimeError(f"{os.path.basename(script)} {arguments} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def seeded_parser(description):
+    """An `ArgumentParser` with the flags the seeded benchmarks share: `--seeds` and `--json`.
+
+    Args:
+        description: the help text (the module docstring, shown as written).
+    """
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--json", help="also write the raw results to this file")
+    return parser
+
+
+def write_results(path, results):
+    """Writes `results` as JSON to `path`, if one is given (values JSON cannot hold: null).
+
+    Benchmarks call it after every run, so a stopped one keeps what it measured.
+    """
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1, default=lambda value: None)
+
+
+def markdown_table(header, rows):
+    """A Markdown table of `rows` (lists of cells, formatted or not) under the `header` names.
+
+    Example:
+
+    >>> print(markdown_table(["seed", "acc"], [[0, "0.81"], ["median", ""]]))
+    | seed | acc |
+    |---|---|
+    | 0 | 0.81 |
+    | median |  |
+    """
+    def row(cells):
+        return "| " + " | ".join(map(str, cells)) + " |"
+
+    return "\n".join([row(header), "|" + "---|" * len(header), *map(row, rows)])

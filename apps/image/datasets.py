@@ -4,6 +4,9 @@ Both loaders return `(images, labels, class_names)` with `images` a uint8
 array of shape `(N, 28, 28)` and `labels` an int32 array of class indices,
 ready for `apps.image.data.from_arrays`.
 """
+
+__all__ = ["load_fashion_mnist", "load_mnist_5k"]
+
 import gzip
 import os
 import pathlib

@@ -4,6 +4,9 @@ For a class score `y`, each channel `k` of the last conv feature map
 `A` is weighted by the spatial mean of `dy/dA_k`; the heat map is
 `ReLU(sum_k w_k A_k)`, scaled to [0, 1] and resized to the image.
 """
+
+__all__ = ["grad_cam"]
+
 import keras
 import numpy as np
 import tensorflow as tf

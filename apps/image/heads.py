@@ -1,4 +1,7 @@
 """The fastai-style classification/regression head and its pooling layer."""
+
+__all__ = ["build_head"]
+
 import keras
 
 

@@ -6,6 +6,9 @@ Dropout -> Dense. The model takes float32 RGB pixels in 0..255 at any size the
 backbone accepts (variable by default), which is what makes progressive
 resizing a matter of feeding bigger images to the same weights.
 """
+
+__all__ = ["build_image_model"]
+
 import keras
 
 from apps.image.heads import build_head

@@ -23,6 +23,9 @@ Example:
 >>> task.predict(np.zeros((2, 40, 40, 3), "uint8")).shape
 (2, 2)
 """
+
+__all__ = ["ImageTask"]
+
 import numpy as np
 import tensorflow as tf
 
@@ -125,13 +128,6 @@ class ImageTask(Task):
         return self.network.get_layer("head")
 
     # --- Declarations ---------------------------------------------------------
-
-    def default_optimizer(self):
-        from dlkeras.discriminative import discriminative_optimizer
-        from dlkeras.optimizers import ScheduledAdamW
-
-        return discriminative_optimizer(self.layer_groups, ScheduledAdamW(
-            self.default_lr_max, weight_decay=self.metadata.get("weight_decay", self.weight_decay)))
 
     def loss_and_metrics(self):
         return loss_and_metrics(self.target_type)

@@ -1,4 +1,7 @@
 """Test-time augmentation: average a model's predictions over flips and zooms."""
+
+__all__ = ["tta_predict"]
+
 import numpy as np
 import tensorflow as tf
 

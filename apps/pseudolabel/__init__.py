@@ -15,8 +15,4 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "PseudoLabelTrainer": "dlkeras.pseudo_labels",
-    "ADAPTERS": "apps.pseudolabel.sources",
-    "train_with_pseudo_labels": "apps.pseudolabel.training",
-})
+__getattr__, __dir__ = lazy_exports(__package__, ["sources", "training"])

@@ -17,6 +17,8 @@ Example:
 (3, 7, True)
 """
 
+__all__ = ["ADAPTERS"]
+
 import dataclasses
 import pathlib
 

@@ -16,6 +16,9 @@ Example:
 >>> numbers["labelled_only_accuracy"], numbers["pseudo_labelled_accuracy"], numbers["pseudo_labels"]
 (0.8, 0.85, 40)
 """
+
+__all__ = ["PseudoLabelTrainer", "train_with_pseudo_labels"]
+
 import json
 import pathlib
 

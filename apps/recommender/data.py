@@ -7,6 +7,8 @@ than deep inside TensorFlow.
 """
 from __future__ import annotations
 
+__all__ = ["load_movielens", "load_ratings", "ratings_from_dataframe"]
+
 import pathlib
 
 import numpy as np

@@ -6,6 +6,8 @@ titles when a `titles` mapping is given). Figures are returned, never shown.
 """
 from __future__ import annotations
 
+__all__ = ["item_biases", "nearest_items", "plot_item_pca"]
+
 import numpy as np
 import pandas as pd
 

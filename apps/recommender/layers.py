@@ -8,6 +8,8 @@ item contributes nothing and the prediction falls back to the bias path.
 """
 from __future__ import annotations
 
+__all__ = ["FactorEmbedding", "GlobalBias", "CountedDropout", "ItemSideFeatures"]
+
 import keras
 import numpy as np
 from keras import ops

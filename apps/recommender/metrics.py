@@ -10,6 +10,8 @@ ratings at or above a threshold), with binary relevance:
 """
 from __future__ import annotations
 
+__all__ = ["mae", "rmse", "ranking_metrics"]
+
 import numpy as np
 import pandas as pd
 

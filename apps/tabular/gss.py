@@ -7,6 +7,8 @@ are kept for the model to fill.
 """
 from __future__ import annotations
 
+__all__ = ["load_gss_wages", "GSS_CAT_NAMES", "GSS_CONT_NAMES", "GSS_TARGET"]
+
 import pandas as pd
 
 GSS_CAT_NAMES = ["occrecode", "wrkstat", "gender", "educcat", "maritalcat", "year"]

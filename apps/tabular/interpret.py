@@ -11,6 +11,8 @@ The examples below use `task`, a `TabularTask` trained on `frame` (columns
 """
 from __future__ import annotations
 
+__all__ = ["embedding_table", "nearest_categories", "permutation_importance", "plot_embedding_projection"]
+
 import numpy as np
 import pandas as pd
 

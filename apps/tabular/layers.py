@@ -8,6 +8,8 @@ an is-missing indicator for the columns that had gaps in training.
 """
 from __future__ import annotations
 
+__all__ = ["Categorify", "FillMissing", "PackedEmbeddings"]
+
 import keras
 import tensorflow as tf
 

@@ -8,6 +8,8 @@ features through BatchNorm, and the concatenation through
 """
 from __future__ import annotations
 
+__all__ = ["build_network"]
+
 import keras
 
 from apps.tabular.layers import PackedEmbeddings

@@ -8,6 +8,8 @@ that maps a dict of raw 1-D columns to
 """
 from __future__ import annotations
 
+__all__ = ["fit_preprocessing", "build_preprocessor"]
+
 import keras
 import numpy as np
 import pandas as pd

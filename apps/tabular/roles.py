@@ -12,6 +12,8 @@ arguments the caller used (`--cat` on the command line, `cat_names` in Python).
 """
 from __future__ import annotations
 
+__all__ = ["ColumnRoles", "infer_roles"]
+
 import dataclasses
 import difflib
 import keyword

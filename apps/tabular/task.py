@@ -33,6 +33,8 @@ Example:
 """
 from __future__ import annotations
 
+__all__ = ["TabularTask"]
+
 import inspect
 
 import keras
@@ -54,7 +56,7 @@ from apps.tabular.roles import ColumnRoles, infer_roles
 from apps.tabular.shards import shard_batches
 from dlkeras.data import default_batch_size, index_batched_dataset, training_batches
 from dlkeras.shards import ShardedTable
-from dlkeras.tasks import Task
+from dlkeras.tasks import FASTAI_ADAM, Task
 
 _LOSSES = {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
            "regression": "mean_squared_error"}
@@ -74,6 +76,7 @@ class TabularTask(Task):
     """
 
     default_lr_max = 1e-2  # fastai's tabular default, measured on gss_wages (benchmarks/)
+    adam_options = FASTAI_ADAM
 
     def __init__(self, network, layer_groups=None, metadata=None):
         super().__init__(network, layer_groups, metadata)
@@ -122,13 +125,6 @@ class TabularTask(Task):
         return result
 
     # --- Declarations ---------------------------------------------------------
-
-    def default_optimizer(self):
-        # fastai's Adam constants, which the one-cycle recipe was tuned with.
-        from dlkeras.optimizers import ScheduledAdamW
-
-        return ScheduledAdamW(self.default_lr_max, beta_2=0.99, epsilon=1e-5,
-                              weight_decay=self.metadata.get("weight_decay", self.weight_decay))
 
     def loss_and_metrics(self):
         metrics = ([keras.metrics.RootMeanSquaredError(name="rmse")]

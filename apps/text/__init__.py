@@ -14,23 +14,6 @@ Example:
 """
 from apps import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "LanguageModelTask": "apps.text.lm_task",
-    "TextClassifierTask": "apps.text.classifier_task",
-    "TextTokenizer": "apps.text.tokenizer",
-    "learn_vocabulary": "apps.text.tokenizer",
-    "PretrainedEncoder": "apps.text.encoder_files",
-    "load_encoder": "apps.text.encoder_files",
-    "save_encoder": "apps.text.encoder_files",
-    "default_encoder_dir": "apps.text.encoder_files",
-    "pretrain_general_lm": "apps.text.pretrain",
-    "fine_tune_language_model": "apps.text.recipe",
-    "build_classifier_task": "apps.text.recipe",
-    "load_rotten_tomatoes": "apps.text.datasets",
-    "rotten_tomatoes_split": "apps.text.datasets",
-    "top_losses": "apps.text.interpret",
-    "token_importance": "apps.text.interpret",
-    "write_importance": "apps.text.interpret",
-    "confusion_matrix": "apps.text.interpret",
-    "write_reports": "apps.text.report",
-})
+__getattr__, __dir__ = lazy_exports(__package__, [
+    "lm_task", "classifier_task", "tokenizer", "encoder_files", "pretrain", "recipe",
+    "datasets", "interpret", "report"])

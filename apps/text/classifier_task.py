@@ -26,21 +26,19 @@ Example:
 >>> task.predict(["good film"]).shape
 (1, 2)
 """
+
+__all__ = ["TextClassifierTask"]
+
 import keras
 import tensorflow as tf
 
 from apps.text.batching import ClassifierBatches, pad
 from apps.text.data import labelled_examples, texts_of
-from apps.text.lm_task import GROUP_FACTOR, TEXT_MOMS
-from apps.text.network import (
-    build_classifier,
-    classifier_layer_groups,
-    encoder_config,
-    set_encoder_weights,
-)
+from apps.text.lm_task import GROUP_FACTOR, TEXT_MOMS, encoder_start, text_metadata
+from apps.text.network import build_classifier, classifier_layer_groups, set_encoder_weights
 from apps.text.tokenizer import TextTokenizer
 from dlkeras.freezing import freeze_to, unfreeze
-from dlkeras.tasks import Task
+from dlkeras.tasks import FASTAI_ADAM, Task
 
 # Serving and training see a text's first CHARS_PER_TOKEN * max_tokens characters (a
 # memory bound: see TextTokenizer's max_chars); 64 per token keeps every token of real text.
@@ -58,6 +56,7 @@ class TextClassifierTask(Task):
     """
 
     default_lr_max = 2e-2
+    adam_options = FASTAI_ADAM
 
     def __init__(self, network, layer_groups=None, metadata=None):
         super().__init__(network, layer_groups or classifier_layer_groups(network), metadata)
@@ -94,36 +93,21 @@ class TextClassifierTask(Task):
         """
         if not classes or len(set(map(str, classes))) != len(classes):
             raise ValueError(f"`classes` must be distinct class names. Received: classes={classes!r}")
-        if encoder is not None:
-            vocabulary, config = encoder.vocabulary, encoder.config
-        elif vocabulary is None:
-            raise ValueError("Give a `vocabulary` (learn_vocabulary) or a pretrained `encoder`.")
-        else:
-            config = encoder_config(len(vocabulary), embedding_dim, hidden_units, layers,
-                                    matmul_dtype)
+        vocabulary, config = encoder_start(vocabulary, encoder, embedding_dim, hidden_units,
+                                           layers, matmul_dtype)
         network = build_classifier(config, len(classes), multi_label=multi_label,
                                    drop_mult=drop_mult)
         if encoder is not None:
             set_encoder_weights(network, encoder.weights)
-        metadata = {"name": name, "vocabulary": list(vocabulary), "encoder": config,
-                    "classes": [str(c) for c in classes], "multi_label": bool(multi_label),
-                    "max_tokens": int(max_tokens), "drop_mult": float(drop_mult),
-                    "pretrained": encoder is not None, "batch_size": int(batch_size),
-                    "weight_decay": float(weight_decay), "text_column": text_column,
-                    "label_column": label_column}
+        metadata = text_metadata(name, vocabulary, config, encoder, batch_size, drop_mult,
+                                 weight_decay, text_column, classes=[str(c) for c in classes],
+                                 multi_label=bool(multi_label), max_tokens=int(max_tokens),
+                                 label_column=label_column)
         task = cls(network, metadata=metadata)
         task.compile(steps_per_execution=steps_per_execution)
         return task
 
     # --- Declarations ---------------------------------------------------------
-
-    def default_optimizer(self):
-        from dlkeras.discriminative import discriminative_optimizer
-        from dlkeras.optimizers import ScheduledAdamW
-
-        base = ScheduledAdamW(self.default_lr_max, beta_2=0.99, epsilon=1e-5,
-                              weight_decay=self.metadata.get("weight_decay", self.weight_decay))
-        return discriminative_optimizer(self.layer_groups, base)
 
     def loss_and_metrics(self):
         if self.multi_label:
@@ -204,11 +188,8 @@ class TextClassifierTask(Task):
         Returns:
             A list of `History` objects, one per stage.
         """
-        lr_max = self.default_lr_max if lr_max is None else float(lr_max)
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
-        kwargs.setdefault("moms", TEXT_MOMS)
-        common = dict(validation_data=validation_data, **kwargs)
+        lr_max = float(self.recipe_lr_max(epochs, lr_max))
+        common = {"moms": TEXT_MOMS, "validation_data": validation_data, **kwargs}
         if not self.metadata.get("pretrained"):
             unfreeze(self.network, self.layer_groups)
             return [self.fit_one_cycle(data, epochs=epochs, lr_max=lr_max, **common)]

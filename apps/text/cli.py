@@ -8,80 +8,16 @@
     demo       Rotten Tomatoes snippets end to end
     fetch      download the bundled corpora into the cache
 
-No TensorFlow import here: the modules that need it load when a command runs.
+Its flags and help texts are declared in `cli.toml`; this module says what the commands
+do. No TensorFlow import here: the modules that need it load when a command runs.
 """
+import pathlib
 import sys
 
 from apps.cli import App, UsageError, fraction, positive_float, positive_int
 
 
 class TextApp(App):
-    name = "text"
-    description = ("ULMFiT in Keras: a general AWD-LSTM language model, fine-tuned on your "
-                   "texts, then a classifier trained with gradual unfreezing; the SavedModel "
-                   "takes raw strings.")
-    default_epochs = 5
-    has_demo = True
-    examples = {
-        "train": "  python -m apps.text pretrain            # once, ~25 minutes on 2 cores\n"
-                 "  python -m apps.text train --csv reviews.csv --text review --label sentiment \\\n"
-                 "      --run-dir runs/reviews",
-        "predict": "  python -m apps.text predict --run-dir runs/reviews --text 'A joy.' \\\n"
-                   "      --explain explain.html",
-        "export": "  python -m apps.text export --run-dir runs/reviews --name reviews",
-        "lr-find": "  python -m apps.text lr-find --csv reviews.csv --text review --label sentiment",
-    }
-
-    # --- Flags ----------------------------------------------------------------
-
-    def add_data_arguments(self, parser):
-        data = parser.add_argument_group("data")
-        source = data.add_mutually_exclusive_group(required=True)
-        source.add_argument("--csv", help="CSV with a text and a label column")
-        source.add_argument("--folder", help="one sub-folder of .txt files per class")
-        data.add_argument("--text", default="text", help="text column of --csv (default: text)")
-        data.add_argument("--label", default="label", help="label column of --csv (default: label)")
-        data.add_argument("--label-delimiter", default=None,
-                          help="split labels on this string: multi-label classification")
-        data.add_argument("--unlabelled", nargs="*", default=[],
-                          help="more .txt files (or folders) for the language-model stage")
-
-    def add_model_arguments(self, parser):
-        model = parser.add_argument_group("ULMFiT")
-        start = model.add_mutually_exclusive_group()
-        start.add_argument("--encoder", default=None,
-                           help="pretrained encoder folder (default: the cached general LM of "
-                                "`pretrain`)")
-        start.add_argument("--from-scratch", action="store_true",
-                           help="no pretrained encoder (the benchmark's baselines)")
-        model.add_argument("--lm-epochs", type=int, default=4,
-                           help="language-model fine-tuning epochs on the training texts; 0 "
-                                "skips the stage (default: %(default)s)")
-        model.add_argument("--lm-lr-max", type=positive_float, default=2e-2,
-                           help="peak rate of the LM's first (decoder-only) epoch; the rest run "
-                                "at a tenth, spread by 2.6 per group (default: %(default)s)")
-        model.add_argument("--drop-mult", type=positive_float, default=0.5,
-                           help="scales the classifier's AWD-LSTM dropouts (default: %(default)s)")
-        model.add_argument("--max-tokens", type=positive_int, default=512,
-                           help="longest text in tokens; longer texts keep their start")
-        scratch = parser.add_argument_group("architecture (with --from-scratch)")
-        scratch.add_argument("--vocab-size", type=positive_int, default=12000,
-                             help="WordPiece vocabulary cap (default: %(default)s)")
-        scratch.add_argument("--embedding-dim", type=positive_int, default=256)
-        scratch.add_argument("--hidden-units", type=positive_int, default=512)
-        scratch.add_argument("--layers", type=positive_int, default=3)
-
-    def add_predict_arguments(self, parser):
-        source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--text", dest="texts", action="append",
-                            help="a text to classify (repeatable)")
-        source.add_argument("--csv", help="CSV of texts to classify")
-        parser.add_argument("--text-column", default=None,
-                            help="text column of --csv (default: the training run's)")
-        parser.add_argument("--out", help="output CSV (default: standard output)")
-        parser.add_argument("--explain", default=None, metavar="HTML",
-                            help="also write per-word importance of each text to this HTML page")
-
     def add_commands(self, commands):
         pretrain = commands.add_parser(
             "pretrain", help="pretrain the general language model on the bundled corpora",
@@ -264,4 +200,4 @@ def run_fetch(app, args):
     return 0
 
 
-APP = TextApp()
+APP = TextApp(pathlib.Path(__file__).with_name("cli.toml"))

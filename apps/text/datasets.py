@@ -19,6 +19,8 @@ Example:
 """
 from __future__ import annotations
 
+__all__ = ["load_rotten_tomatoes", "rotten_tomatoes_split"]
+
 import io
 import os
 import pathlib

@@ -16,14 +16,17 @@ Traceback (most recent call last):
 ...
 FileNotFoundError: ... holds no pretrained encoder (encoder.json): run `python -m apps.text pretrain`, or pass a folder written by `LanguageModelTask.save_encoder`.
 """
+
+__all__ = ["PretrainedEncoder", "load_encoder", "save_encoder", "default_encoder_dir"]
+
 import dataclasses
-import json
 import os
 import pathlib
 
 import numpy as np
 
 from apps.text.datasets import text_cache_dir
+from dlkeras.folders import read_folder_description, write_described_folder
 
 FORMAT = 1
 DESCRIPTION_FILE, WEIGHTS_FILE = "encoder.json", "encoder.weights.npz"
@@ -56,33 +59,27 @@ def default_encoder_dir():
 
 def save_encoder(encoder, folder):
     """Writes `encoder` (a `PretrainedEncoder`) into `folder`; returns the folder."""
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     arrays = dict(encoder.weights)
     if encoder.output_bias is not None:
         arrays[OUTPUT_BIAS_KEY] = np.asarray(encoder.output_bias)
     description = {"format": FORMAT, "config": encoder.config, "notes": encoder.notes,
                    "vocabulary": list(encoder.vocabulary)}
-    partial = folder / (WEIGHTS_FILE + ".partial.npz")
-    np.savez(partial, **{key.replace("/", "|"): value for key, value in arrays.items()})
-    os.replace(partial, folder / WEIGHTS_FILE)
-    (folder / DESCRIPTION_FILE).write_text(json.dumps(description))
-    return folder
+
+    def write_weights(folder):
+        partial = folder / (WEIGHTS_FILE + ".partial.npz")
+        np.savez(partial, **{key.replace("/", "|"): value for key, value in arrays.items()})
+        os.replace(partial, folder / WEIGHTS_FILE)
+
+    return write_described_folder(folder, DESCRIPTION_FILE, description, write_weights)
 
 
 def load_encoder(folder):
     """The `PretrainedEncoder` saved in `folder` (see `save_encoder`)."""
     folder = pathlib.Path(folder)
-    path = folder / DESCRIPTION_FILE
-    if not path.is_file() or not (folder / WEIGHTS_FILE).is_file():
-        raise FileNotFoundError(
-            f"{str(folder)!r} holds no pretrained encoder ({DESCRIPTION_FILE}): run "
-            "`python -m apps.text pretrain`, or pass a folder written by "
-            "`LanguageModelTask.save_encoder`.")
-    description = json.loads(path.read_text())
-    if description.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} has encoder format {description.get('format')!r}; "
-                         f"this dlkeras reads format {FORMAT}.")
+    description = read_folder_description(
+        folder, DESCRIPTION_FILE, WEIGHTS_FILE, kind="encoder", version=FORMAT,
+        missing=f"holds no pretrained encoder ({DESCRIPTION_FILE}): run `python -m apps.text "
+                "pretrain`, or pass a folder written by `LanguageModelTask.save_encoder`.")
     with np.load(folder / WEIGHTS_FILE) as archive:
         arrays = {key.replace("|", "/"): archive[key] for key in archive.files}
     bias = arrays.pop(OUTPUT_BIAS_KEY, None)

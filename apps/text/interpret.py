@@ -19,6 +19,9 @@ Example:
 >>> print(importance_html([(["good", "film"], [0.5, -0.1], "pos", 0.9)])[:15])
 <!DOCTYPE html>
 """
+
+__all__ = ["top_losses", "token_importance", "write_importance", "confusion_matrix"]
+
 import html
 import pathlib
 

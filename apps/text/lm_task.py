@@ -16,6 +16,9 @@ Example:
 >>> sorted(task.evaluate(["a b c a b c a b"] * 2))
 ['accuracy', 'loss', 'perplexity']
 """
+
+__all__ = ["LanguageModelTask"]
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -33,11 +36,31 @@ from apps.text.network import (
 from apps.text.streams import TokenStreams
 from apps.text.tokenizer import TextTokenizer
 from dlkeras.freezing import freeze, unfreeze
-from dlkeras.tasks import Task
+from dlkeras.tasks import FASTAI_ADAM, Task
 
 TEXT_MOMS = (0.8, 0.7, 0.8)
 GROUP_FACTOR = 2.6  # ULMFiT: each layer group learns 2.6 times slower than the next
 _NO_TRUNCATION = 2**31 - 1
+
+
+def encoder_start(vocabulary, encoder, embedding_dim, hidden_units, layers, matmul_dtype):
+    """`(vocabulary, encoder config)` a text task starts from: the pretrained `encoder`'s, or
+    a new architecture (`encoder_config`) for `vocabulary` when `encoder` is None."""
+    if encoder is not None:
+        return encoder.vocabulary, encoder.config
+    if vocabulary is None:
+        raise ValueError("Give a `vocabulary` (learn_vocabulary) or a pretrained `encoder`.")
+    return vocabulary, encoder_config(len(vocabulary), embedding_dim, hidden_units, layers,
+                                      matmul_dtype)
+
+
+def text_metadata(name, vocabulary, config, encoder, batch_size, drop_mult, weight_decay,
+                  text_column, **more):
+    """The metadata both text tasks keep (see their docstrings), plus `more`."""
+    return {"name": name, "vocabulary": list(vocabulary), "encoder": config,
+            "pretrained": encoder is not None, "batch_size": int(batch_size),
+            "drop_mult": float(drop_mult), "weight_decay": float(weight_decay),
+            "text_column": text_column, **more}
 
 
 class LanguageModelTask(Task):
@@ -49,6 +72,7 @@ class LanguageModelTask(Task):
     """
 
     default_lr_max = 2e-3
+    adam_options = FASTAI_ADAM
 
     def __init__(self, network, layer_groups=None, metadata=None):
         super().__init__(network, layer_groups or lm_layer_groups(network), metadata)
@@ -76,36 +100,21 @@ class LanguageModelTask(Task):
             text_column: text column of DataFrames.
             steps_per_execution: `model.compile` option.
         """
-        if encoder is not None:
-            vocabulary, config = encoder.vocabulary, encoder.config
-        elif vocabulary is None:
-            raise ValueError("Give a `vocabulary` (learn_vocabulary) or a pretrained `encoder`.")
-        else:
-            config = encoder_config(len(vocabulary), embedding_dim, hidden_units, layers,
-                                    matmul_dtype)
+        vocabulary, config = encoder_start(vocabulary, encoder, embedding_dim, hidden_units,
+                                           layers, matmul_dtype)
         network = build_language_model(config, stream_rows=int(batch_size), drop_mult=drop_mult)
         if encoder is not None:
             set_encoder_weights(network, encoder.weights)
             if encoder.output_bias is not None:
                 network.get_layer("output_bias").bias.assign(encoder.output_bias)
-        metadata = {"name": name, "vocabulary": list(vocabulary), "encoder": config,
-                    "bptt": int(bptt), "drop_mult": float(drop_mult),
-                    "pretrained": encoder is not None, "batch_size": int(batch_size),
-                    "weight_decay": float(weight_decay), "text_column": text_column,
-                    "notes": dict(encoder.notes) if encoder is not None else {}}
+        metadata = text_metadata(name, vocabulary, config, encoder, batch_size, drop_mult,
+                                 weight_decay, text_column, bptt=int(bptt),
+                                 notes=dict(encoder.notes) if encoder is not None else {})
         task = cls(network, metadata=metadata)
         task.compile(steps_per_execution=steps_per_execution)
         return task
 
     # --- Declarations ---------------------------------------------------------
-
-    def default_optimizer(self):
-        from dlkeras.discriminative import discriminative_optimizer
-        from dlkeras.optimizers import ScheduledAdamW
-
-        base = ScheduledAdamW(self.default_lr_max, beta_2=0.99, epsilon=1e-5,
-                              weight_decay=self.metadata.get("weight_decay", self.weight_decay))
-        return discriminative_optimizer(self.layer_groups, base)
 
     def loss_and_metrics(self):
         return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -150,11 +159,8 @@ class LanguageModelTask(Task):
         Returns:
             A list of `History` objects, one per stage.
         """
-        lr_max = self.default_lr_max if lr_max is None else float(lr_max)
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
-        kwargs.setdefault("moms", TEXT_MOMS)
-        common = dict(validation_data=validation_data, **kwargs)
+        lr_max = float(self.recipe_lr_max(epochs, lr_max))
+        common = {"moms": TEXT_MOMS, "validation_data": validation_data, **kwargs}
         if not self.metadata.get("pretrained") or epochs == 1:
             unfreeze(self.network, self.layer_groups)
             return [self.fit_one_cycle(data, epochs=epochs, lr_max=lr_max, **common)]

@@ -16,6 +16,9 @@ Example:
 >>> [len(d) for d in plan.train], [len(d) for d in plan.valid]
 ([2, 3], [3])
 """
+
+__all__ = ["pretrain_general_lm"]
+
 import dataclasses
 import time
 

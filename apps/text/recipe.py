@@ -14,6 +14,9 @@ Example:
 >>> task.metadata["pretrained"]
 True
 """
+
+__all__ = ["fine_tune_language_model", "build_classifier_task"]
+
 import time
 
 from apps.text.classifier_task import TextClassifierTask

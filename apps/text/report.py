@@ -10,6 +10,9 @@ Example:
 >>> sorted(paths)
 ['confusion matrix', 'top losses', 'word importance']
 """
+
+__all__ = ["write_reports"]
+
 import pathlib
 
 from apps.text import interpret

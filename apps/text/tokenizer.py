@@ -24,6 +24,9 @@ Example:
 >>> tokenizer.decode([2, 3, 4, 6, 5])
 'good films !'
 """
+
+__all__ = ["TextTokenizer", "learn_vocabulary"]
+
 import collections
 
 import keras

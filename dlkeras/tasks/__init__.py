@@ -8,6 +8,6 @@ Example:
 """
 
 from dlkeras.tasks.run_folder import load_task
-from dlkeras.tasks.task import Task
+from dlkeras.tasks.task import FASTAI_ADAM, Task
 
-__all__ = ["Task", "load_task"]
+__all__ = ["FASTAI_ADAM", "Task", "load_task"]

@@ -17,8 +17,9 @@ FileNotFoundError: ... is not a run folder (no task.json): train a model first, 
 """
 
 import importlib
-import json
 import pathlib
+
+from dlkeras.folders import read_folder_description, write_described_folder
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -29,8 +30,6 @@ def save_task(task, run_dir):
     """Writes `task` into `run_dir` (created); returns the folder as a `pathlib.Path`."""
     import dlkeras
 
-    run_dir = pathlib.Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     cls = type(task)
     description = {
         "format": FORMAT_VERSION,
@@ -39,28 +38,16 @@ def save_task(task, run_dir):
         "layer_groups": task.layer_groups.to_config(task.network),
         "metadata": task.metadata,
     }
-    text = json.dumps(description, indent=1)  # fails before anything is written if not JSON-able
-    task.network.save(run_dir / MODEL_FILE)
-    (run_dir / DESCRIPTION_FILE).write_text(text)
-    return run_dir
+    return write_described_folder(run_dir, DESCRIPTION_FILE, description,
+                                  lambda folder: task.network.save(folder / MODEL_FILE))
 
 
 def read_task_description(run_dir):
     """The parsed `task.json` of a run folder, with a clear error when there is none."""
-    run_dir = pathlib.Path(run_dir)
-    path = run_dir / DESCRIPTION_FILE
-    if not path.is_file() or not (run_dir / MODEL_FILE).is_file():
-        raise FileNotFoundError(
-            f"{str(run_dir)!r} is not a run folder (no {DESCRIPTION_FILE}): train a model first, "
-            "or pass the folder that training wrote.")
-    try:
-        description = json.loads(path.read_text())
-    except ValueError as error:
-        raise ValueError(f"{str(path)!r} is not valid JSON: {error}") from None
-    if description.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} has run-folder format {description.get('format')!r}; "
-                         f"this dlkeras reads format {FORMAT_VERSION}.")
-    return description
+    return read_folder_description(
+        run_dir, DESCRIPTION_FILE, MODEL_FILE, kind="run-folder", version=FORMAT_VERSION,
+        missing=f"is not a run folder (no {DESCRIPTION_FILE}): train a model first, or pass the "
+                "folder that training wrote.")
 
 
 def task_class(description):

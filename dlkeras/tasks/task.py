@@ -41,6 +41,9 @@ import numpy as np
 
 from dlkeras.layer_groups import LayerGroup, LayerGroups
 
+# fastai's Adam constants; its one-cycle recipes for text and tables were tuned with them.
+FASTAI_ADAM = {"beta_2": 0.99, "epsilon": 1e-5}
+
 
 class Task:
     """Base class of an app: a network, its raw-input model, layer groups and metadata.
@@ -58,12 +61,16 @@ class Task:
         recipe: `"fit_one_cycle"` (default) or `"fine_tune"`: what `train` runs.
         default_lr_max: the documented peak rate used when none is given and
             the LR finder has no trustworthy suggestion.
-        weight_decay: decoupled weight decay of the default optimizer.
+        weight_decay: decoupled weight decay of the default optimizer when
+            `metadata` has no `weight_decay`.
+        adam_options: more `ScheduledAdamW` arguments of the default optimizer
+            (`FASTAI_ADAM` for recipes tuned with fastai's constants).
     """
 
     recipe = "fit_one_cycle"
     default_lr_max = 1e-3
     weight_decay = 0.01
+    adam_options = {}
 
     def __init__(self, network, layer_groups=None, metadata=None):
         import keras
@@ -118,11 +125,16 @@ class Task:
         return outputs
 
     def default_optimizer(self):
-        """A fresh optimizer: AdamW, one copy per layer group when there are several."""
+        """A fresh optimizer: AdamW, one copy per layer group when there are several.
+
+        Its weight decay is `metadata["weight_decay"]` (else `weight_decay`),
+        its other arguments `adam_options`.
+        """
         from dlkeras.discriminative import discriminative_optimizer
         from dlkeras.optimizers import ScheduledAdamW
 
-        base = ScheduledAdamW(self.default_lr_max, weight_decay=self.weight_decay)
+        base = ScheduledAdamW(self.default_lr_max, **self.adam_options,
+                              weight_decay=self.metadata.get("weight_decay", self.weight_decay))
         if len(self.layer_groups) == 1:
             return base
         return discriminative_optimizer(self.layer_groups, base)
@@ -293,15 +305,22 @@ class Task:
         Returns:
             A list of `History` objects, one per phase.
         """
-        lr_max = self.default_lr_max if lr_max is None else lr_max
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
+        lr_max = self.recipe_lr_max(epochs, lr_max)
         if self.recipe == "fine_tune":
             histories = self.fine_tune(data, epochs=epochs, lr_max=lr_max,
                                        validation_data=validation_data, **kwargs)
             return [h for h in histories if h is not None]
         return [self.fit_one_cycle(data, epochs=epochs, lr_max=lr_max,
                                    validation_data=validation_data, **kwargs)]
+
+    def recipe_lr_max(self, epochs, lr_max):
+        """The peak rate of a `train` run (`lr_max`, else `default_lr_max`), once `epochs` is checked.
+
+        For subclasses whose `train` runs a recipe of their own.
+        """
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"`epochs` must be an integer >= 1. Received: epochs={epochs!r}")
+        return self.default_lr_max if lr_max is None else lr_max
 
     def evaluate(self, data, batch_size=None):
         """Loss and metrics on labelled data, as a dict of floats."""
