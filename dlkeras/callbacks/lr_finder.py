@@ -75,7 +75,7 @@ class LRFinder(keras.callbacks.Callback):
     those fractions, so that `lrs` and the suggestions are its `lr_max`.
 
     Args:
-        start_lr: first learning rate of the sweep (last group).
+        start_lr: first swept rate (the last group's rate with default `group_ratios`).
         end_lr: learning rate reached after `total_steps`.
         total_steps: length of the sweep in optimizer steps.
         beta: smoothing of `losses` (exponential moving average, as fastai).
