@@ -18,13 +18,19 @@ With no suggestion, the task trains at its app's documented fallback
 (`default_lr_max`) and the table shows that metric.
 
 Run (1 seed: 6.4 min for the four small tasks, 29 min for Lite0, on 2 shared
-CPU cores at load 6-12; hold the heavy lock):
+CPU cores at load 6-12; hold the heavy lock; `--grid-from` an earlier
+`--json` file reuses its grids and only sweeps and trains at the suggestion):
     flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/lr_suggestions.py --seeds 0
     .venv/bin/python benchmarks/lr_suggestions.py --tasks tabular diamonds --seeds 0
 
-Measured 2026-11-23 on the shared 2-core CPU machine (no GPU), 1-min load
-6-12; run beside another heavy job (not under the lock), so no timing here
-is comparable, the metrics are. Seeds 0-2 for tabular and diamonds, seed 0
+Measured 2026-11-23 on the shared 2-core AMD EPYC CPU machine (no GPU).
+Grids, and the four small tasks: 08:30-09:30 UTC, 1-min load 6-12, beside
+another heavy job (not under the lock), so no timing here is comparable,
+the metrics are. Lite0 row: the finder sweeping the unfrozen network with
+`fine_tune`'s ratios (`ImageTask.lr_find`'s default since then), 11:26-11:33
+UTC under the heavy lock, 1-min load 10.2 before / 22.1 after (other
+engineers' unlocked jobs), grid reused from the 09:00 run (`--grid-from`,
+same seed, same training code). Seeds 0-2 for tabular and diamonds, seed 0
 for the others; grid = mean final validation metric per lr_max; the
 "margin" column is the default suggestion per seed; gap and 3x are against
 the 7-rate grid's best (against the extended grid where it differs).
@@ -34,18 +40,34 @@ the 7-rate grid's best (against the extended grid where it differs).
 | tabular gss_wages (acc) | 1e-2: 0.7806 | 7.6e-2 6.3e-2 1.1e-1 | 0.7811 | +0.06 % | no (8.1x) |
 | collab dot (rmse) | 3e-3: 0.8675 | none (1) | fallback 5e-3: 0.8653 | +0.25 % | - |
 | mnist-5k cnn (acc) | 1e-1: 0.9590 (3e-1: 0.9650) | 1.9e-1 | 0.9630 | +0.42 % (-0.21 %) | yes |
-| lite0 fine-tune (acc) | 1e-1: 0.9580 | 2.5e-2 | 0.9350 | -2.40 % | no (4.0x) |
+| lite0 fine-tune (acc) | 1e-1: 0.9580 | 5.2e-2 (2) | 0.9460 | -1.25 % | yes (1.9x) |
 | diamonds log price (rmse) | 1e-1: 0.1208 | 1.1e-1 2.3e-1 9.1e-2 | 0.1210 | -0.15 % | yes |
 
 (1) "diverged before the loss fell: the loss rose from 1.1 to 8.1 by
 lr=1.1 without falling first" (100 steps of batch 256 are a third of an
 epoch; the dot model starts at the mean rating and does not learn
-within them). Goal met on mnist, diamonds and collab (by declining);
-tabular meets the metric but not the 3x: its grid is flat (1e-3..1e-1
-within 0.14 points; 1e-2 beats 3e-2 by 0.004 points, less than one of the
-7,577 validation rows, and the suggestion is within 2.7x of 3e-2); Lite0
-fails both. Diamonds on seed 0 alone failed (best 1e-2: 0.1171, margin
-0.1192, -1.75 %); seeds 1-2 put the best at 1e-1.
+within them). (2) Sweeping the frozen model (the head alone, as first
+measured) suggested 2.5e-2: 0.9350 (-2.40 %, 4.0x); a one-off hand check
+of the unfrozen sweep suggested 6.0e-2: 0.9540 (-0.42 %, 1.7x). The
+unfrozen sweep diverges at lr_max 0.52 (its lowest loss at 4.8e-2); the
+best rate, 1e-1, sits 5x below that, the margin rule suggests 10x below.
+
+Goal met on mnist, diamonds and collab (by declining). Lite0 now meets
+the 3x clause but misses the metric by 0.25 points on one seed
+(log-linear between the grid's 3e-2: .9390 and 1e-1: .9580, 5.2e-2 is
+worth about .946: the rate is too low, not unlucky). Tabular meets the
+metric but not the 3x. Its grid is flat and its best is not resolved by 3
+seeds: per-seed paired differences 1e-2 minus 3e-2 are +0.0001, -0.0008,
++0.0008 (mean +0.00004 +- 0.00046 s.e., a third of one of the 7,577
+validation rows), so which of 1e-2 and 3e-2 is "best" is a coin toss, and
+the suggestion (geometric mean 8.1e-2) is 2.7x from 3e-2; 3e-2 does beat
+1e-1 on every seed (+0.0008, +0.0007, +0.0003). No single margin fixes
+both misses: the divergence rate over the best rate is 63-110 on tabular
+(vs 1e-2; 21-37 vs 3e-2), 5 on Lite0 (unfrozen), 19 (vs 1e-1; 6 vs the
+extended best 3e-1) on mnist, 9-23 on diamonds; "within 3x" for all needs
+a margin >= 21 for tabular and <= 15 for Lite0. Diamonds on seed 0 alone
+failed (best 1e-2: 0.1171, margin 0.1192, -1.75 %); seeds 1-2 put the best
+at 1e-1.
 
 Grid means: tabular 1e-4 .6906, 3e-4 .7564, 1e-3 .7799, 3e-3 .7792, 1e-2
 .7806, 3e-2 .7806, 1e-1 .7800; collab 1.0440, 1.0142, .9079, .8675, .8749,
@@ -53,16 +75,24 @@ Grid means: tabular 1e-4 .6906, 3e-4 .7564, 1e-3 .7799, 3e-3 .7792, 1e-2
 .9650, 1 .9600; lite0 .4130, .5440, .6670, .7420, .8830, .9390, .9580, 3e-1
 .9130, 1 .8720; diamonds .2558, .2168, .1448, .1277, .1214, .1214, .1208
 (seeds 1-2 only: 3e-1 .1276, 1 1.4356). Other rules (seed 0): valley
-5.8e-4 / - / 4.8e-4 / 1.4e-3 / 4.8e-4, steep 2.3e-2 / - / 1.0e-1 / 9.1e-3 /
-2.3e-4, minimum 6.3e-2 / - / 3.0e-2 / 1.7e-2 / 5.2e-2, fastai's valley on
-our curve 2.5e-3 / 1.3e-2 / 2.1e-3 / 2.1e-3 / 8.3e-4 (tabular / collab /
-mnist / lite0 / diamonds).
+5.8e-4 / - / 4.8e-4 / 2.5e-3 / 4.8e-4, steep 2.3e-2 / - / 1.0e-1 / 2.3e-2 /
+2.3e-4, minimum 6.3e-2 / - / 3.0e-2 / 3.0e-2 / 5.2e-2, fastai's valley on
+our curve 2.5e-3 / 1.3e-2 / 2.1e-3 / 4.4e-3 / 8.3e-4 (tabular / collab /
+mnist / lite0 unfrozen / diamonds). The Lite0 unfrozen sweep took 135 s
+(90 steps; the frozen one: 40 s at load 6-12), its training 229 s.
 
-Lite0: the finder sweeps the frozen model (the head), while 4 of the 5
-epochs train unfrozen at lr_max / 2 (head) down to lr_max / 200. A sweep
-of the unfrozen network with those ratios (a one-off check, not in this
-script) suggested 3.0e-2 for the head, i.e. lr_max 6.0e-2, where the task
-reached 0.9540 (-0.42 %, 1.7x below the best).
+Lite0 seed 1 (accuracy only, 12:39-12:42 UTC, nice -n 10, not under the
+lock, only the suggestion and 1e-1 trained): unfrozen sweep 6.3e-2: 0.9500,
+1e-1: 0.9560 (-0.63 %). Seeds 0-1 mean: 0.9480 at the suggestion vs 0.9570
+at 1e-1 (-0.94 %); with no full seed-1 grid this is not the goal's check.
+
+Image demo (`python -m apps.image demo`, Lite0 on 3,000 MNIST-5k digits at
+64 px, 500 validation), before = 378de06 (frozen sweep) / after = this
+finder (unfrozen sweep): seed 42 after 3.98e-2: 0.978 (under the lock,
+547 s wall, load 6.9 before / 10.1 after), before 2.51e-2: 0.962; seed 7
+after 6.31e-2: 0.970, before 3.98e-2: 0.974 (these three accuracy only,
+nice -n 10, not under the lock, load 10-17). Earlier today: 0.950 at the
+suggestion 1.58e-2, 0.944 at a fixed 1e-2.
 """
 from __future__ import annotations
 
@@ -135,10 +165,24 @@ def train_at(task, seed, lr):
     return metric
 
 
-def run_task(task, seeds, curves_dir=None):
-    """Sweeps, trains at each seed's suggestion, and runs the grid (extended if needed)."""
+def earlier_grid(path, task, seeds):
+    """The grid of `task` from an earlier run's `--json` file, if it ran the same seeds."""
+    if not path:
+        return None
+    with open(path) as handle:
+        for result in json.load(handle):
+            if result["name"] == task.name and sorted(map(int, result["seeds"])) == sorted(seeds):
+                return {float(lr): metrics for lr, metrics in result["grid"].items()}
+    raise SystemExit(f"{path} has no grid of {task.name!r} with seeds {seeds}")
+
+
+def run_task(task, seeds, curves_dir=None, grid=None):
+    """Sweeps, trains at each seed's suggestion, and runs the grid (extended if needed).
+
+    With `grid` (from `earlier_grid`), the grid runs are not repeated.
+    """
     result = {"name": task.name, "metric": task.metric, "higher_is_better": task.higher_is_better,
-              "seeds": {}, "grid": {}}
+              "seeds": {}, "grid": dict(grid or {})}
     for seed in seeds:
         found = sweep(task, seed, curves_dir)
         print(f"{task.name} seed {seed}: {found}", flush=True)
@@ -148,6 +192,8 @@ def run_task(task, seeds, curves_dir=None):
             found["fallback"] = {"lr": task.fallback_lr,
                                  "metric": train_at(task, seed, task.fallback_lr)}
         result["seeds"][seed] = found
+    if grid:
+        return result
     rates = list(GRID)
     for lr in rates:
         result["grid"][lr] = [train_at(task, seed, lr) for seed in seeds]
@@ -227,11 +273,14 @@ def main(argv=None):
     parser.add_argument("--lite0-seeds", type=int, nargs="+", default=[0],
                         help="seeds of the (slow) fine-tuning task")
     parser.add_argument("--curves", help="save each sweep's (lrs, raw losses) here as .npz")
+    parser.add_argument("--grid-from", help="take the grids from this earlier --json file "
+                        "(same tasks and seeds) instead of training them again")
     args = parser.parse_args(argv)
     start, results = time.perf_counter(), []
     for name in args.tasks:
         seeds = args.lite0_seeds if name == "lite0" else args.seeds
-        results.append(run_task(TASKS[name](), seeds, args.curves))
+        task = TASKS[name]()
+        results.append(run_task(task, seeds, args.curves, earlier_grid(args.grid_from, task, seeds)))
         print(table(results[-1:]), flush=True)
     print(f"\n{len(results)} tasks in {(time.perf_counter() - start) / 60:.1f} min, "
           f"load average {os.getloadavg()[0]:.1f}\n")

@@ -152,8 +152,10 @@ def lite0_fine_tune(size=32, train_examples=2000) -> Task:
 
     The image app (`ImageTask`: head 256 units, dropout 0.25, batch 32, no
     augmentation). Reduced: 2,000 training digits at 32 px. The LR finder
-    runs on the frozen model (`ImageTask.lr_find` freezes the body, as for
-    the `fine_tune` recipe) and `fine_tune`'s `lr_max` is the rate chosen.
+    sweeps the unfrozen network with `fine_tune`'s group ratios
+    (`ImageTask.lr_find`'s default for the `fine_tune` recipe), so its
+    suggestion is `fine_tune`'s `lr_max` (`phase="frozen"` would sweep the
+    head with the body frozen, as this benchmark did first).
     """
     from apps.image import data
     from apps.image.task import ImageTask

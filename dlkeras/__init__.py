@@ -27,7 +27,7 @@ from dlkeras.lr_suggestions import (
                                     suggest_valley,
 )
 from dlkeras.optimizers import ScheduledAdam, ScheduledAdamW, ScheduledSGD
-from dlkeras.recipes import fine_tune, fit_one_cycle, lr_find
+from dlkeras.recipes import fine_tune, fine_tune_group_ratios, fit_one_cycle, lr_find
 from dlkeras.schedules import (
                                     ExponentialSweep,
                                     FlatCosSchedule,
@@ -44,7 +44,7 @@ __all__ = [
     "HyperparameterLogger", "LRFinder", "LayerGroup", "LayerGroups", "NoSuggestion", "OneCycle",
     "OneCycleMomentum", "OneCycleSchedule", "SGDRSchedule", "ScheduledAdam",
     "ScheduledAdamW", "ScheduledSGD", "TriangularSchedule", "build_optimizer_for_unfreezing",
-    "discriminative_optimizer", "even_mults", "fine_tune", "fit_one_cycle", "freeze",
+    "discriminative_optimizer", "even_mults", "fine_tune", "fine_tune_group_ratios", "fit_one_cycle", "freeze",
     "freeze_to", "lr_find", "spread_learning_rates", "suggest_margin", "suggest_minimum",
     "suggest_steep",
     "suggest_valley", "unfreeze",

@@ -28,6 +28,7 @@ from dlkeras.discriminative import DiscriminativeOptimizer
 from dlkeras.distribute import check_output_ranks, prepare_for_fit, strategy_scope
 from dlkeras.freezing import freeze, unfreeze
 from dlkeras.keras_internals import prebuild_training_state, training_state_built
+from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.phases import TrainingPhase, run_phases
 
 
@@ -70,7 +71,8 @@ def _prebuild(model, x, y, sample_weight, batch_size):
 
 
 def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
-            batch_size=None, log_dir=None, callbacks=None, verbose="auto", **fit_kwargs):
+            batch_size=None, log_dir=None, callbacks=None, group_ratios=None, verbose="auto",
+            **fit_kwargs):
     """Runs the LR range test on `model` and puts the model back as it was.
 
     Short datasets are cycled through until the sweep ends. The sweep runs
@@ -86,6 +88,9 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
         total_steps, start_lr, end_lr: the sweep (see `LRFinder`).
         log_dir: TensorBoard logdir for the plot, or None.
         callbacks: more callbacks to run during the sweep.
+        group_ratios: each layer group's rate as a multiple of the swept
+            rate (see `LRFinder`); e.g. `fine_tune_group_ratios("unfrozen",
+            n)` makes the sweep's rate `fine_tune`'s `lr_max`.
 
     Returns:
         The `LRFinder`: `suggestion` (a float, or None with
@@ -97,7 +102,8 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
         raise ValueError(f"`total_steps` must be an integer >= 1. Received: total_steps={total_steps!r}")
     for ignored in ("validation_data", "validation_split", "epochs", "steps_per_epoch"):
         fit_kwargs.pop(ignored, None)
-    finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir)
+    finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir,
+                      group_ratios=group_ratios)
     all_callbacks = [finder] + list(callbacks or [])
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
     check_output_ranks(model)
@@ -177,6 +183,35 @@ def fit_one_cycle(model, x, y=None, *, epochs, lr_max, div=25.0, div_final=1e5,
                       **fit_kwargs)[0]
 
 
+FINE_TUNE_PHASES = ("frozen", "unfrozen")
+
+
+def _fine_tune_peaks(phase, lr_max, lr_mult):
+    """`(lo, hi)` peak rates over the groups in a phase of `fine_tune` run at `lr_max`."""
+    if phase == "frozen":
+        return (lr_max / 10, lr_max)
+    half = lr_max / 2
+    return (half / lr_mult, half)
+
+
+def fine_tune_group_ratios(phase, n_groups, lr_mult=100):
+    """Each group's peak rate in a phase of `fine_tune`, as a multiple of its `lr_max`.
+
+    `"frozen"`: from 1/10 (first group) to 1 (head), geometrically (only
+    the head and normalization layers train); `"unfrozen"`: from
+    `1 / 2 / lr_mult` to 1/2. Passed to `lr_find(group_ratios=...)`, the
+    sweep's rates (and its suggestion) are `fine_tune`'s `lr_max`.
+
+    Example:
+
+    >>> [round(r, 4) for r in fine_tune_group_ratios("unfrozen", 3)]
+    [0.005, 0.05, 0.5]
+    """
+    if phase not in FINE_TUNE_PHASES:
+        raise ValueError(f"`phase` must be one of {FINE_TUNE_PHASES}. Received: phase={phase!r}")
+    return spread_learning_rates(_fine_tune_peaks(phase, 1.0, lr_mult), n_groups)
+
+
 def fine_tune(model, x, y=None, *, epochs, layer_groups, lr_max=2e-3, freeze_epochs=1,
               lr_mult=100, pct_start=0.3, div=5.0, train_bn=True, log_dir=None,
               callbacks=None, checkpoint_dir=None, checkpoint_every=None, **fit_kwargs):
@@ -214,17 +249,17 @@ def fine_tune(model, x, y=None, *, epochs, layer_groups, lr_max=2e-3, freeze_epo
         raise ValueError(
             "`epochs` must be >= 1 and `freeze_epochs` >= 0. "
             f"Received: epochs={epochs}, freeze_epochs={freeze_epochs}")
-    half = lr_max / 2
     phases = [TrainingPhase(
         "unfrozen", epochs, freeze_epochs,
-        _schedule_callbacks((half / lr_mult, half), div, 1e5, pct_start,
+        _schedule_callbacks(_fine_tune_peaks("unfrozen", lr_max, lr_mult), div, 1e5, pct_start,
                             (0.95, 0.85, 0.95)),
         setup=lambda m: unfreeze(m, layer_groups),
         description={"lr_max": lr_max, "lr_mult": lr_mult, "pct_start": pct_start})]
     if freeze_epochs:
         phases.insert(0, TrainingPhase(
             "frozen", freeze_epochs, 0,
-            _schedule_callbacks((lr_max / 10, lr_max), 25.0, 1e5, 0.99, (0.95, 0.85, 0.95)),
+            _schedule_callbacks(_fine_tune_peaks("frozen", lr_max, lr_mult), 25.0, 1e5, 0.99,
+                                (0.95, 0.85, 0.95)),
             setup=lambda m: freeze(m, layer_groups, train_bn=train_bn),
             description={"lr_max": lr_max}))
     histories = run_phases(model, phases, x, y, checkpoint_dir=checkpoint_dir,

@@ -37,6 +37,18 @@ from dlkeras.plots import log_figure, plot_lr_finder
 LEVEL_WINDOW = 5  # raw losses in the running median that tells divergence from noise
 
 
+def _checked_ratios(group_ratios):
+    """`group_ratios` as a list of floats, or None; a clear error for anything else."""
+    if group_ratios is None:
+        return None
+    values = list(group_ratios) if isinstance(group_ratios, (list, tuple)) else []
+    if not values or not all(isinstance(r, numbers.Real) and not isinstance(r, bool)
+                             and math.isfinite(r) and r > 0 for r in values):
+        raise ValueError("`group_ratios` must be a list of positive floats, one per layer group. "
+                         f"Received: group_ratios={group_ratios!r}")
+    return [float(r) for r in values]
+
+
 class LRFinder(keras.callbacks.Callback):
     """Sweeps the learning rate up exponentially, one step at a time, and records the loss.
 
@@ -56,16 +68,22 @@ class LRFinder(keras.callbacks.Callback):
 
     If every group's learning rate is a variable (a compiled float rate),
     the sweep drives those variables and reuses the model's train function:
-    no new trace. With layer groups every group's rate is swept, keeping
-    the ratios the groups had; `lrs` records the last group's rate.
+    no new trace. With layer groups every group's rate is swept: group `i`
+    runs at the swept rate times `group_ratios[i]`, by default the ratios
+    the groups had (the last group at the swept rate). A recipe whose
+    groups train at fixed fractions of its `lr_max` (`fine_tune`) passes
+    those fractions, so that `lrs` and the suggestions are its `lr_max`.
 
     Args:
-        start_lr: first learning rate of the sweep (last group).
+        start_lr: first swept rate (the last group's rate with default `group_ratios`).
         end_lr: learning rate reached after `total_steps`.
         total_steps: length of the sweep in optimizer steps.
         beta: smoothing of `losses` (exponential moving average, as fastai).
         stop_factor: divergence threshold, relative to the best running median.
         log_dir: if set, the plot goes to TensorBoard there as an image.
+        group_ratios: one positive multiplier of the swept rate per layer
+            group (optimizer of a `DiscriminativeOptimizer`), earliest
+            first; None keeps the ratios of the groups' current rates.
 
     Attributes:
         lrs, raw_losses: the sweep, one point per step; `losses`: EMA-smoothed.
@@ -77,7 +95,7 @@ class LRFinder(keras.callbacks.Callback):
     """
 
     def __init__(self, start_lr=1e-7, end_lr=10.0, total_steps=100, beta=0.98,
-                 stop_factor=4.0, log_dir=None):
+                 stop_factor=4.0, log_dir=None, group_ratios=None):
         super().__init__()
         for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
             if isinstance(value, bool) or not (isinstance(value, numbers.Real)
@@ -93,6 +111,7 @@ class LRFinder(keras.callbacks.Callback):
         if not stop_factor > 1.0:
             raise ValueError(f"`stop_factor` must be > 1. Received: stop_factor={stop_factor!r}")
         self.start_lr, self.end_lr, self.total_steps = float(start_lr), float(end_lr), total_steps
+        self.group_ratios = _checked_ratios(group_ratios)
         self.beta, self.stop_factor = beta, stop_factor
         self.log_dir = log_dir
         self._active = False
@@ -108,6 +127,11 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         self._clear()
+        groups = len(sub_optimizers(model.optimizer))
+        if self.group_ratios is not None and len(self.group_ratios) != groups:
+            raise ValueError(
+                f"`group_ratios` has {len(self.group_ratios)} entries but the optimizer has "
+                f"{groups} layer group(s). Received: group_ratios={self.group_ratios}")
         build_optimizer_for_unfreezing(model)
         self._weights = WeightsSnapshot(model)
         self._optimizer_state = OptimizerSnapshot(model.optimizer)
@@ -127,23 +151,30 @@ class LRFinder(keras.callbacks.Callback):
         self._ema, self._best_level = 0.0, math.inf
 
     def _take_over_learning_rates(self, optimizers):
-        """(variable, ratio to the last group) per group; True if a new trace is needed.
+        """(variable, multiplier of the swept rate) per group; True if a new trace is needed.
 
         A group whose rate is already a variable keeps it (the traced step
-        reads it); any other gets a fresh variable in place of its schedule.
+        reads it). One that follows a schedule is driven through the
+        optimizer's own (then unused) `learning_rate` variable, which dlkeras
+        optimizers always keep, so the optimizer's variable list does not
+        change; only a plain Keras optimizer built with a schedule, which has
+        none, gets a fresh variable.
         """
         rates = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in optimizers]
         top = rates[-1] if rates[-1] > 0 else 1.0
+        ratios = self.group_ratios or [rate / top if rate > 0 else 1.0 for rate in rates]
         taken, retrace = [], False
-        for optimizer, rate in zip(optimizers, rates):
+        for optimizer, rate, ratio in zip(optimizers, rates, ratios):
             variable = learning_rate_object(optimizer)
             if not isinstance(variable, keras.Variable):
-                with strategy_scope(self.model):
-                    variable = keras.Variable(rate, dtype="float32", trainable=False,
-                                              name="lr_finder_rate")
+                variable = next((v for v in optimizer.variables if v.name == "learning_rate"), None)
+                if variable is None:
+                    with strategy_scope(self.model):
+                        variable = keras.Variable(rate, dtype="float32", trainable=False,
+                                                  name="lr_finder_rate")
                 set_learning_rate_object(optimizer, variable)
                 retrace = True
-            taken.append((variable, rate / top if rate > 0 else 1.0))
+            taken.append((variable, ratio))
         return taken, retrace
 
     def restore(self):

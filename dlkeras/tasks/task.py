@@ -37,6 +37,8 @@ Example:
 ['loss']
 """
 
+import contextlib
+
 import numpy as np
 
 from dlkeras.layer_groups import LayerGroup, LayerGroups
@@ -240,26 +242,73 @@ class Task:
 
     # --- Training verbs -----------------------------------------------------
 
-    def lr_find(self, data, *, batch_size=None, seed=None, **kwargs):
+    def lr_find(self, data, *, batch_size=None, seed=None, phase=None, lr_mult=100, **kwargs):
         """The LR range test on the training data; the network is put back afterwards.
 
-        With the `fine_tune` recipe the body is frozen first: the sweep then
-        measures the phase that trains at the suggested rate. Keyword
-        arguments go to `dlkeras.lr_find` (`start_lr`, `end_lr`, `log_dir`...).
+        The sweep measures the phase of the task's recipe that trains at the
+        rate: its rates (`finder.lrs`) and `finder.suggestion` are the
+        `lr_max` to give `train`. With the `fine_tune` recipe, `phase`
+        picks which of its phases is swept (default `"unfrozen"`, where all
+        but `freeze_epochs` of the epochs train): `"unfrozen"` sweeps the
+        whole network with each group at `fine_tune`'s fraction of `lr_max`
+        (`lr_max / 2 / lr_mult` for the first group up to `lr_max / 2` for
+        the head); `"frozen"` sweeps the head with the body frozen. Weights,
+        optimizer state and which layers are trainable are put back.
+
+        Args:
+            data: the app's training data (or a `tf.data.Dataset`).
+            batch_size, seed: as for `fit_one_cycle`.
+            phase: `None` (the recipe's default), `"unfrozen"` or `"frozen"`
+                (the last two only for the `fine_tune` recipe).
+            lr_mult: `fine_tune`'s ratio of head to first-group rate.
+            **kwargs: more `dlkeras.lr_find` arguments (`start_lr`,
+                `end_lr`, `total_steps`, `log_dir`...).
 
         Returns:
             The `LRFinder` (`suggestion`, `suggestions`, `plot()`).
         """
-        from dlkeras.freezing import freeze
-        from dlkeras.recipes import lr_find
+        from dlkeras.recipes import fine_tune_group_ratios, lr_find
 
+        phase = self._lr_find_phase(phase)
         fit_kwargs = {}
         train, fit_kwargs = self._fit_data(data, None, batch_size, seed, fit_kwargs)
-        if self.recipe == "fine_tune" and len(self.layer_groups) > 1:
-            freeze(self.network, self.layer_groups)
         kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         train = train.dataset() if hasattr(train, "steps_per_epoch") else train
-        return lr_find(self.network, train, **kwargs)
+        if phase is None:
+            return lr_find(self.network, train, **kwargs)
+        ratios = fine_tune_group_ratios(phase, len(self.layer_groups), lr_mult=lr_mult)
+        with self._trainable_as_in(phase):
+            return lr_find(self.network, train, group_ratios=ratios, **kwargs)
+
+    def _lr_find_phase(self, phase):
+        """The `fine_tune` phase to sweep, or None for a plain (one-cycle) sweep."""
+        fine_tunes = self.recipe == "fine_tune" and len(self.layer_groups) > 1
+        if phase is None:
+            return "unfrozen" if fine_tunes else None
+        if phase not in ("frozen", "unfrozen"):
+            raise ValueError(f"`phase` must be None, 'frozen' or 'unfrozen'. Received: phase={phase!r}")
+        if not fine_tunes:
+            raise ValueError(f"`phase` applies to the fine_tune recipe with several layer groups; "
+                             f"{type(self).__name__} trains with {self.recipe!r} over "
+                             f"{self.layer_groups.names}. Received: phase={phase!r}")
+        return phase
+
+    @contextlib.contextmanager
+    def _trainable_as_in(self, phase):
+        """Freezes (or unfreezes) as `fine_tune`'s `phase` does, and puts the flags back after."""
+        from dlkeras.freezing import freeze, unfreeze
+        from dlkeras.keras_internals import sublayers
+
+        layers = sublayers(self.network)
+        before = [layer.trainable for layer in layers]
+        (freeze if phase == "frozen" else unfreeze)(self.network, self.layer_groups)
+        try:
+            yield
+        finally:
+            if [layer.trainable for layer in layers] != before:
+                for layer, trainable in zip(layers, before):
+                    layer.trainable = trainable
+                self.network.make_train_function(force=True)
 
     def fit_one_cycle(self, data, *, epochs, lr_max, validation_data=None, batch_size=None,
                       seed=None, **kwargs):
