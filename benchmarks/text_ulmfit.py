@@ -37,7 +37,13 @@ perplexity 229):
 | (d) TF-IDF + LR | 1 (deterministic) | 0.2098 | 0.2098 | 0.7902 | - | 20 | - | 225 | 6.8 |
 
 (b) does NOT reach the goal: -40 % relative error reduction vs (a) (an
-increase), accuracy 0.678 < 0.80. (c) was not run.
+increase), accuracy 0.678 < 0.80. (c) was not run. Diagnosis (2026-11-23,
+accuracy-only runs, apps/text/README.md "Why ULMFiT loses to scratch"):
+not the vocabulary ([UNK] rate 0.0 %; a random encoder on the general
+vocabulary matches scratch), not frozen stages (each unfrozen group's
+weights move); the general encoder itself is a worse start than random
+weights even with scratch's recipe (test 0.718 vs 0.764 after 4 epochs;
+0.728 after 2 epochs of target LM fine-tuning).
 """
 from __future__ import annotations
 

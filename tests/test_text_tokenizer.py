@@ -131,3 +131,39 @@ def test_training_and_serving_paths_give_the_same_ids(vocabulary):
     assert max(len(i) for i in ids) == 12  # the long text is cut like in the layer
     np.testing.assert_array_equal(tokenizer(tf.constant(texts)).numpy(), pad(ids))
     assert tokenizer.decode(ids[3]) == "boring films ; good ."
+
+
+def _zipf_counts(size=600, seed=0):
+    rng = np.random.RandomState(seed)
+    letters = np.array(list("abcdefghijklmnop"))
+    words = {"".join(rng.choice(letters, rng.randint(3, 9))) for _ in range(size)}
+    return {w: int(5000 / (rank + 1)) + 1 for rank, w in enumerate(sorted(words))}
+
+
+def test_learn_wordpiece_matches_the_library_rule_with_fewer_passes(monkeypatch):
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as lib
+
+    from apps.text.tokenizer import learn_wordpiece
+
+    counts, cap, calls = _zipf_counts(), 250, []
+    real = lib.learn_with_thresh
+    monkeypatch.setattr(lib, "learn_with_thresh",
+                        lambda words, thresh, params: calls.append(thresh) or real(words, thresh, params))
+    ours = learn_wordpiece(counts, cap, list(SPECIAL_TOKENS))
+    ours_calls, calls[:] = len(calls), []
+    theirs = lib.learn(counts, cap, list(SPECIAL_TOKENS), lower_thresh=1)
+    # Both satisfy the library's acceptance rule; ours needs fewer learning passes.
+    for vocabulary in (ours, theirs):
+        assert 0.95 * cap <= len(vocabulary) <= cap, len(vocabulary)
+    assert ours_calls < len(calls), (ours_calls, calls)
+
+
+def test_learn_wordpiece_takes_the_lowest_threshold_when_it_fits():
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as lib
+
+    from apps.text.tokenizer import learn_wordpiece
+
+    counts = {"good": 3, "film": 2, "bad": 2}
+    ours = learn_wordpiece(counts, 1000, list(SPECIAL_TOKENS))
+    assert ours == lib.learn(counts, 1000, list(SPECIAL_TOKENS), lower_thresh=1)
+    assert {"good", "film", "bad"} <= set(ours)
