@@ -335,6 +335,32 @@ def test_model_task_run_folder_round_trip_and_compile_override(tmp_path):
         ModelTask.from_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)]))
 
 
+class StepsPerFit(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_begin(self, logs=None):
+        self.steps.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps[-1] += 1
+
+
+@pytest.mark.parametrize("steps_per_epoch,student_steps", [
+    ("teacher", 5 * 2), ("labelled", 10 * 2), ("all", 13 * 2), (3, 3 * 2)])
+def test_student_epochs_in_steps(steps_per_epoch, student_steps):
+    # 40 labelled examples at batch 8: round 0 takes 40 // 8 = 5 steps an epoch. A student
+    # batch holds 4 labelled + 4 pseudo-labelled: "labelled" = 40 // 4 = 10 steps, "all" =
+    # ceil((40 + 60) / 8) = 13, "teacher" = round 0's 5; over 2 epochs.
+    (x, y), unlabelled = gaussian_mixture(0, 40, dims=4), gaussian_mixture(1, 60, dims=4)[0]
+    counter = StepsPerFit()
+    PseudoLabelTrainer(rounds=1, pseudo_fraction=0.5, steps_per_epoch=steps_per_epoch).fit(
+        linear_classifier(dims=4), (x, y), unlabelled, epochs=2, lr_max=1e-2, batch_size=8,
+        seed=0, callbacks=[counter])
+    assert counter.steps == [5 * 2, student_steps]
+
+
 @pytest.mark.parametrize("kwargs,fragment", [
     ({"rounds": 0}, "rounds=0"), ({"student_start": "fresh"}, "student_start='fresh'"),
     ({"steps_per_epoch": "some"}, "steps_per_epoch='some'"), ({"pseudo_fraction": 1.0},

@@ -9,7 +9,10 @@ and trains it with the task's own recipe (`Task.train`: one-cycle, or
 `fine_tune` for pretrained bodies) on batches that are exactly
 `pseudo_fraction` pseudo-labelled (`mix_batches`). The student is the next
 round's teacher. An epoch is one pass over the labelled examples, or
-over labelled and pseudo-labelled ones (`steps_per_epoch="all"`).
+over labelled and pseudo-labelled ones (`steps_per_epoch="all"`), or as
+many steps as an epoch of round 0 (`"teacher"`: every student then trains
+for exactly the labelled-only model's number of optimizer steps, so round
+0 is also the same-compute baseline).
 
 Works for any `dlkeras.tasks.Task` whose loss is a single-label
 classification loss (`TargetFormat`), and for any compiled Keras classifier
@@ -49,7 +52,7 @@ from dlkeras.pseudo_labels.selection import select_pseudo_labels
 from dlkeras.pseudo_labels.targets import TargetFormat
 
 STUDENT_STARTS = ("initial", "teacher")
-EPOCHS = ("labelled", "all")
+EPOCHS = ("labelled", "all", "teacher")
 
 
 def as_task(task_or_model, batch_size=None):
@@ -107,7 +110,9 @@ class PseudoLabelTrainer:
             (one pass over the labelled examples at their share of each
             batch), `"all"` (as many batches as the labelled plus selected
             pseudo-labelled examples fill; the labelled ones are repeated),
-            or an integer.
+            `"teacher"` (`num_labelled // batch_size` batches: an epoch of round 0
+            when its batches drop the ragged rest, as `ModelTask`'s do, so every
+            student takes round 0's number of optimizer steps), or an integer.
     """
 
     def __init__(self, rounds=2, *, threshold=None, top_fraction=None, class_balanced=True,
@@ -278,6 +283,8 @@ class _Run:
             self.num_labelled = count_examples(self.task, self.labelled)
         if steps == "all":
             return max(1, -(-(self.num_labelled + num_pseudo) // self.batch_size))
+        if steps == "teacher":
+            return max(1, self.num_labelled // self.batch_size)
         return max(1, self.num_labelled // n_labelled)
 
     def report(self, round_index, selection, unlabelled_targets, started, num_unlabelled):
