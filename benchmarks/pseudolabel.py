@@ -85,7 +85,7 @@ SETTINGS = {
 }
 
 
-def small_cnn(width=32, seed=0):
+def small_cnn(width=32, seed=0, dropout=0.3):
     """A 28-px CNN: shifts/flips (training only), 2 conv blocks, dense head; ~0.1 M weights."""
     import keras
 
@@ -103,9 +103,9 @@ def small_cnn(width=32, seed=0):
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
-    x = layers.Dropout(0.3)(x)
+    x = layers.Dropout(dropout)(x)
     x = layers.Dense(128, activation="relu")(x)
-    x = layers.Dropout(0.3)(x)
+    x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(10, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name="small_cnn")
     model.compile(optimizer=ScheduledAdamW(weight_decay=0.01),
@@ -185,7 +185,8 @@ def build_task(setting, labelled, seed, unlabelled=None):
     from dlkeras.pseudo_labels import ModelTask
 
     if setting["kind"] == "image":
-        return ModelTask.from_model(small_cnn(setting.get("width", 32), seed),
+        return ModelTask.from_model(small_cnn(setting.get("width", 32), seed,
+                                              setting.get("dropout", 0.3)),
                                     batch_size=setting["batch_size"])
     if setting["kind"] == "text":
         from apps.text.recipe import build_classifier_task
@@ -262,9 +263,13 @@ def run_setting(name, seed, overrides):
     # teachers) for every round's.
     final_steps = (counter.steps[-1] if trainer.student_start == "initial"
                    else sum(counter.steps))
-    control = (same_steps_control(setting, labelled, unlabelled, valid, seed, final_steps,
-                                  counter.steps[0])
-               if setting.get("control", True) else None)
+    if final_steps == counter.steps[0]:  # round 0 is already labelled-only for those steps
+        control = {"epochs": setting["epochs"], "wall_s": 0.0, "round_0": True,
+                   "accuracy": reports[0].validation["accuracy"]}
+    else:
+        control = (same_steps_control(setting, labelled, unlabelled, valid, seed, final_steps,
+                                      counter.steps[0])
+                   if setting.get("control", True) else None)
     return {"setting": name, "seed": seed, "source": source, "config": setting,
             "n_labelled": len(labelled[1]) if isinstance(labelled, tuple) else len(labelled),
             "n_unlabelled": len(truth), "rounds": [r.to_dict() for r in reports],
@@ -312,7 +317,8 @@ def rounds_table(results):
         accs = " -> ".join(f"{x['validation']['accuracy']:.4f}" for x in r["rounds"])
         pseudo = ", ".join(f"{x['num_pseudo']} @ {x['pseudo_accuracy']:.3f}"
                            for x in r["rounds"][1:])
-        control = (f"; labelled-only for {r['control']['epochs']} epochs: "
+        control = (f"; labelled-only for {r['control']['epochs']} epochs"
+                   f"{' (round 0)' if r['control'].get('round_0') else ''}: "
                    f"{r['control']['accuracy']:.4f}" if r["control"] else "")
         lines.append(f"{r['setting']} seed {r['seed']}: {accs}  (pseudo-labels: {pseudo}; "
                      f"steps per fit {r['steps']}; {r['wall_s']:.0f} s{control})")

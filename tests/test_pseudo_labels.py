@@ -361,6 +361,32 @@ def test_student_epochs_in_steps(steps_per_epoch, student_steps):
     assert counter.steps == [5 * 2, student_steps]
 
 
+def test_per_round_criteria_select_exact_counts_each_round():
+    # A fixed teacher: 30 examples for class 0 and 10 for class 1, confidences 0.51..0.99.
+    confidence = np.linspace(0.51, 0.99, 40)
+    predicted = np.r_[np.zeros(30, int), np.ones(10, int)]
+    probabilities = np.where(predicted[:, None] == np.arange(2), confidence[:, None],
+                             1 - confidence[:, None]).astype("float32")
+    (x, y), unlabelled = gaussian_mixture(0, 16, dims=4), gaussian_mixture(1, 40, dims=4)[0]
+    trainer = PseudoLabelTrainer(rounds=3, threshold=[0.9, None, 0.6],
+                                 top_fraction=[None, 0.5, 1.0], steps_per_epoch=1)
+    reports = trainer.fit(linear_classifier(dims=4), (x, y), unlabelled, epochs=1, lr_max=1e-2,
+                          batch_size=8, teacher_predict=lambda network, f: probabilities)
+    # Round 1: confidence >= 0.9 keeps only examples of class 1 (class 0 stops at 0.87).
+    expected_1 = int(np.sum(confidence >= 0.9))
+    assert reports[1].num_pseudo == expected_1 and reports[1].class_counts == [0, expected_1]
+    # Round 2: quotas of floor(0.5 * 40 / 2) = 10 per class: class 0's 10, class 1's 10.
+    assert reports[2].num_pseudo == 20 and reports[2].class_counts == [10, 10]
+    # Round 3: confidence >= 0.6, then quotas of 20: class 0 keeps 20 of its passing ones.
+    passing_0 = int(np.sum(confidence[:30] >= 0.6))
+    assert passing_0 > 20 and reports[3].class_counts == [20, 10]
+    assert trainer.get_config()["top_fraction"] == [None, 0.5, 1.0]
+    with pytest.raises(ValueError, match=r"one per student round \(2\).*top_fraction=\[0.5\]"):
+        PseudoLabelTrainer(rounds=2, top_fraction=[0.5])
+    with pytest.raises(ValueError, match="threshold=1.5"):
+        PseudoLabelTrainer(rounds=2, threshold=[0.9, 1.5])
+
+
 @pytest.mark.parametrize("kwargs,fragment", [
     ({"rounds": 0}, "rounds=0"), ({"student_start": "fresh"}, "student_start='fresh'"),
     ({"steps_per_epoch": "some"}, "steps_per_epoch='some'"), ({"pseudo_fraction": 1.0},

@@ -97,6 +97,10 @@ class PseudoLabelTrainer:
         top_fraction: keep at most this share of the unlabelled set, the most
             confident first; class-balanced quotas by default (see
             `select_pseudo_labels`). None: no cap.
+            `threshold` and `top_fraction` also take a list with one value (or
+            None) per student round: a curriculum such as
+            `top_fraction=[0.5, 0.8, 1.0]` labels the easiest half first and
+            more of the set as the teachers improve.
         class_balanced: equal per-class quotas for `top_fraction`.
         soft: train on the teacher's probabilities instead of its argmax
             (the task is compiled with a soft-target loss while training; its
@@ -131,16 +135,22 @@ class PseudoLabelTrainer:
                 isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
             raise ValueError(f"`steps_per_epoch` must be one of {EPOCHS} or an integer >= 1. "
                              f"Received: steps_per_epoch={steps_per_epoch!r}")
-        select_pseudo_labels(np.eye(2), threshold, top_fraction)  # validates the criteria now
         self.rounds, self.threshold, self.top_fraction = rounds, threshold, top_fraction
+        for round_index in range(1, rounds + 1):  # validates the criteria now
+            select_pseudo_labels(np.eye(2), *self.criteria(round_index))
         self.class_balanced, self.soft, self.pseudo_weight = class_balanced, soft, pseudo_weight
         self.pseudo_fraction, self.student_start = pseudo_fraction, student_start
         self.steps_per_epoch = steps_per_epoch
 
+    def criteria(self, round_index):
+        """`(threshold, top_fraction)` of student round `round_index` (1 = the first)."""
+        return tuple(_of_round(getattr(self, name), name, round_index, self.rounds)
+                     for name in ("threshold", "top_fraction"))
+
     def get_config(self):
         """The settings, JSON-able (an app stores them in its run folder's metadata)."""
-        return {"rounds": self.rounds, "threshold": self.threshold,
-                "top_fraction": self.top_fraction, "class_balanced": self.class_balanced,
+        return {"rounds": self.rounds, "threshold": _listed(self.threshold),
+                "top_fraction": _listed(self.top_fraction), "class_balanced": self.class_balanced,
                 "soft": self.soft, "pseudo_weight": self.pseudo_weight,
                 "pseudo_fraction": self.pseudo_fraction, "student_start": self.student_start,
                 "steps_per_epoch": self.steps_per_epoch}
@@ -194,8 +204,8 @@ class PseudoLabelTrainer:
             else:
                 outputs = (teacher_predict or network_predict)(task.network, features)
                 probabilities = run.target_format.probabilities(outputs)
-                selection = select_pseudo_labels(probabilities, self.threshold,
-                                                 self.top_fraction, self.class_balanced)
+                selection = select_pseudo_labels(probabilities, *self.criteria(round_index),
+                                                 class_balanced=self.class_balanced)
                 run.train_student(features, probabilities, selection, pseudo_transform,
                                   round_index)
                 report = run.report(round_index, selection, unlabelled_targets, started,
@@ -206,6 +216,21 @@ class PseudoLabelTrainer:
             if on_round_end is not None:
                 on_round_end(report)
         return reports
+
+
+def _listed(value):
+    """A per-round tuple as a list (JSON-able); anything else as is."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _of_round(value, name, round_index, rounds):
+    """A selection criterion's value for one round: the number, or the round's list entry."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    if len(value) != rounds:
+        raise ValueError(f"`{name}` needs one value or one per student round ({rounds}). "
+                         f"Received: {name}={list(value)!r}")
+    return value[round_index - 1]
 
 
 class _Run:
