@@ -72,10 +72,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import run_in_subprocess  # noqa: E402
 
 SETTINGS = {
-    "fmnist-10": dict(kind="image", labelled_fraction=0.10, epochs=10, batch_size=64,
-                      lr_max=3e-3, rounds=2, threshold=None, top_fraction=None, soft=False),
-    "fmnist-1": dict(kind="image", labelled_fraction=0.01, epochs=30, batch_size=32,
-                     lr_max=3e-3, rounds=2, threshold=None, top_fraction=None, soft=False),
+    # Round 0 trained to convergence (40 epochs: 0.877 on seed 0, 80 epochs no better); each
+    # student takes round 0's steps ("teacher"), so round 0 is also the same-steps baseline.
+    "fmnist-10": dict(kind="image", labelled_fraction=0.10, epochs=40, batch_size=64,
+                      lr_max=3e-3, rounds=1, threshold=None, top_fraction=None, soft=False,
+                      pseudo_fraction=0.5, steps_per_epoch="teacher", tta=True),
+    "fmnist-1": dict(kind="image", labelled_fraction=0.01, epochs=40, batch_size=32,
+                     lr_max=3e-3, rounds=1, threshold=None, top_fraction=None, soft=False,
+                     pseudo_fraction=0.5, steps_per_epoch="teacher", tta=True),
     "gss-10": dict(kind="tabular", labelled_fraction=0.10, epochs=5, batch_size=None,
                    lr_max=1e-2, rounds=2, threshold=None, top_fraction=None, soft=False),
     "text-10": dict(kind="text", labelled_fraction=0.10, epochs=8, batch_size=32,
