@@ -47,40 +47,13 @@ from dlkeras.pseudo_labels.mixing import (
     mix_stream,
     pseudo_examples,
 )
+from dlkeras.pseudo_labels.model_task import as_task, count_examples
 from dlkeras.pseudo_labels.report import RoundReport, log_round
 from dlkeras.pseudo_labels.selection import select_pseudo_labels
 from dlkeras.pseudo_labels.targets import TargetFormat
 
 STUDENT_STARTS = ("initial", "teacher")
 EPOCHS = ("labelled", "all", "teacher")
-
-
-def as_task(task_or_model, batch_size=None):
-    """A `Task` as is; a compiled `keras.Model` wrapped as a `ModelTask`."""
-    import keras
-
-    from dlkeras.pseudo_labels.model_task import ModelTask
-    from dlkeras.tasks import Task
-
-    if isinstance(task_or_model, Task):
-        return task_or_model
-    if isinstance(task_or_model, keras.Model):
-        return ModelTask.from_model(task_or_model, batch_size=batch_size or 32)
-    raise TypeError(f"Expected a dlkeras Task or a compiled keras.Model. Received: "
-                    f"{type(task_or_model).__name__}")
-
-
-def count_examples(task, data):
-    """Number of examples in the app's data (`len`), or counted through the task's pipeline."""
-    import tensorflow as tf
-
-    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], str):
-        return len(tf.nest.flatten(data[1])[0])
-    if not isinstance(data, tf.data.Dataset) and hasattr(data, "__len__"):
-        return len(data)
-    batches = task.dataset(data, training=False)
-    return int(batches.reduce(np.int64(0), lambda count, batch: count + tf.cast(
-        tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)))
 
 
 def network_predict(network, features, batch_size=1024):
