@@ -417,3 +417,57 @@ def test_round_reports_go_to_tensorboard_and_a_figure(tmp_path):
     lines = figure.axes[0].get_lines()
     assert lines[0].get_ydata().tolist() == [0.7, 0.8] and lines[1].get_ydata().tolist() == [0.9]
     assert [bar.get_height() for bar in figure.axes[1].patches] == [10, 12, 8]
+
+
+class InputProbe(keras.layers.Layer):
+    """Counts the rows it sees above 50, in training and in inference, and passes them on."""
+
+    def build(self, input_shape):
+        self.counts = {mode: [self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                              name=f"{mode}_{what}") for what in ("high", "all")]
+                       for mode in ("training", "inference")}
+
+    def call(self, x, training=False):
+        high = keras.ops.sum(keras.ops.cast(keras.ops.max(x, axis=1) > 50, "float32"))
+        rows = keras.ops.sum(keras.ops.ones_like(x[:, 0]))
+        for mode, on in (("training", training), ("inference", not training)):
+            if on:
+                self.counts[mode][0].assign_add(high)
+                self.counts[mode][1].assign_add(rows)
+        return x
+
+    def read(self):
+        return {mode: [float(v.numpy()) for v in values] for mode, values in self.counts.items()}
+
+
+def test_student_noise_reaches_only_the_pseudo_labelled_training_inputs():
+    # `pseudo_transform` (the student's augmentation of pseudo-labelled inputs) shifts them by
+    # +100: the probe must see shifted rows only while the student trains, exactly the pseudo
+    # share of each batch, and never in round 0, the teacher's predictions or validation.
+    from dlkeras.optimizers import ScheduledAdamW
+
+    (x, y), valid = gaussian_mixture(0, 32, dims=4), gaussian_mixture(2, 16, dims=4)
+    unlabelled = gaussian_mixture(1, 48, dims=4)[0]
+    probe = InputProbe()
+    model = keras.Sequential([keras.Input((4,)), probe, keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=ScheduledAdamW(weight_decay=0.0),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seen, raw = [], []
+
+    def teacher(network, features):
+        raw.append(float(np.max(features)))
+        return network.predict(features, verbose=0)
+
+    PseudoLabelTrainer(rounds=1, pseudo_fraction=0.25, steps_per_epoch=5).fit(
+        model, (x, y), unlabelled, epochs=2, lr_max=1e-2, batch_size=8, seed=0,
+        validation_data=valid, teacher_predict=teacher,
+        pseudo_transform=lambda features: features + 100.0,
+        on_round_end=lambda report: seen.append(probe.read()))
+    round_0, round_1 = seen
+    assert round_0["training"] == [0.0, 32.0 * 2]  # 2 epochs of 4 batches of 8, nothing shifted
+    # The student restarts from the initial weights (the probe's counts too): 2 epochs of 5
+    # batches of 8, 2 pseudo-labelled (shifted) rows in each.
+    assert round_1["training"] == [2.0 * 10, 8.0 * 10]
+    assert round_0["inference"][0] == round_1["inference"][0] == 0.0  # validation: clean
+    assert round_1["inference"][1] > 0
+    assert raw and raw[0] < 10  # the teacher predicted the clean inputs
