@@ -335,6 +335,58 @@ def test_model_task_run_folder_round_trip_and_compile_override(tmp_path):
         ModelTask.from_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)]))
 
 
+class StepsPerFit(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_begin(self, logs=None):
+        self.steps.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps[-1] += 1
+
+
+@pytest.mark.parametrize("steps_per_epoch,student_steps", [
+    ("teacher", 5 * 2), ("labelled", 10 * 2), ("all", 13 * 2), (3, 3 * 2)])
+def test_student_epochs_in_steps(steps_per_epoch, student_steps):
+    # 40 labelled examples at batch 8: round 0 takes 40 // 8 = 5 steps an epoch. A student
+    # batch holds 4 labelled + 4 pseudo-labelled: "labelled" = 40 // 4 = 10 steps, "all" =
+    # ceil((40 + 60) / 8) = 13, "teacher" = round 0's 5; over 2 epochs.
+    (x, y), unlabelled = gaussian_mixture(0, 40, dims=4), gaussian_mixture(1, 60, dims=4)[0]
+    counter = StepsPerFit()
+    PseudoLabelTrainer(rounds=1, pseudo_fraction=0.5, steps_per_epoch=steps_per_epoch).fit(
+        linear_classifier(dims=4), (x, y), unlabelled, epochs=2, lr_max=1e-2, batch_size=8,
+        seed=0, callbacks=[counter])
+    assert counter.steps == [5 * 2, student_steps]
+
+
+def test_per_round_criteria_select_exact_counts_each_round():
+    # A fixed teacher: 30 examples for class 0 and 10 for class 1, confidences 0.51..0.99.
+    confidence = np.linspace(0.51, 0.99, 40)
+    predicted = np.r_[np.zeros(30, int), np.ones(10, int)]
+    probabilities = np.where(predicted[:, None] == np.arange(2), confidence[:, None],
+                             1 - confidence[:, None]).astype("float32")
+    (x, y), unlabelled = gaussian_mixture(0, 16, dims=4), gaussian_mixture(1, 40, dims=4)[0]
+    trainer = PseudoLabelTrainer(rounds=3, threshold=[0.9, None, 0.6],
+                                 top_fraction=[None, 0.5, 1.0], steps_per_epoch=1)
+    reports = trainer.fit(linear_classifier(dims=4), (x, y), unlabelled, epochs=1, lr_max=1e-2,
+                          batch_size=8, teacher_predict=lambda network, f: probabilities)
+    # Round 1: confidence >= 0.9 keeps only examples of class 1 (class 0 stops at 0.87).
+    expected_1 = int(np.sum(confidence >= 0.9))
+    assert reports[1].num_pseudo == expected_1 and reports[1].class_counts == [0, expected_1]
+    # Round 2: quotas of floor(0.5 * 40 / 2) = 10 per class: class 0's 10, class 1's 10.
+    assert reports[2].num_pseudo == 20 and reports[2].class_counts == [10, 10]
+    # Round 3: confidence >= 0.6, then quotas of 20: class 0 keeps 20 of its passing ones.
+    passing_0 = int(np.sum(confidence[:30] >= 0.6))
+    assert passing_0 > 20 and reports[3].class_counts == [20, 10]
+    assert trainer.get_config()["top_fraction"] == [None, 0.5, 1.0]
+    with pytest.raises(ValueError, match=r"one per student round \(2\).*top_fraction=\[0.5\]"):
+        PseudoLabelTrainer(rounds=2, top_fraction=[0.5])
+    with pytest.raises(ValueError, match="threshold=1.5"):
+        PseudoLabelTrainer(rounds=2, threshold=[0.9, 1.5])
+
+
 @pytest.mark.parametrize("kwargs,fragment", [
     ({"rounds": 0}, "rounds=0"), ({"student_start": "fresh"}, "student_start='fresh'"),
     ({"steps_per_epoch": "some"}, "steps_per_epoch='some'"), ({"pseudo_fraction": 1.0},
@@ -365,3 +417,57 @@ def test_round_reports_go_to_tensorboard_and_a_figure(tmp_path):
     lines = figure.axes[0].get_lines()
     assert lines[0].get_ydata().tolist() == [0.7, 0.8] and lines[1].get_ydata().tolist() == [0.9]
     assert [bar.get_height() for bar in figure.axes[1].patches] == [10, 12, 8]
+
+
+class InputProbe(keras.layers.Layer):
+    """Counts the rows it sees above 50, in training and in inference, and passes them on."""
+
+    def build(self, input_shape):
+        self.counts = {mode: [self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                              name=f"{mode}_{what}") for what in ("high", "all")]
+                       for mode in ("training", "inference")}
+
+    def call(self, x, training=False):
+        high = keras.ops.sum(keras.ops.cast(keras.ops.max(x, axis=1) > 50, "float32"))
+        rows = keras.ops.sum(keras.ops.ones_like(x[:, 0]))
+        for mode, on in (("training", training), ("inference", not training)):
+            if on:
+                self.counts[mode][0].assign_add(high)
+                self.counts[mode][1].assign_add(rows)
+        return x
+
+    def read(self):
+        return {mode: [float(v.numpy()) for v in values] for mode, values in self.counts.items()}
+
+
+def test_student_noise_reaches_only_the_pseudo_labelled_training_inputs():
+    # `pseudo_transform` (the student's augmentation of pseudo-labelled inputs) shifts them by
+    # +100: the probe must see shifted rows only while the student trains, exactly the pseudo
+    # share of each batch, and never in round 0, the teacher's predictions or validation.
+    from dlkeras.optimizers import ScheduledAdamW
+
+    (x, y), valid = gaussian_mixture(0, 32, dims=4), gaussian_mixture(2, 16, dims=4)
+    unlabelled = gaussian_mixture(1, 48, dims=4)[0]
+    probe = InputProbe()
+    model = keras.Sequential([keras.Input((4,)), probe, keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=ScheduledAdamW(weight_decay=0.0),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seen, raw = [], []
+
+    def teacher(network, features):
+        raw.append(float(np.max(features)))
+        return network.predict(features, verbose=0)
+
+    PseudoLabelTrainer(rounds=1, pseudo_fraction=0.25, steps_per_epoch=5).fit(
+        model, (x, y), unlabelled, epochs=2, lr_max=1e-2, batch_size=8, seed=0,
+        validation_data=valid, teacher_predict=teacher,
+        pseudo_transform=lambda features: features + 100.0,
+        on_round_end=lambda report: seen.append(probe.read()))
+    round_0, round_1 = seen
+    assert round_0["training"] == [0.0, 32.0 * 2]  # 2 epochs of 4 batches of 8, nothing shifted
+    # The student restarts from the initial weights (the probe's counts too): 2 epochs of 5
+    # batches of 8, 2 pseudo-labelled (shifted) rows in each.
+    assert round_1["training"] == [2.0 * 10, 8.0 * 10]
+    assert round_0["inference"][0] == round_1["inference"][0] == 0.0  # validation: clean
+    assert round_1["inference"][1] > 0
+    assert raw and raw[0] < 10  # the teacher predicted the clean inputs

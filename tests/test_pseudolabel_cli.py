@@ -141,3 +141,21 @@ def test_tabular_unlabelled_csv_with_and_without_labels(tmp_path, capsys):
         assert rounds[1]["num_unlabelled"] == 200 and rounds[1]["num_pseudo"] > 0
         assert (rounds[1]["pseudo_accuracy"] is not None) == known
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("flags,expected", [
+    ([], {"threshold": None, "top_fraction": None, "steps_per_epoch": "labelled"}),
+    (["--top-fraction", "0.6", "--threshold", "0.9"],
+     {"threshold": 0.9, "top_fraction": 0.6, "steps_per_epoch": "labelled"}),
+    (["--top-fraction", "0.5", "1.0", "--student-steps", "teacher"],
+     {"threshold": None, "top_fraction": [0.5, 1.0], "steps_per_epoch": "teacher"}),
+])
+def test_selection_flags_take_one_value_or_one_per_round(flags, expected):
+    from apps.cli import build_parser
+    from apps.pseudolabel.training import trainer_from_args
+
+    args = build_parser(APP).parse_args(["train", "--task", "tabular", "--csv", "x.csv",
+                                         "--target", "y", "--labelled-fraction", "0.1",
+                                         "--rounds", "2", *flags])
+    config = trainer_from_args(args).get_config()
+    assert {key: config[key] for key in expected} == expected

@@ -21,7 +21,7 @@ from apps.cli import App, UsageError, fraction, positive_int
 UNDERLYING = {"image": "apps.image.cli", "tabular": "apps.tabular.cli", "text": "apps.text.cli"}
 OWN_FLAGS = {"--task", "--unlabelled", "--labelled-fraction", "--rounds", "--threshold",
              "--top-fraction", "--no-class-balance", "--soft", "--pseudo-weight",
-             "--pseudo-fraction", "--student-start", "--no-teacher-tta"}
+             "--pseudo-fraction", "--student-start", "--student-steps", "--no-teacher-tta"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -80,11 +80,13 @@ class PseudoLabelApp(App):
         knobs = parser.add_argument_group("pseudo-labelling")
         knobs.add_argument("--rounds", type=positive_int, default=2,
                            help="student rounds after the labelled-only one (default: %(default)s)")
-        knobs.add_argument("--threshold", type=float, default=None,
-                           help="keep pseudo-labels at least this confident (0..1)")
-        knobs.add_argument("--top-fraction", type=float, default=None,
+        knobs.add_argument("--threshold", type=float, nargs="+", default=None,
+                           help="keep pseudo-labels at least this confident (0..1); one value, "
+                                "or one per round")
+        knobs.add_argument("--top-fraction", type=float, nargs="+", default=None,
                            help="keep at most this share of the unlabelled set, the most "
-                                "confident first, in equal quotas per class")
+                                "confident first, in equal quotas per class; one value, or one "
+                                "per round (a curriculum: 0.5 0.8 1.0)")
         knobs.add_argument("--no-class-balance", action="store_true",
                            help="rank all classes together for --top-fraction")
         knobs.add_argument("--soft", action="store_true",
@@ -97,6 +99,11 @@ class PseudoLabelApp(App):
         knobs.add_argument("--student-start", choices=["initial", "teacher"], default="initial",
                            help="each student starts from the initial weights (default) or "
                                 "continues from its teacher's")
+        knobs.add_argument("--student-steps", choices=["labelled", "all", "teacher"],
+                           default="labelled",
+                           help="a student epoch: one pass over the labelled examples at their "
+                                "share of the batch (default), over labelled and pseudo-labelled "
+                                "ones, or the labelled-only round's steps per epoch")
         knobs.add_argument("--no-teacher-tta", action="store_true",
                            help="no test-time augmentation of the teacher's predictions "
                                 "(image: on by default)")

@@ -30,10 +30,18 @@ from dlkeras.pseudo_labels import PseudoLabelTrainer, format_rounds, plot_rounds
 def trainer_from_args(args):
     """The `PseudoLabelTrainer` the command's flags describe."""
     return PseudoLabelTrainer(
-        args.rounds, threshold=args.threshold, top_fraction=args.top_fraction,
+        args.rounds, threshold=_one_or_per_round(args.threshold),
+        top_fraction=_one_or_per_round(args.top_fraction),
         class_balanced=not args.no_class_balance, soft=args.soft,
         pseudo_weight=args.pseudo_weight, pseudo_fraction=args.pseudo_fraction,
-        student_start=args.student_start)
+        student_start=args.student_start, steps_per_epoch=args.student_steps)
+
+
+def _one_or_per_round(values):
+    """A flag's values (`nargs="+"`): one number, or the list of per-round values."""
+    if values is None or len(values) > 1:
+        return values
+    return values[0]
 
 
 def train_with_pseudo_labels(task, labelled, valid, args, **train_kwargs):

@@ -24,11 +24,11 @@ from dlkeras.pseudo_labels.mixing import (
                                           mix_stream,
                                           pseudo_examples,
 )
-from dlkeras.pseudo_labels.model_task import ModelTask
+from dlkeras.pseudo_labels.model_task import ModelTask, as_task, count_examples
 from dlkeras.pseudo_labels.report import RoundReport, format_rounds, log_round, plot_rounds
 from dlkeras.pseudo_labels.selection import Selection, select_pseudo_labels
 from dlkeras.pseudo_labels.targets import TargetFormat
-from dlkeras.pseudo_labels.trainer import PseudoLabelTrainer, as_task, count_examples
+from dlkeras.pseudo_labels.trainer import PseudoLabelTrainer
 
 __all__ = [
     "ModelTask", "PseudoLabelTrainer", "RoundReport", "Selection", "TargetFormat", "as_task",

@@ -1,4 +1,5 @@
-"""`ModelTask`: any compiled Keras classifier as a `dlkeras.tasks.Task`, on arrays or `tf.data`.
+"""`ModelTask`: any compiled Keras classifier as a `dlkeras.tasks.Task`, on arrays or `tf.data`;
+`as_task` (a task as is, a model wrapped) and `count_examples` (the size of a task's data).
 
 The pseudo-labelling trainer speaks to tasks; this adapter gives a plain
 compiled model that interface. Its data are `(x, y)` tuples of arrays (`x`
@@ -22,6 +23,8 @@ Example:
 >>> task.predict(x[:3]).shape
 (3, 2)
 """
+
+import numpy as np
 
 from dlkeras.data import index_batched_dataset, training_batches
 from dlkeras.tasks import Task
@@ -88,3 +91,28 @@ class ModelTask(Task):
         if training:  # full batches (a set smaller than a batch is one batch)
             return training_batches(x, y, min(batch_size, len(y)), seed=seed)
         return index_batched_dataset(x, y, batch_size)
+
+
+def as_task(task_or_model, batch_size=None):
+    """A `Task` as is; a compiled `keras.Model` wrapped as a `ModelTask`."""
+    import keras
+
+    if isinstance(task_or_model, Task):
+        return task_or_model
+    if isinstance(task_or_model, keras.Model):
+        return ModelTask.from_model(task_or_model, batch_size=batch_size or 32)
+    raise TypeError(f"Expected a dlkeras Task or a compiled keras.Model. Received: "
+                    f"{type(task_or_model).__name__}")
+
+
+def count_examples(task, data):
+    """Number of examples in the app's data (`len`), or counted through the task's pipeline."""
+    import tensorflow as tf
+
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], str):
+        return len(tf.nest.flatten(data[1])[0])
+    if not isinstance(data, tf.data.Dataset) and hasattr(data, "__len__"):
+        return len(data)
+    batches = task.dataset(data, training=False)
+    return int(batches.reduce(np.int64(0), lambda count, batch: count + tf.cast(
+        tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)))

@@ -9,7 +9,10 @@ and trains it with the task's own recipe (`Task.train`: one-cycle, or
 `fine_tune` for pretrained bodies) on batches that are exactly
 `pseudo_fraction` pseudo-labelled (`mix_batches`). The student is the next
 round's teacher. An epoch is one pass over the labelled examples, or
-over labelled and pseudo-labelled ones (`steps_per_epoch="all"`).
+over labelled and pseudo-labelled ones (`steps_per_epoch="all"`), or as
+many steps as an epoch of round 0 (`"teacher"`: every student then trains
+for exactly the labelled-only model's number of optimizer steps, so round
+0 is also the same-compute baseline).
 
 Works for any `dlkeras.tasks.Task` whose loss is a single-label
 classification loss (`TargetFormat`), and for any compiled Keras classifier
@@ -44,40 +47,13 @@ from dlkeras.pseudo_labels.mixing import (
     mix_stream,
     pseudo_examples,
 )
+from dlkeras.pseudo_labels.model_task import as_task, count_examples
 from dlkeras.pseudo_labels.report import RoundReport, log_round
 from dlkeras.pseudo_labels.selection import select_pseudo_labels
 from dlkeras.pseudo_labels.targets import TargetFormat
 
 STUDENT_STARTS = ("initial", "teacher")
-EPOCHS = ("labelled", "all")
-
-
-def as_task(task_or_model, batch_size=None):
-    """A `Task` as is; a compiled `keras.Model` wrapped as a `ModelTask`."""
-    import keras
-
-    from dlkeras.pseudo_labels.model_task import ModelTask
-    from dlkeras.tasks import Task
-
-    if isinstance(task_or_model, Task):
-        return task_or_model
-    if isinstance(task_or_model, keras.Model):
-        return ModelTask.from_model(task_or_model, batch_size=batch_size or 32)
-    raise TypeError(f"Expected a dlkeras Task or a compiled keras.Model. Received: "
-                    f"{type(task_or_model).__name__}")
-
-
-def count_examples(task, data):
-    """Number of examples in the app's data (`len`), or counted through the task's pipeline."""
-    import tensorflow as tf
-
-    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], str):
-        return len(tf.nest.flatten(data[1])[0])
-    if not isinstance(data, tf.data.Dataset) and hasattr(data, "__len__"):
-        return len(data)
-    batches = task.dataset(data, training=False)
-    return int(batches.reduce(np.int64(0), lambda count, batch: count + tf.cast(
-        tf.shape(tf.nest.flatten(batch)[0])[0], tf.int64)))
+EPOCHS = ("labelled", "all", "teacher")
 
 
 def network_predict(network, features, batch_size=1024):
@@ -94,6 +70,10 @@ class PseudoLabelTrainer:
         top_fraction: keep at most this share of the unlabelled set, the most
             confident first; class-balanced quotas by default (see
             `select_pseudo_labels`). None: no cap.
+            `threshold` and `top_fraction` also take a list with one value (or
+            None) per student round: a curriculum such as
+            `top_fraction=[0.5, 0.8, 1.0]` labels the easiest half first and
+            more of the set as the teachers improve.
         class_balanced: equal per-class quotas for `top_fraction`.
         soft: train on the teacher's probabilities instead of its argmax
             (the task is compiled with a soft-target loss while training; its
@@ -107,7 +87,9 @@ class PseudoLabelTrainer:
             (one pass over the labelled examples at their share of each
             batch), `"all"` (as many batches as the labelled plus selected
             pseudo-labelled examples fill; the labelled ones are repeated),
-            or an integer.
+            `"teacher"` (`num_labelled // batch_size` batches: an epoch of round 0
+            when its batches drop the ragged rest, as `ModelTask`'s do, so every
+            student takes round 0's number of optimizer steps), or an integer.
     """
 
     def __init__(self, rounds=2, *, threshold=None, top_fraction=None, class_balanced=True,
@@ -126,16 +108,22 @@ class PseudoLabelTrainer:
                 isinstance(steps_per_epoch, int) and steps_per_epoch >= 1):
             raise ValueError(f"`steps_per_epoch` must be one of {EPOCHS} or an integer >= 1. "
                              f"Received: steps_per_epoch={steps_per_epoch!r}")
-        select_pseudo_labels(np.eye(2), threshold, top_fraction)  # validates the criteria now
         self.rounds, self.threshold, self.top_fraction = rounds, threshold, top_fraction
+        for round_index in range(1, rounds + 1):  # validates the criteria now
+            select_pseudo_labels(np.eye(2), *self.criteria(round_index))
         self.class_balanced, self.soft, self.pseudo_weight = class_balanced, soft, pseudo_weight
         self.pseudo_fraction, self.student_start = pseudo_fraction, student_start
         self.steps_per_epoch = steps_per_epoch
 
+    def criteria(self, round_index):
+        """`(threshold, top_fraction)` of student round `round_index` (1 = the first)."""
+        return tuple(_of_round(getattr(self, name), name, round_index, self.rounds)
+                     for name in ("threshold", "top_fraction"))
+
     def get_config(self):
         """The settings, JSON-able (an app stores them in its run folder's metadata)."""
-        return {"rounds": self.rounds, "threshold": self.threshold,
-                "top_fraction": self.top_fraction, "class_balanced": self.class_balanced,
+        return {"rounds": self.rounds, "threshold": _listed(self.threshold),
+                "top_fraction": _listed(self.top_fraction), "class_balanced": self.class_balanced,
                 "soft": self.soft, "pseudo_weight": self.pseudo_weight,
                 "pseudo_fraction": self.pseudo_fraction, "student_start": self.student_start,
                 "steps_per_epoch": self.steps_per_epoch}
@@ -189,8 +177,8 @@ class PseudoLabelTrainer:
             else:
                 outputs = (teacher_predict or network_predict)(task.network, features)
                 probabilities = run.target_format.probabilities(outputs)
-                selection = select_pseudo_labels(probabilities, self.threshold,
-                                                 self.top_fraction, self.class_balanced)
+                selection = select_pseudo_labels(probabilities, *self.criteria(round_index),
+                                                 class_balanced=self.class_balanced)
                 run.train_student(features, probabilities, selection, pseudo_transform,
                                   round_index)
                 report = run.report(round_index, selection, unlabelled_targets, started,
@@ -201,6 +189,21 @@ class PseudoLabelTrainer:
             if on_round_end is not None:
                 on_round_end(report)
         return reports
+
+
+def _listed(value):
+    """A per-round tuple as a list (JSON-able); anything else as is."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _of_round(value, name, round_index, rounds):
+    """A selection criterion's value for one round: the number, or the round's list entry."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    if len(value) != rounds:
+        raise ValueError(f"`{name}` needs one value or one per student round ({rounds}). "
+                         f"Received: {name}={list(value)!r}")
+    return value[round_index - 1]
 
 
 class _Run:
@@ -278,6 +281,8 @@ class _Run:
             self.num_labelled = count_examples(self.task, self.labelled)
         if steps == "all":
             return max(1, -(-(self.num_labelled + num_pseudo) // self.batch_size))
+        if steps == "teacher":
+            return max(1, self.num_labelled // self.batch_size)
         return max(1, self.num_labelled // n_labelled)
 
     def report(self, round_index, selection, unlabelled_targets, started, num_unlabelled):
