@@ -6,7 +6,8 @@ its epochs?
 
 Setup (every number is a flag):
 - Data: Fashion-MNIST from Debian's `dataset-fashion-mnist`
-  (`apt-get update && apt-get install dataset-fashion-mnist`, root).
+  (`apt-get update && apt-get install dataset-fashion-mnist`, root), read by
+  `apps.image.datasets.load_fashion_mnist`.
   Training: the first `--train-size` (10,000) images of
   `np.random.RandomState(42).permutation(60000)` of the 60k training set;
   validation: the 10,000 t10k images. Pixels / 255, then standardised with
@@ -46,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import gzip
 import json
 import os
 import statistics
@@ -59,29 +59,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import epoch_timer, run_in_subprocess  # noqa: E402
 
-FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 BATCH_SIZE = 128
 
 
-def _read_idx(path, header, shape):
-    with gzip.open(path, "rb") as handle:
-        return np.frombuffer(handle.read()[header:], dtype=np.uint8).reshape(shape)
-
-
-def load_fashion_mnist(train_size: int):
+def load_data(train_size: int):
     """(x_train, y_train), (x_valid, y_valid): a seeded training subset and the full t10k set."""
-    if not os.path.isdir(FASHION_DIR):
-        raise SystemExit(f"Fashion-MNIST not found in {FASHION_DIR}: run `apt-get update && "
-                         "apt-get install dataset-fashion-mnist` (as root).")
-    x = _read_idx(f"{FASHION_DIR}/train-images-idx3-ubyte.gz", 16, (-1, 28, 28, 1))
-    y = _read_idx(f"{FASHION_DIR}/train-labels-idx1-ubyte.gz", 8, (-1,))
-    x_valid = _read_idx(f"{FASHION_DIR}/t10k-images-idx3-ubyte.gz", 16, (-1, 28, 28, 1))
-    y_valid = _read_idx(f"{FASHION_DIR}/t10k-labels-idx1-ubyte.gz", 8, (-1,))
+    from apps.image.datasets import load_fashion_mnist
+
+    x, y, _ = load_fashion_mnist("train")
+    x_valid, y_valid, _ = load_fashion_mnist("test")
     keep = np.random.RandomState(42).permutation(len(x))[:train_size]
-    x_train = x[keep].astype("float32") / 255.0
+    x_train = x[keep, ..., None].astype("float32") / 255.0
     mean, std = x_train.mean(), x_train.std()
-    scale = lambda images: ((images.astype("float32") / 255.0 - mean) / std)  # noqa: E731
-    return ((x_train - mean) / std, y[keep].astype("int32")), (scale(x_valid), y_valid.astype("int32"))
+    x_valid = (x_valid[..., None].astype("float32") / 255.0 - mean) / std
+    return ((x_train - mean) / std, y[keep]), (x_valid, y_valid)
 
 
 def small_resnet(widths=(16, 32, 64)):
@@ -115,7 +106,7 @@ def run_arm(arm: str, seed: int, epochs: int, lr: float, args) -> dict:
 
     from dlkeras import ScheduledAdamW, fit_one_cycle, lr_find
 
-    (x, y), (x_valid, y_valid) = load_fashion_mnist(args.train_size)
+    (x, y), (x_valid, y_valid) = load_data(args.train_size)
     keras.utils.set_random_seed(seed)
     model = small_resnet()
     model.compile(optimizer=ScheduledAdamW(lr, weight_decay=args.weight_decay),
