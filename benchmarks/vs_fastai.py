@@ -34,7 +34,28 @@ Run (heavy: hold the shared lock):
         --fastai-python /work/fastai-venv/bin/python --seeds 0 --json runs/vs_fastai_seed0.json
     python benchmarks/vs_fastai.py --table runs/vs_fastai_seed*.json
 
-Measured: see the end of this docstring.
+Measured 2026-11-23 on the shared 2-core AMD EPYC (no GPU), dlkeras on TF 2.21 /
+Keras 3.15, fastai 2.8.12 on torch 2.15.0 (the PyPI build, CPU only), seed 0,
+one hold of the shared lock, while other engineers' unlocked jobs kept the
+1-minute load at 14-18 (before 18.4, after 16.2). Only the first config and
+the dlkeras half of the second ran before the session's lock budget was
+spent; the run was stopped there:
+
+| config | whole fit s dlkeras / fastai | steady epoch s | first epoch s | val acc | LR finder s |
+|---|---|---|---|---|---|
+| tabular-1024 | 6.65 / 68.01 | 0.263 / 15.25 | 5.27 / 7.88 | 0.7810 / 0.7808 | 6.75 / 90.70 |
+| tabular-64-finder | 26.02 / (stopped) | 2.17 / - | 17.41 / - | 0.7785 / - | 10.66 / - |
+
+These fastai times are NOT comparable with the issue's (fastai steady epoch
+0.27 s, LR finder 0.94 s on a quieter machine): at this load torch's process
+got ~10 % of a core (fastai's batch-64 run: 34 s of CPU in 5 min of wall
+time), while TensorFlow's kept its quiet-machine steady epoch (0.263 s). A
+likely cause, not verified: torch's two OpenMP threads meet at a barrier in
+every small op, so each op waits for the other thread to be scheduled,
+whereas TensorFlow's thread pool does not synchronise that way.
+`--fastai-threads 1` is there to test that. Rerun on a quiet machine (load
+< 1) before quoting any ratio. dlkeras' LR finder suggested nothing at
+batch 64 (`suggestion` None), so that run used 1e-2.
 """
 from __future__ import annotations
 
@@ -105,9 +126,13 @@ def _fastai_splits(n):
     return list(order[cut:]), list(order[:cut])
 
 
-def run_fastai(config: str, seed: int, data: str) -> dict:
-    """The fastai side (runs in the fastai virtualenv; imports no dlkeras)."""
+def run_fastai(config: str, seed: int, data: str, threads: int = 0) -> dict:
+    """The fastai side (runs in the fastai virtualenv; imports no dlkeras).
+
+    `threads`: torch's intra-op threads, 0 for torch's default (one per core).
+    """
     import pandas as pd
+    import torch
     from fastai.callback.core import Callback
     from fastai.collab import TabularCollab, collab_learner
     from fastai.data.block import CategoryBlock, TransformBlock
@@ -125,6 +150,8 @@ def run_fastai(config: str, seed: int, data: str) -> dict:
         def after_epoch(self):
             self.times.append(time.perf_counter() - self.start)
 
+    if threads:
+        torch.set_num_threads(threads)
     spec = CONFIGS[config]
     if spec["app"] == "tabular":
         frame = pd.read_csv(os.path.join(data, "gss.csv"))
@@ -159,12 +186,14 @@ def run_fastai(config: str, seed: int, data: str) -> dict:
     return _summary(lr_find_s, fit_s, timer.times, metric, lr, suggestion)
 
 
-def _fastai_in_subprocess(python, config, seed, data) -> dict:
+def _fastai_in_subprocess(python, config, seed, data, threads) -> dict:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     done = subprocess.run([python, os.path.abspath(__file__), "--child", "--side", "fastai",
-                           "--config", config, "--seeds", str(seed), "--data", data],
-                          capture_output=True, text=True, env=env, timeout=3600, check=False)
+                           "--config", config, "--seeds", str(seed), "--data", data,
+                           "--fastai-threads", str(threads)],
+                          capture_output=True, text=True, env=env, timeout=3600, check=False,
+                          cwd=data)  # lr_find saves a temporary model under ./models
     if done.returncode:
         raise RuntimeError(f"fastai {config} seed {seed} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -179,12 +208,16 @@ def run_all(args) -> list[dict]:
             sides = ["dlkeras", "fastai"] if index % 2 == 0 else ["fastai", "dlkeras"]
             for side in sides:
                 if side == "fastai":
-                    row = _fastai_in_subprocess(args.fastai_python, config, seed, data)
+                    row = _fastai_in_subprocess(args.fastai_python, config, seed, data,
+                                                args.fastai_threads)
                 else:
                     row = run_in_subprocess(os.path.abspath(__file__), [
                         "--side", "dlkeras", "--config", config, "--seeds", seed])
                 row.update(side=side, config=config, seed=seed)
                 results.append(row)
+                if args.json:  # as it goes: a failure later keeps what was measured
+                    with open(args.json, "w", encoding="utf-8") as handle:
+                        json.dump(results, handle, indent=1)
                 print(f"{config} seed {seed} {side}: fit {row['fit_s']:.2f}s steady "
                       f"{row['steady_s']:.3f}s first {row['first_epoch_s']:.2f}s lr_find "
                       f"{row['lr_find_s']:.2f}s metric {row['metric']:.4f} lr {row['lr']:.2g} "
@@ -202,7 +235,9 @@ def table(results: list[dict]) -> str:
     lines = ["| config | seeds | whole fit s dlkeras / fastai | ratio | steady epoch s dlkeras / "
              "fastai | ratio | first epoch s dlkeras / fastai | metric dlkeras / fastai | lr "
              "dlkeras / fastai | goals (<= 0.5x, metric) |", "|" + "---|" * 10]
-    for config in dict.fromkeys(r["config"] for r in results):
+    configs = list(dict.fromkeys(r["config"] for r in results))
+    both = [c for c in configs if {r["side"] for r in results if r["config"] == c} == {"dlkeras", "fastai"}]
+    for config in both:
         m = {(side, key): _median(results, config, side, key) for side in ("dlkeras", "fastai")
              for key in ("fit_s", "steady_s", "first_epoch_s", "metric", "lr")}
         fit, steady = (m["dlkeras", k] / m["fastai", k] for k in ("fit_s", "steady_s"))
@@ -219,12 +254,14 @@ def table(results: list[dict]) -> str:
             f"{m['fastai', 'metric']:.4f} | {m['dlkeras', 'lr']:.2g} / {m['fastai', 'lr']:.2g} | "
             f"fit {'yes' if fit <= 0.5 else 'no'}, epoch {'yes' if steady <= 0.5 else 'no'}, "
             f"metric {'yes' if metric_ok else 'no'} |")
-    if any(r["config"] == "tabular-1024" for r in results):
+    if "tabular-1024" in both:
         ours, theirs = (_median(results, "tabular-1024", side, "lr_find_s")
                         for side in ("dlkeras", "fastai"))
         lines.append(f"| LR finder, tabular (100 steps, batch 1024) | | {ours:.2f} / {theirs:.2f} "
                      f"| {ours / theirs:.2f}x | | | | | | {'yes' if ours / theirs <= 0.75 else 'no'} "
                      "(<= 0.75x) |")
+    lines += [f"| {config} | not run on both sides | | | | | | | | |" for config in configs
+              if config not in both]
     return "\n".join(lines)
 
 
@@ -233,6 +270,8 @@ def main(argv=None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fastai-python", default=os.environ.get("FASTAI_PYTHON"),
                         help="python of a virtualenv with fastai (or $FASTAI_PYTHON)")
+    parser.add_argument("--fastai-threads", type=int, default=0,
+                        help="torch intra-op threads for the fastai side (0: torch's default)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--json", help="also write the raw runs to this file")
@@ -246,7 +285,7 @@ def main(argv=None) -> None:
         if args.side == "export":
             print(json.dumps(export_data(args.data)))
         elif args.side == "fastai":
-            print(json.dumps(run_fastai(args.config, args.seeds[0], args.data)))
+            print(json.dumps(run_fastai(args.config, args.seeds[0], args.data, args.fastai_threads)))
         else:
             print(json.dumps(run_dlkeras(args.config, args.seeds[0])))
         return
@@ -259,9 +298,6 @@ def main(argv=None) -> None:
     print(f"load before: {open('/proc/loadavg').read().split()[0]}", flush=True)
     results = run_all(args)
     print(f"load after: {open('/proc/loadavg').read().split()[0]}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
     print(table(results))
 
 
