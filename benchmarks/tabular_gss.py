@@ -28,8 +28,13 @@ FASTAI = {"fit_s": 1.35, "epoch_s": 0.27, "steps_per_s": 123, "val_acc": 0.782,
           "lr_find_s": 0.94, "peak_rss_mb": 720}
 
 
-def run_seed(seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
-    """One full protocol run in this process; returns the measurements."""
+def run_seed(seed: int, steps_per_execution: int, jit_compile: bool, batch_size: int = 1024,
+             lr_max: float | None = 1e-2) -> dict:
+    """One full protocol run in this process; returns the measurements.
+
+    `lr_max=None` trains at the LR finder's suggestion (1e-2 when it has none);
+    `benchmarks/vs_fastai.py` runs batch 64 that way.
+    """
     import keras
 
     from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
@@ -40,7 +45,7 @@ def run_seed(seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     task = TabularTask.from_frame(
-        train, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES, layers=[200, 100], batch_size=1024,
+        train, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES, layers=[200, 100], batch_size=batch_size,
         weight_decay=0.01, steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     build_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -48,14 +53,15 @@ def run_seed(seed: int, steps_per_execution: int, jit_compile: bool) -> dict:
     lr_find_s = time.perf_counter() - start
     timer = epoch_timer()
     start, cpu_start = time.perf_counter(), time.process_time()
-    history = task.fit_one_cycle(train, epochs=5, lr_max=1e-2, validation_data=valid, seed=seed,
+    rate = lr_max or finder.suggestion or 1e-2
+    history = task.fit_one_cycle(train, epochs=5, lr_max=rate, validation_data=valid, seed=seed,
                                  callbacks=[timer], verbose=0)
     fit_s, fit_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    steps = len(train) // 1024
+    steps = len(train) // batch_size
     steady = statistics.median(timer.times[1:])
     return {
         "seed": seed, "build_s": build_s, "lr_find_s": lr_find_s,
-        "suggestion": finder.suggestion or float("nan"), "fit_s": fit_s, "epoch_s": timer.times,
+        "suggestion": finder.suggestion or float("nan"), "lr_max": rate, "fit_s": fit_s, "epoch_s": timer.times,
         "fit_cpu_s": fit_cpu_s, "epoch_cpu_s": timer.cpu_times,
         "steady_epoch_cpu_s": statistics.median(timer.cpu_times[1:]),
         "load_average_1min": os.getloadavg()[0],
