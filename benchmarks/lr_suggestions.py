@@ -96,6 +96,7 @@ suggestion 1.58e-2, 0.944 at a fixed 1e-2.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
