@@ -22,6 +22,7 @@ Example:
 
 
 >>> import keras, numpy as np
+>>> keras.utils.set_random_seed(0)  # the starting weights decide how confident round 0 is
 >>> rng = np.random.default_rng(0)
 >>> x = rng.normal(size=(400, 2)).astype("float32"); y = (x.sum(axis=1) > 0).astype("int32")
 >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
