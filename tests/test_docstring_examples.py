@@ -11,6 +11,7 @@ CORE_MODULES = [
     "dlkeras.optimizers.scheduled", "dlkeras.optimizers.adam", "dlkeras.optimizers.sgd",
     "dlkeras.optimizers.restoring",
     "dlkeras.layer_groups", "dlkeras.discriminative", "dlkeras.freezing",
+    "dlkeras.steps_per_execution",
     "dlkeras.installing", "dlkeras.keras_internals", "dlkeras.lr_suggestions", "dlkeras.distribute",
     "dlkeras.shards",
     "dlkeras.data", "dlkeras.layers", "dlkeras.layers.scaled_sigmoid",

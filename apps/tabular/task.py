@@ -87,7 +87,7 @@ class TabularTask(Task):
     @classmethod
     def from_frame(cls, train_df, y_name, cat_names=None, cont_names=None, *, task=None,
                    layers=(200, 100), batch_size=None, weight_decay=0.01, name="tabular",
-                   argument_names=None, steps_per_execution=1, jit_compile=False,
+                   argument_names=None, steps_per_execution="auto", jit_compile=False,
                    **network_kwargs):
         """Infers column roles, fits the preprocessing on `train_df`, builds and compiles.
 
@@ -103,7 +103,12 @@ class TabularTask(Task):
             weight_decay: decoupled weight decay of AdamW.
             name: model name for exports.
             argument_names: how the caller names the role arguments, for messages.
-            steps_per_execution, jit_compile: `model.compile` options.
+            steps_per_execution: steps per compiled call; `"auto"` (default)
+                sizes the calls from the step time `lr_find` measured (one
+                step a call before any sweep): a gss_wages epoch at batch
+                1024 then runs in one call instead of 30.
+            jit_compile: XLA (it trains faster but compiles for about 2 s
+                on 2 cores, more than a short fit gains; `benchmarks/fixed_costs.py`).
             **network_kwargs: `build_network` options (`ps`, `embed_p`,
                 `y_range`, `emb_szs`, ...).
         """

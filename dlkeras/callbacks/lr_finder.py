@@ -16,6 +16,7 @@ True
 import math
 import numbers
 import statistics
+import time
 
 import keras
 import tensorflow as tf
@@ -92,6 +93,9 @@ class LRFinder(keras.callbacks.Callback):
         suggestion: the default rule's rate (`margin`), or None.
         no_suggestion_reason: one line saying why `suggestion` is None, else None.
         diverged: whether the sweep stopped because the loss blew up.
+        step_seconds: median wall time of one training step of the sweep
+            (its first step, which traces, left out), or None; a `Task`
+            with `steps_per_execution="auto"` sizes its compiled calls by it.
     """
 
     def __init__(self, start_lr=1e-7, end_lr=10.0, total_steps=100, beta=0.98,
@@ -119,6 +123,7 @@ class LRFinder(keras.callbacks.Callback):
 
     def _clear(self):
         self.lrs, self.losses, self.raw_losses = [], [], []
+        self._step_times, self.step_seconds = [], None
         self.suggestions, self.suggestion, self.diverged = {}, None, False
         self.no_suggestion_reason = "the sweep has not run yet"
 
@@ -205,8 +210,10 @@ class LRFinder(keras.callbacks.Callback):
             for variable, ratio in self._rates:
                 variable.assign(rate * ratio)
             self.model.reset_metrics()  # so the logs hold this step's loss only
+            started = time.perf_counter()
             try:
                 logs = self._one_step(iterator)
+                self._step_times.append(time.perf_counter() - started)
             except (StopIteration, tf.errors.OutOfRangeError):
                 if logs is None:
                     raise
@@ -255,6 +262,8 @@ class LRFinder(keras.callbacks.Callback):
 
     def _suggest(self):
         self.suggestions, self.suggestion = {}, None
+        if len(self._step_times) > 1:
+            self.step_seconds = statistics.median(self._step_times[1:])
         if not self.lrs:
             self.no_suggestion_reason = "the sweep recorded no step"
             return

@@ -84,6 +84,8 @@ class Task:
         self.metadata = dict(metadata or {})
         self._inference_model = None
         self._prebuilt = False
+        self._steps_per_execution = None  # what compile was asked for: an int or "auto"
+        self._step_seconds = None  # one training step's wall time, as the LR finder measured it
 
     # --- What a subclass declares -------------------------------------------
 
@@ -171,6 +173,10 @@ class Task:
                 None keeps the task's own.
             **compile_kwargs: more `model.compile` arguments
                 (`steps_per_execution`, `jit_compile`, ...).
+                `steps_per_execution="auto"` sizes each compiled call from
+                the step time `lr_find` measured (`dlkeras.steps_per_execution`:
+                calls of about 0.1 s, at most an epoch); one step a call
+                until a sweep has measured it.
         """
         from dlkeras.distribute import (
             prepare_for_fit,
@@ -182,6 +188,9 @@ class Task:
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
         task_loss, task_metrics = self.loss_and_metrics()
+        self._steps_per_execution = compile_kwargs.get("steps_per_execution", 1)
+        if self._steps_per_execution == "auto":
+            compile_kwargs["steps_per_execution"] = 1
         # Under a strategy, the optimizer (and its slots) must be created in
         # the scope the network was built in; BatchNorm uses the global batch.
         with strategy_scope(self.network):
@@ -224,7 +233,32 @@ class Task:
                                                          batch_size=batch_size)
         fit_kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         self._prebuild(train)
+        self._size_calls(train, fit_kwargs)
         return train, fit_kwargs
+
+    def _size_calls(self, train, fit_kwargs):
+        """Steps per compiled call for this data: `"auto"` from the measured step time, then
+        moved to a divisor of the epoch (Keras runs whole calls past the end of a repeated
+        stream otherwise; `dlkeras.steps_per_execution`)."""
+        from dlkeras.distribute import uses_strategy
+        from dlkeras.phases import steps_per_epoch_of
+        from dlkeras.steps_per_execution import (
+            dividing_steps_per_execution,
+            steps_per_execution_for,
+        )
+
+        wanted = self._steps_per_execution
+        if wanted is None:  # compiled by Keras directly (e.g. a loaded run folder)
+            wanted = self.network.steps_per_execution
+        if uses_strategy(self.network):
+            return
+        epoch = steps_per_epoch_of(train, fit_kwargs)
+        if wanted == "auto":
+            wanted = steps_per_execution_for(self._step_seconds, epoch)
+        steps = dividing_steps_per_execution(wanted, epoch)
+        if steps != self.network.steps_per_execution:
+            self.network.steps_per_execution = steps
+            self.network.make_train_function(force=True)
 
     def _prebuild(self, train):
         """Creates metric variables from one batch before the first fit (halves its tracing)."""
@@ -275,10 +309,13 @@ class Task:
         kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         train = train.dataset() if hasattr(train, "steps_per_epoch") else train
         if phase is None:
-            return lr_find(self.network, train, **kwargs)
-        ratios = fine_tune_group_ratios(phase, len(self.layer_groups), lr_mult=lr_mult)
-        with self._trainable_as_in(phase):
-            return lr_find(self.network, train, group_ratios=ratios, **kwargs)
+            finder = lr_find(self.network, train, **kwargs)
+        else:
+            ratios = fine_tune_group_ratios(phase, len(self.layer_groups), lr_mult=lr_mult)
+            with self._trainable_as_in(phase):
+                finder = lr_find(self.network, train, group_ratios=ratios, **kwargs)
+        self._step_seconds = finder.step_seconds or self._step_seconds
+        return finder
 
     def _lr_find_phase(self, phase):
         """The `fine_tune` phase to sweep, or None for a plain (one-cycle) sweep."""

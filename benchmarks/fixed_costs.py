@@ -1,0 +1,198 @@
+"""Benchmark: where a whole `fit_one_cycle` goes at batch 1024 — tracing, first calls, steps.
+
+Issue 14 asks, where TensorFlow's fixed costs put a config's whole-fit goal
+(0.5x fastai) out of reach, for the breakdown against fastai's and the floor
+that remains. This script runs the protocol of `benchmarks/vs_fastai.py`
+(LR finder, then 5 epochs of `fit_one_cycle` with validation) for the
+large-batch configs, in a fresh process per run, and times every call of
+every train and test function Keras builds (each `make_*_function` is
+wrapped: the first call of a new function includes tracing it and
+TensorFlow's graph optimisation; later calls are steps only). Reported
+per phase:
+- `trace_train_s`, `trace_test_s`: first call minus a steady call of the
+  same function (summed over the functions built in that phase);
+- `steps_s`: the time inside train/test function calls, minus the traces;
+- `other_s`: the rest (callbacks, iterator creation, Keras' epoch loop,
+  the dataset pipelines' own start-up).
+
+Configs: `tabular-1024` (gss_wages, [200, 100], lr_max 1e-2, wd 0.01) with
+`steps_per_execution` 1 (issue 4's protocol), 32 and `auto` (the app's
+default, as vs_fastai runs it),
+each without and with XLA (`-xla`);
+`collab-dot-1024` (MovieLens dot model, the recommender app's defaults).
+
+Run (hold the heavy lock; ~2 min):
+    flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/fixed_costs.py --seeds 0 1 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import markdown_table, run_in_subprocess  # noqa: E402
+
+CONFIGS = ("tabular-1024-spe1", "tabular-1024-spe32", "tabular-1024-speauto",
+           "tabular-1024-spe1-xla", "tabular-1024-spe32-xla", "collab-dot-1024")
+
+
+class CallLog:
+    """Wraps a model's `make_train_function` / `make_test_function`; times every call.
+
+    `calls` holds `(phase, kind, function_id, seconds)`; `phase` is whatever
+    the caller last set in `self.phase`.
+    """
+
+    def __init__(self, model):
+        self.model, self.phase, self.calls, self._next_id = model, "setup", [], 0
+        for kind in ("train", "test"):
+            self._wrap_maker(kind)
+
+    def _wrap_maker(self, kind):
+        make = getattr(self.model, f"make_{kind}_function")
+        attribute = f"{kind}_function"
+
+        def make_and_time(force=False):
+            make(force)
+            current = getattr(self.model, attribute)
+            if current is not None and not getattr(current, "_timed", False):
+                setattr(self.model, attribute, self._timed(kind, current))
+            return getattr(self.model, attribute)
+
+        setattr(self.model, f"make_{kind}_function", make_and_time)
+
+    def _timed(self, kind, function):
+        identity = self._next_id
+        self._next_id += 1
+
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.calls.append((self.phase, kind, identity, time.perf_counter() - start))
+
+        call._timed = True
+        return call
+
+    def breakdown(self, phase, wall_s):
+        """{trace_train_s, trace_test_s, steps_s, other_s, wall_s} of one phase."""
+        rows = [c for c in self.calls if c[0] == phase]
+        result = {"trace_train_s": 0.0, "trace_test_s": 0.0, "steps_s": 0.0, "wall_s": wall_s}
+        for identity in dict.fromkeys(c[2] for c in rows):
+            times = [c[3] for c in rows if c[2] == identity]
+            kind = next(c[1] for c in rows if c[2] == identity)
+            steady = statistics.median(times[1:-1] or times[1:]) if len(times) > 1 else 0.0
+            trace = max(times[0] - steady, 0.0)
+            result[f"trace_{kind}_s"] += trace
+            result["steps_s"] += sum(times) - trace
+        result["other_s"] = wall_s - result["trace_train_s"] - result["trace_test_s"] - \
+            result["steps_s"]
+        return result
+
+
+def _steps(text):
+    return text if text == "auto" else int(text)
+
+
+def run(config: str, seed: int) -> dict:
+    import keras
+
+    from dlkeras.data import random_split_frame
+
+    start = time.perf_counter()
+    if config.startswith("tabular"):
+        from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
+        from apps.tabular.task import TabularTask
+
+        train, valid = random_split_frame(load_gss_wages(), 0.2, seed=42)
+        keras.utils.set_random_seed(seed)
+        task = TabularTask.from_frame(
+            train, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES, layers=[200, 100],
+            batch_size=1024, weight_decay=0.01,
+            steps_per_execution=_steps(config.split("-spe", 1)[1].split("-")[0]),
+            jit_compile=config.endswith("-xla"))
+        lr_max = 1e-2
+    else:
+        from apps.recommender.data import load_movielens
+        from apps.recommender.task import RecommenderTask
+
+        train, valid = random_split_frame(load_movielens(), 0.2, seed=42)
+        keras.utils.set_random_seed(seed)
+        task = RecommenderTask.from_ratings(train, weight_decay=0.1, y_range=(0.0, 5.5),
+                                            batch_size=1024, kind="dot", n_factors=50,
+                                            steps_per_execution=64)
+        lr_max = 1e-2
+    build_s = time.perf_counter() - start
+    log = CallLog(task.network)
+    log.phase = "lr_find"
+    start = time.perf_counter()
+    task.lr_find(train, seed=seed, verbose=0)
+    lr_find = log.breakdown("lr_find", time.perf_counter() - start)
+    log.phase = "fit"
+    epochs = []
+
+    class Epochs(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            epochs.append(time.perf_counter() - self.start)
+
+    start = time.perf_counter()
+    task.fit_one_cycle(train, epochs=5, lr_max=lr_max, validation_data=valid, seed=seed,
+                       callbacks=[Epochs()], verbose=0)
+    fit = log.breakdown("fit", time.perf_counter() - start)
+    fit.update(first_epoch_s=epochs[0], steady_epoch_s=statistics.median(epochs[1:]))
+    return {"config": config, "seed": seed, "build_s": build_s, "lr_find": lr_find, "fit": fit,
+            "load": os.getloadavg()[0]}
+
+
+def summarise(results: list[dict]) -> str:
+    rows = []
+    for config in dict.fromkeys(r["config"] for r in results):
+        runs = [r for r in results if r["config"] == config]
+        for phase in ("lr_find", "fit"):
+            med = lambda key, runs=runs, phase=phase: statistics.median(  # noqa: E731
+                r[phase][key] for r in runs)
+            extra = (f"{med('first_epoch_s'):.2f} / {med('steady_epoch_s'):.3f}"
+                     if phase == "fit" else "-")
+            rows.append([config, phase, len(runs), f"{med('wall_s'):.2f}",
+                         f"{med('trace_train_s'):.2f}", f"{med('trace_test_s'):.2f}",
+                         f"{med('steps_s'):.2f}", f"{med('other_s'):.2f}", extra])
+    return markdown_table(["config", "phase", "seeds", "wall s", "trace train s", "trace test s",
+                           "in steps s", "other s", "first / steady epoch s"], rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
+    parser.add_argument("--json", help="also write the raw runs here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run(args.config, args.seeds[0])))
+        return
+    print(f"load before: {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for seed in args.seeds:
+        for config in args.configs:
+            results.append(run_in_subprocess(os.path.abspath(__file__),
+                                             ["--config", config, "--seeds", seed]))
+            print(json.dumps(results[-1]), flush=True)
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=1)
+    print(summarise(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""`steps_per_execution="auto"`: calls sized from the LR finder's measured step time."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from test_tabular_task import rule_frame, split  # noqa: E402
+
+from apps.tabular.task import TabularTask  # noqa: E402
+from dlkeras.steps_per_execution import dividing_steps_per_execution, steps_per_execution_for  # noqa: E402
+
+
+@pytest.mark.parametrize("step_seconds, steps_per_epoch, expected", [
+    (0.01, 1000, 10),     # ceil(0.1 / 0.01)
+    (0.003, 1000, 34),    # ceil(33.3)
+    (0.003, 20, 20),      # never more than an epoch
+    (1e-6, None, 128),    # the cap
+    (0.5, 1000, 1),
+    (None, 1000, 1),      # not measured
+    (float("nan"), 1000, 1),
+])
+def test_rule(step_seconds, steps_per_epoch, expected):
+    assert steps_per_execution_for(step_seconds, steps_per_epoch) == expected
+
+
+@pytest.mark.parametrize("wanted, steps_per_epoch, expected", [
+    (64, 78, 78), (3, 20, 4), (4, 15, 5), (13, 29, 29), (10, 997, 1), (8, 64, 8), (1, 7, 1),
+    (200, 30, 30), (5, None, 5),
+])
+def test_nearest_divisor(wanted, steps_per_epoch, expected):
+    assert dividing_steps_per_execution(wanted, steps_per_epoch) == expected
+
+
+def test_a_fit_takes_exactly_its_epochs_steps_whatever_steps_per_execution():
+    # Keras alone runs ceil(20 / 3) = 7 calls of 3 steps = 21 steps an epoch on a
+    # repeated stream, and the one-cycle schedule (sized for 20) ends early.
+    train, task = _task(3)
+    task.fit_one_cycle(train, epochs=2, lr_max=1e-2, seed=0, verbose=0)
+    assert int(task.network.optimizer.iterations) == 2 * 20
+    assert task.network.steps_per_execution == 4
+
+
+def _task(steps_per_execution):
+    keras.utils.set_random_seed(3)
+    train, _ = split(rule_frame(1600))
+    return train, TabularTask.from_frame(train, "y", batch_size=64, layers=[16],
+                                         steps_per_execution=steps_per_execution)
+
+
+def test_auto_sizes_calls_after_lr_find_and_trains_the_same_weights_as_one_step_a_call():
+    train, auto = _task("auto")
+    assert auto.network.steps_per_execution == 1  # nothing measured yet
+    finder = auto.lr_find(train, total_steps=40, seed=0, verbose=0)
+    assert finder.step_seconds is not None and 0 < finder.step_seconds < 5
+    steps_per_epoch = len(train) // 64 + (len(train) % 64 > 0)
+    expected = steps_per_execution_for(finder.step_seconds, steps_per_epoch)
+    assert expected > 1  # a 16-unit MLP step takes milliseconds
+    auto.fit_one_cycle(train, epochs=2, lr_max=1e-2, seed=0, verbose=0)
+    assert auto.network.steps_per_execution == expected
+
+    _, plain = _task(1)
+    plain.lr_find(train, total_steps=40, seed=0, verbose=0)
+    plain.fit_one_cycle(train, epochs=2, lr_max=1e-2, seed=0, verbose=0)
+    assert plain.network.steps_per_execution == 1
+    # One-cycle is evaluated per step inside the call: same steps, same weights.
+    assert int(auto.network.optimizer.iterations) == int(plain.network.optimizer.iterations) \
+        == 2 * steps_per_epoch
+    for a, b in zip(auto.network.get_weights(), plain.network.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
