@@ -63,8 +63,7 @@ def test_lr_find_restores_weights_and_suggests():
     assert 1e-7 <= finder.suggestion <= 10.0 and len(finder.lrs) >= 10
     for old, new in zip(before, learn.network.get_weights()):
         np.testing.assert_array_equal(old, new)
-    # 960 rows / 64 = 15 steps an epoch: 4 a call moves to the nearest divisor, 5
-    assert learn.network.steps_per_execution == 5
+    assert learn.network.steps_per_execution == 4
 
 
 def test_regression_with_y_range_and_multi_target():

@@ -224,7 +224,7 @@ class Task:
         return self.make_dataset(data, training=training,
                                  batch_size=int(batch_size or self.batch_size), seed=seed)
 
-    def _fit_data(self, data, validation_data, batch_size, seed, fit_kwargs):
+    def _fit_data(self, data, validation_data, batch_size, seed, fit_kwargs, size_calls=True):
         """The training stream and validation dataset, with `fit`'s keyword arguments."""
         self._require_compiled()
         train = self.dataset(data, training=True, batch_size=batch_size, seed=seed)
@@ -233,7 +233,8 @@ class Task:
                                                          batch_size=batch_size)
         fit_kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         self._prebuild(train)
-        self._size_calls(train, fit_kwargs)
+        if size_calls:  # (the LR finder takes one step a call whatever the setting)
+            self._size_calls(train, fit_kwargs)
         return train, fit_kwargs
 
     def _size_calls(self, train, fit_kwargs):
@@ -305,7 +306,8 @@ class Task:
 
         phase = self._lr_find_phase(phase)
         fit_kwargs = {}
-        train, fit_kwargs = self._fit_data(data, None, batch_size, seed, fit_kwargs)
+        train, fit_kwargs = self._fit_data(data, None, batch_size, seed, fit_kwargs,
+                                           size_calls=False)
         kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         train = train.dataset() if hasattr(train, "steps_per_epoch") else train
         if phase is None:
