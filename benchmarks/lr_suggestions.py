@@ -176,6 +176,8 @@ RECORDED_GRIDS = {  # mean final validation metric per lr_max, measured 2026-11-
 }
 """Grid means from the docstring (seeds 0-2 for tabular and diamonds, 0 for the others;
 diamonds' 3e-1 and 1 from seeds 1-2); `--recorded-grid` compares against them."""
+LOWER_IS_BETTER = frozenset({"collab", "diamonds"})
+OFFLINE_RECIPES = {"lite0": "fine_tune"}  # the others train with fit_one_cycle
 
 
 def fastai_valley(lrs, raw_losses, num_it=100, beta=0.98):
@@ -317,6 +319,48 @@ def verdict(result):
     return out
 
 
+def interpolated(grid, lr):
+    """The grid's metric at `lr`, interpolated linearly in log10(lr) (clamped at the ends)."""
+    rates = sorted(grid)
+    return float(np.interp(np.log10(lr), np.log10(rates), [np.mean(grid[r]) for r in rates]))
+
+
+def offline(path, settings=None):
+    """`--offline`: the default rule on recorded curves (`--curves-only`) against RECORDED_GRIDS.
+
+    Metrics are interpolated between grid rates, not measured. `settings`
+    replaces `RECIPE_SETTINGS` (to try others). Returns one line per task.
+    """
+    from dlkeras.lr_suggestions import RECIPE_SETTINGS, NoSuggestion, suggest_margin
+
+    settings = settings or RECIPE_SETTINGS
+    with open(path) as handle:
+        curves = json.load(handle)
+    lines = []
+    for name, seeds in curves.items():
+        suggested = []
+        for found in seeds.values():
+            losses = [np.nan if v is None else v for v in found["raw_losses"]]
+            try:
+                suggested.append(suggest_margin(found["lrs"], losses,
+                                                **settings[OFFLINE_RECIPES.get(name, "fit_one_cycle")]))
+            except NoSuggestion:
+                suggested.append(None)
+        rates = [lr for lr in suggested if lr is not None]
+        if not rates:
+            lines.append(f"{name}: no suggestion on any seed")
+            continue
+        grid, sign = RECORDED_GRIDS[name], 1.0 if name not in LOWER_IS_BETTER else -1.0
+        best = max(GRID, key=lambda lr: sign * grid[lr])
+        metric = float(np.mean([interpolated(grid, lr) for lr in rates]))
+        rate = float(np.exp(np.mean(np.log(rates))))
+        gap = sign * (metric - grid[best]) / grid[best]
+        lines.append(f"{name}: {_rates(suggested)} -> {metric:.4f} (interpolated), best {best:g}: "
+                     f"{grid[best]:.4f}, gap {100 * gap:+.2f} %, {max(rate / best, best / rate):.1f}x "
+                     f"from best, goal {'yes' if gap >= -0.01 and best / 3 <= rate <= 3 * best else 'no'}")
+    return lines
+
+
 def _rates(values):
     values = [v for v in values if v is not None]
     return "/".join(f"{v:.1e}" for v in values) if values else "none"
@@ -364,9 +408,15 @@ def main(argv=None):
                         "each task's and seed's lrs, raw losses and suggestions to this file")
     parser.add_argument("--grid-from", help="take the grids from this earlier --json file "
                         "(same tasks and seeds) instead of training them again")
+    parser.add_argument("--offline", metavar="JSON", help="no training: the default rule on the "
+                        "curves of a --curves-only file (e.g. benchmarks/lr_curves.json), "
+                        "metrics interpolated in RECORDED_GRIDS")
     parser.add_argument("--recorded-grid", action="store_true", help="compare with the grid "
                         "means recorded in this file (RECORDED_GRIDS) instead of training them")
     args = parser.parse_args(argv)
+    if args.offline:
+        print("\n".join(offline(args.offline)))
+        return
     start, results = time.perf_counter(), []
     seeds_of = lambda name: args.lite0_seeds if name == "lite0" else args.seeds  # noqa: E731
     if args.curves_only:
