@@ -21,11 +21,15 @@ Run (1 seed: 6.4 min for the four small tasks, 29 min for Lite0, on 2 shared
 CPU cores at load 6-12; hold the heavy lock; `--grid-from` an earlier
 `--json` file reuses its grids, `--recorded-grid` compares with the grid
 means recorded below (`RECORDED_GRIDS`); both only sweep and train at the
-suggestion; `--curves-only FILE` only sweeps, and writes every curve):
+suggestion; `--curves-only FILE` only sweeps, and writes every curve;
+`--offline FILE` scores the default rule on such a file against the
+recorded grids, metrics interpolated, in seconds: `lr_curves.json` holds
+the 18:50 UTC sweeps below, and a test checks the goal on them):
     flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/lr_suggestions.py --seeds 0
     .venv/bin/python benchmarks/lr_suggestions.py --tasks tabular diamonds --seeds 0
     flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/lr_suggestions.py \
         --recorded-grid --seeds 0 1 2 --lite0-seeds 0 1
+    .venv/bin/python benchmarks/lr_suggestions.py --offline benchmarks/lr_curves.json
 
 Measured 2026-11-23 on the shared 2-core AMD EPYC CPU machine (no GPU).
 
