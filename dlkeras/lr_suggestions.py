@@ -2,11 +2,14 @@
 
 `suggest_margin` (the default of `LRFinder`) reads the raw per-step losses:
 it smooths them without lag, finds where the loss diverges, and suggests a
-rate a safety margin below that, kept inside the basin of the curve. It
-raises `NoSuggestion` (a `ValueError` whose message says why, in one line)
-when the curve supports no trustworthy suggestion: too few points, a loss
-that is NaN from the start, no descent standing out of the noise, a loss
-that diverges at once, or one still falling when the sweep ended.
+rate a safety margin below that, no higher than where the loss reaches its
+floor, and kept inside the basin of the curve. How far below the
+divergence depends on the recipe that will train at the rate
+(`RECIPE_SETTINGS`, picked by `LRFinder(recipe=...)` and the Task layer).
+It raises `NoSuggestion` (a `ValueError` whose message says why, in one
+line) when the curve supports no trustworthy suggestion: too few points, a
+loss that is NaN from the start, no descent standing out of the noise, a
+loss that diverges at once, or one still falling when the sweep ended.
 
 `suggest_valley`, `suggest_steep` and `suggest_minimum` are fastai's rules;
 like fastai they read the EMA-smoothed curve (`LRFinder.losses`).
@@ -16,8 +19,10 @@ Example:
 >>> import numpy as np
 >>> lrs = np.geomspace(1e-6, 10.0, 71)                 # 10 points a decade
 >>> losses = np.interp(np.log10(lrs), [-6, -4, -1, 0, 1], [2.0, 2.0, 0.5, 0.6, 9.0])
->>> round(suggest_margin(lrs, losses), 3)               # a decade below where it diverges
-0.158
+>>> round(suggest_margin(lrs, losses), 3)               # where the loss reaches its floor
+0.1
+>>> round(suggest_margin(lrs, losses, **RECIPE_SETTINGS["fine_tune"]), 3)  # divergence / 7
+0.226
 >>> suggest_margin(lrs, np.full(71, 2.0))
 Traceback (most recent call last):
 ...
@@ -31,8 +36,31 @@ import numpy as np
 MIN_POINTS = 8
 SIGNIFICANCE = 5.0       # a descent (or rise) must stand this many standard errors out
 MIN_RELATIVE_DROP = 0.01  # ... and be at least this fraction of the starting loss
-MARGIN = 10.0            # suggestion = divergence rate / MARGIN (before the basin clamps)
+MARGIN = 10.0            # suggestion <= divergence rate / MARGIN (before the basin clamps)
+FLOOR = 0.05             # ... and <= the first rate whose loss is within this share of the lowest
 CLIMB = 0.3              # the basin ends where the loss climbed back by this share of the drop
+
+RECIPE_SETTINGS = {
+    "fit_one_cycle": {"margin": MARGIN, "floor": FLOOR},
+    "fine_tune": {"margin": 7.0, "floor": None},
+}
+"""`suggest_margin`'s settings for the recipe that trains at the suggestion.
+
+Measured on `benchmarks/lr_suggestions.py` (its docstring has the curves'
+landmarks and the grids). From-scratch `fit_one_cycle` (tabular,
+regression, a CNN): the best peak rate sat at or left of where the sweep's
+loss first reaches its floor, 9-110x below the divergence; so the
+suggestion is the lower of divergence / 10 and the floor's first rate
+(within 5 % of the lowest loss: rates above it buy no lower loss in the
+sweep, only less room to the divergence). `fine_tune`'s unfrozen sweep
+(pretrained body at 1/100 of the head's rate): the best `lr_max` sat 2-4x
+*above* the sweep's lowest point and 5-6x below the divergence, so the
+floor cap does not apply and the margin is 7. The price of the floor cap:
+on curves with a wide floor it suggests low; on a Fashion-MNIST ResNet
+(`benchmarks/super_convergence.py`, not used to choose it) 12x below the
+plain divergence / 10, for 0.5 points less accuracy. `{"margin": 10.0,
+"floor": None}` is the rule without the cap.
+"""
 
 
 class NoSuggestion(ValueError):
@@ -199,28 +227,32 @@ def _check_descent(shape):
         "batch_size or total_steps may show one")
 
 
-def suggest_margin(lrs, losses, margin=MARGIN):
-    """A decade below the rate where the loss diverges, kept inside the basin.
+def suggest_margin(lrs, losses, margin=MARGIN, floor=FLOOR):
+    """A margin below the rate where the loss diverges, no higher than where it reaches its floor.
 
     The divergence rate is the first rate past the lowest (lag-free)
     smoothed loss where the loss is back above its starting level, or is
     NaN; it is the most stable landmark of a range test (across seeds it
     moved by at most 1.8x on the benchmark tasks, where the lowest point
-    moved by up to 9x). The suggestion is that rate / `margin`, moved into the basin
-    if it falls outside: not below the rate where half of the drop was
-    done, not above the rate where the loss has climbed back by `CLIMB` of
-    it. If the sweep ended before diverging, its last rate stands in for the
-    divergence rate (a conservative suggestion).
+    moved by up to 9x). The suggestion is the lower of that rate / `margin`
+    and, with `floor`, the first rate at which the smoothed loss is within
+    `floor` (a fraction of its magnitude) of its lowest value. It is then
+    moved into the basin if it falls outside: not below the rate where half
+    of the drop was done, not above the rate where the loss has climbed back
+    by `CLIMB` of it. If the sweep ended before diverging, its last rate
+    stands in for the divergence rate (a conservative suggestion).
 
-    Good for: the peak rate of `fit_one_cycle` (the default rule). On the
-    benchmark tasks (`benchmarks/lr_suggestions.py`) the best one-cycle peak
-    sat 3-16x below the divergence rate, and going above it cost more than
-    going below.
+    Good for: the peak rate of `fit_one_cycle` (the defaults) and, with
+    `RECIPE_SETTINGS["fine_tune"]`, the `lr_max` of `fine_tune` swept on
+    its unfrozen phase. The defaults come from measured curves, see
+    `RECIPE_SETTINGS`.
 
     Args:
         lrs: the rates of the sweep, increasing.
         losses: the raw loss of each step (not smoothed).
-        margin: how far below the divergence rate to suggest.
+        margin: how far below the divergence rate to suggest at most.
+        floor: how close to its lowest the loss must be for a rate to count
+            as on the floor (e.g. 0.05: within 5 %), or None for no floor cap.
 
     Returns:
         The suggested rate, a float.
@@ -228,7 +260,21 @@ def suggest_margin(lrs, losses, margin=MARGIN):
     Raises:
         NoSuggestion: the curve supports no trustworthy suggestion (the
             message says why).
+
+    Example:
+
+    >>> import numpy as np
+    >>> lrs = np.geomspace(1e-6, 10.0, 71)
+    >>> losses = np.interp(np.log10(lrs), [-6, -4, -2, 0, 1], [2.0, 2.0, 0.5, 0.5, 9.0])
+    >>> round(suggest_margin(lrs, losses), 4)               # the floor starts near 1e-2
+    0.0158
+    >>> round(suggest_margin(lrs, losses, floor=None), 3)   # divergence (1.6) / 10
+    0.158
     """
+    if not (isinstance(margin, (int, float)) and margin >= 1):
+        raise ValueError(f"`margin` must be a number >= 1. Received: margin={margin!r}")
+    if floor is not None and not (isinstance(floor, (int, float)) and floor >= 0):
+        raise ValueError(f"`floor` must be None or a number >= 0. Received: floor={floor!r}")
     shape = _check_descent(sweep_shape(lrs, losses))
     lrs, smoothed, low = shape.lrs, shape.smoothed, shape.min_index
     if shape.diverged_lr is None and low >= len(lrs) - 3:
@@ -236,12 +282,16 @@ def suggest_margin(lrs, losses, margin=MARGIN):
             f"the loss was still falling when the sweep ended (lr={lrs[-1]:.2g}): no minimum "
             "found; raise end_lr")
     diverged_lr = shape.diverged_lr if shape.diverged_lr is not None else lrs[-1]
-    floor = smoothed[low]
-    climbed = np.flatnonzero(smoothed[low:] > floor + CLIMB * shape.drop)
+    lowest = smoothed[low]
+    suggestion = diverged_lr / margin
+    if floor is not None:
+        off_floor = np.flatnonzero(smoothed[:low + 1] > lowest + floor * abs(lowest))
+        suggestion = min(suggestion, lrs[off_floor[-1] + 1] if off_floor.size else lrs[0])
+    climbed = np.flatnonzero(smoothed[low:] > lowest + CLIMB * shape.drop)
     right = low + int(climbed[0]) - 1 if climbed.size else len(lrs) - 1
-    halfway = np.flatnonzero(smoothed[:low + 1] > floor + 0.5 * shape.drop)
+    halfway = np.flatnonzero(smoothed[:low + 1] > lowest + 0.5 * shape.drop)
     left = int(halfway[-1]) + 1 if halfway.size else 0
-    return float(np.clip(diverged_lr / margin, lrs[left], lrs[right]))
+    return float(np.clip(suggestion, lrs[left], lrs[right]))
 
 
 def suggest_minimum(lrs, losses):

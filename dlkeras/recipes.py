@@ -71,8 +71,8 @@ def _prebuild(model, x, y, sample_weight, batch_size):
 
 
 def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
-            batch_size=None, log_dir=None, callbacks=None, group_ratios=None, verbose="auto",
-            **fit_kwargs):
+            batch_size=None, log_dir=None, callbacks=None, group_ratios=None,
+            recipe="fit_one_cycle", verbose="auto", **fit_kwargs):
     """Runs the LR range test on `model` and puts the model back as it was.
 
     Short datasets are cycled through until the sweep ends. The sweep runs
@@ -91,6 +91,9 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
         group_ratios: each layer group's rate as a multiple of the swept
             rate (see `LRFinder`); e.g. `fine_tune_group_ratios("unfrozen",
             n)` makes the sweep's rate `fine_tune`'s `lr_max`.
+        recipe: the recipe that will train at the suggestion
+            (`"fit_one_cycle"` or `"fine_tune"`), which sets how far below
+            the divergence the default rule suggests (see `LRFinder`).
 
     Returns:
         The `LRFinder`: `suggestion` (a float, or None with
@@ -103,7 +106,7 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
     for ignored in ("validation_data", "validation_split", "epochs", "steps_per_epoch"):
         fit_kwargs.pop(ignored, None)
     finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir,
-                      group_ratios=group_ratios)
+                      group_ratios=group_ratios, recipe=recipe)
     all_callbacks = [finder] + list(callbacks or [])
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
     check_output_ranks(model)

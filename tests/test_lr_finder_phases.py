@@ -73,6 +73,7 @@ def test_the_unfrozen_sweep_drives_every_group_at_fine_tunes_ratios_and_puts_all
     trainable_before = sorted(v.path for v in task.network.trainable_variables)
 
     finder, rates, paths = sweep(task)  # the default phase of the fine_tune recipe
+    assert finder.recipe == "fine_tune"  # the margin rule uses fine_tune's settings
     swept = START * (END / START) ** (np.arange(STEPS) / STEPS)
     np.testing.assert_allclose(finder.lrs, swept, rtol=1e-6)  # the rate is fine_tune's lr_max
     # fine_tune's unfrozen peaks for lr_max: lr_max / 2 / 100 (first group) .. lr_max / 2 (head).
@@ -116,6 +117,7 @@ def test_the_ratios_are_those_fine_tune_trains_with():
 def test_the_frozen_sweep_trains_the_head_and_normalization_only():
     task = fine_tuned_task()
     finder, rates, paths = sweep(task, phase="frozen")
+    assert finder.recipe == "fine_tune"
     np.testing.assert_allclose(rates["head"], finder.lrs, rtol=1e-5)
     np.testing.assert_allclose(rates["early"], np.array(finder.lrs) / 10, rtol=1e-5)
     assert paths[0] == ["head/bias", "head/kernel", "norm/beta", "norm/gamma"]
@@ -133,6 +135,17 @@ def test_phase_is_checked():
         plain.lr_find(regression_data(n=64), phase="unfrozen")
     with pytest.raises(ValueError, match="`phase` must be one of"):
         fine_tune_group_ratios("head", 3)
+
+
+def test_a_one_cycle_task_sweeps_for_fit_one_cycle_and_recipe_is_checked():
+    model, groups = three_layer_model()
+    plain = FineTuned(model, groups, metadata={"batch_size": 16})
+    plain.recipe = "fit_one_cycle"
+    plain.compile(discriminative_optimizer(groups, ScheduledAdamW(1e-3)))
+    finder = plain.lr_find(regression_data(n=64), total_steps=STEPS, verbose=0)
+    assert finder.recipe == "fit_one_cycle"
+    with pytest.raises(ValueError, match="Received: recipe='fit'"):
+        LRFinder(recipe="fit")
 
 
 @pytest.mark.parametrize("ratios", [[1.0, -1.0], [], "abc", [True, 1.0], [1.0, float("nan")]])

@@ -13,6 +13,7 @@ Example:
 True
 """
 
+import functools
 import math
 import numbers
 import statistics
@@ -28,6 +29,7 @@ from dlkeras.keras_internals import learning_rate_object, set_learning_rate_obje
 from dlkeras.lr_suggestions import (
     DEFAULT_RULE,
     RAW_LOSS_RULES,
+    RECIPE_SETTINGS,
     SUGGESTERS,
     NoSuggestion,
     sweep_trouble,
@@ -75,6 +77,13 @@ class LRFinder(keras.callbacks.Callback):
     groups train at fixed fractions of its `lr_max` (`fine_tune`) passes
     those fractions, so that `lrs` and the suggestions are its `lr_max`.
 
+    How far below the divergence the default rule (`margin`) suggests
+    depends on the recipe that will train at the rate (`recipe`; see
+    `dlkeras.lr_suggestions.RECIPE_SETTINGS`): from-scratch
+    `fit_one_cycle` suggests where the loss reaches its floor, at most a
+    tenth of the divergence rate; `fine_tune` (swept on its unfrozen
+    phase) a seventh of the divergence rate.
+
     Args:
         start_lr: first swept rate (the last group's rate with default `group_ratios`).
         end_lr: learning rate reached after `total_steps`.
@@ -85,6 +94,9 @@ class LRFinder(keras.callbacks.Callback):
         group_ratios: one positive multiplier of the swept rate per layer
             group (optimizer of a `DiscriminativeOptimizer`), earliest
             first; None keeps the ratios of the groups' current rates.
+        recipe: the recipe that will train at the suggestion,
+            `"fit_one_cycle"` or `"fine_tune"`; it sets the `margin`
+            rule's settings.
 
     Attributes:
         lrs, raw_losses: the sweep, one point per step; `losses`: EMA-smoothed.
@@ -99,8 +111,12 @@ class LRFinder(keras.callbacks.Callback):
     """
 
     def __init__(self, start_lr=1e-7, end_lr=10.0, total_steps=100, beta=0.98,
-                 stop_factor=4.0, log_dir=None, group_ratios=None):
+                 stop_factor=4.0, log_dir=None, group_ratios=None, recipe="fit_one_cycle"):
         super().__init__()
+        if recipe not in RECIPE_SETTINGS:
+            raise ValueError(f"`recipe` must be one of {sorted(RECIPE_SETTINGS)}. "
+                             f"Received: recipe={recipe!r}")
+        self.recipe = recipe
         for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
             if isinstance(value, bool) or not (isinstance(value, numbers.Real)
                                                and math.isfinite(value) and value > 0):
@@ -277,6 +293,8 @@ class LRFinder(keras.callbacks.Callback):
             smoothed_lrs, smoothed = smoothed_lrs[len(smoothed) // 10:-5], smoothed[len(smoothed) // 10:-5]
         reasons = {}
         for name, rule in SUGGESTERS.items():
+            if name == "margin":
+                rule = functools.partial(rule, **RECIPE_SETTINGS[self.recipe])
             curve = (self.lrs, self.raw_losses) if name in RAW_LOSS_RULES else (smoothed_lrs, smoothed)
             try:
                 self.suggestions[name] = rule(*curve)

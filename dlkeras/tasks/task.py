@@ -287,7 +287,9 @@ class Task:
         but `freeze_epochs` of the epochs train): `"unfrozen"` sweeps the
         whole network with each group at `fine_tune`'s fraction of `lr_max`
         (`lr_max / 2 / lr_mult` for the first group up to `lr_max / 2` for
-        the head); `"frozen"` sweeps the head with the body frozen. Weights,
+        the head); `"frozen"` sweeps the head with the body frozen. Either
+        way the suggestion follows `fine_tune`'s settings of the `margin`
+        rule (`dlkeras.lr_suggestions.RECIPE_SETTINGS`). Weights,
         optimizer state and which layers are trainable are put back.
 
         Args:
@@ -314,6 +316,7 @@ class Task:
             finder = lr_find(self.network, train, **kwargs)
         else:
             ratios = fine_tune_group_ratios(phase, len(self.layer_groups), lr_mult=lr_mult)
+            kwargs.setdefault("recipe", "fine_tune")  # the suggestion is fine_tune's lr_max
             with self._trainable_as_in(phase):
                 finder = lr_find(self.network, train, group_ratios=ratios, **kwargs)
         self._step_seconds = finder.step_seconds or self._step_seconds
