@@ -97,7 +97,8 @@ class RecommenderTask(Task):
             side_features: add item genre and release-year embeddings.
             batch_size: ratings per step (default from the table's size).
             name: model name for exports.
-            steps_per_execution: train steps per compiled call.
+            steps_per_execution: train steps per compiled call (each fit moves it
+                to the nearest divisor of its epoch's steps; `dlkeras.steps_per_execution`).
             jit_compile: XLA; `None` picks by kind (measured: it pays for the
                 neural model's dense layers, not for the dot model).
             dropout: dropout after each hidden block of the neural MLP (None:
