@@ -38,7 +38,7 @@ Run (heavy: hold the shared lock):
 Measured 2026-11-23 20:07-20:23 UTC on a 2-core AMD EPYC VM (AVX512-BF16, no
 GPU) that ran nothing else (1-minute load 1.06 before, 1.85 after: the
 benchmark's own two threads), one hold of the lock, 3 seeds, the libraries
-alternating; dlkeras at e7d9cc9+ (TF 2.21, Keras 3.15; tabular with the app's
+alternating; dlkeras at 01df7ff (TF 2.21, Keras 3.15; tabular with the app's
 `steps_per_execution="auto"`, calls sized to divide the epoch), fastai
 2.8.12 on torch 2.15.0 (PyPI build, CPU):
 

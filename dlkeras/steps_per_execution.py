@@ -1,12 +1,11 @@
 """How many training steps one compiled call should run, from the measured step time.
 
-Each call of Keras' train function costs a fixed few milliseconds of
-Python around the compiled step (the epoch loop, callbacks, logs): about
-7 ms per call on a 2-core CPU, measured with `benchmarks/fixed_costs.py`
-(gss_wages MLP at batch 1024: 1.1 s of a 3.6 s `fit_one_cycle` outside the
-steps at `steps_per_execution=1`, 0.16 s at 32). For a model whose step
-takes a few milliseconds that doubles the epoch; for one whose step takes
-100 ms it is noise. `steps_per_execution_for` sizes the calls so that each
+Each call of Keras' train function costs a fixed couple of milliseconds
+of Python around the compiled step (the epoch loop, callbacks, logs): on a
+2-core CPU, the gss_wages MLP at batch 1024 (30 steps of ~6 ms an epoch)
+ran a steady epoch in 0.238 s at one step a call and 0.176 s at 30 a call
+(`benchmarks/fixed_costs.py`, both in one run): ~2 ms a call, a third of
+the step. For a model whose step takes 100 ms it is noise. `steps_per_execution_for` sizes the calls so that each
 runs about `call_seconds` of steps, which keeps that fixed cost to a few
 per cent whatever the model.
 
@@ -85,5 +84,6 @@ def dividing_steps_per_execution(steps_per_execution, steps_per_epoch):
     steps = int(steps_per_epoch)
     if wanted >= steps:
         return steps
-    divisors = [d for d in range(1, steps + 1) if steps % d == 0]
+    small = [d for d in range(1, math.isqrt(steps) + 1) if steps % d == 0]
+    divisors = set(small) | {steps // d for d in small}
     return min(divisors, key=lambda d: (abs(math.log(d / wanted)), d))

@@ -27,7 +27,7 @@ def test_rule(step_seconds, steps_per_epoch, expected):
 
 @pytest.mark.parametrize("wanted, steps_per_epoch, expected", [
     (64, 78, 78), (3, 20, 4), (4, 15, 5), (13, 29, 29), (10, 997, 1), (8, 64, 8), (1, 7, 1),
-    (200, 30, 30), (5, None, 5),
+    (200, 30, 30), (5, None, 5), (64, 1250, 50), (30, 997 * 991, 1),
 ])
 def test_nearest_divisor(wanted, steps_per_epoch, expected):
     assert dividing_steps_per_execution(wanted, steps_per_epoch) == expected
@@ -69,3 +69,9 @@ def test_auto_sizes_calls_after_lr_find_and_trains_the_same_weights_as_one_step_
         == 2 * steps_per_epoch
     for a, b in zip(auto.network.get_weights(), plain.network.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, "fast", True])
+def test_bad_steps_per_execution_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        _task(bad)

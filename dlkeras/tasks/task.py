@@ -38,6 +38,7 @@ Example:
 """
 
 import contextlib
+import numbers
 
 import numpy as np
 
@@ -188,8 +189,13 @@ class Task:
         from dlkeras.freezing import build_optimizer_for_unfreezing
 
         task_loss, task_metrics = self.loss_and_metrics()
-        self._steps_per_execution = compile_kwargs.get("steps_per_execution", 1)
-        if self._steps_per_execution == "auto":
+        wanted = compile_kwargs.get("steps_per_execution", 1)
+        if wanted != "auto" and (isinstance(wanted, bool)
+                                 or not isinstance(wanted, numbers.Integral) or wanted < 1):
+            raise ValueError("`steps_per_execution` must be an integer >= 1 or 'auto'. "
+                             f"Received: steps_per_execution={wanted!r}")
+        self._steps_per_execution = wanted if wanted == "auto" else int(wanted)
+        if wanted == "auto":
             compile_kwargs["steps_per_execution"] = 1
         # Under a strategy, the optimizer (and its slots) must be created in
         # the scope the network was built in; BatchNorm uses the global batch.
