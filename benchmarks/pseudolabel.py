@@ -103,7 +103,7 @@ SETTINGS = {
     # student takes round 0's steps ("teacher"), so round 0 is also the same-steps baseline.
     "fmnist-10": dict(kind="image", labelled_fraction=0.10, epochs=40, batch_size=64,
                       lr_max=3e-3, rounds=1, threshold=None, top_fraction=None, soft=False,
-                      pseudo_fraction=0.5, steps_per_epoch="teacher", tta=True),
+                      pseudo_fraction=0.5, steps_per_epoch="teacher", tta=True, every_label=True),
     "fmnist-1": dict(kind="image", labelled_fraction=0.01, epochs=40, batch_size=32,
                      lr_max=3e-3, rounds=1, threshold=None, top_fraction=None, soft=False,
                      pseudo_fraction=0.5, steps_per_epoch="teacher", tta=True),
@@ -116,8 +116,9 @@ SETTINGS = {
 }
 
 
-def small_cnn(width=32, seed=0, dropout=0.3):
-    """A 28-px CNN: shifts/flips (training only), 2 conv blocks, dense head; ~0.1 M weights."""
+def small_cnn(width=32, seed=0, dropout=0.3, augment=True):
+    """A 28-px CNN: shifts/flips (training only, unless `augment=False`), 2 conv blocks, dense
+    head; ~0.1 M weights."""
     import keras
 
     from dlkeras.optimizers import ScheduledAdamW
@@ -126,8 +127,9 @@ def small_cnn(width=32, seed=0, dropout=0.3):
     layers = keras.layers
     inputs = keras.Input((28, 28, 1), dtype="uint8", name="pixels")
     x = layers.Rescaling(1.0 / 255)(inputs)
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)(x)
-    x = layers.RandomFlip("horizontal", seed=seed)(x)
+    if augment:
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)(x)
+        x = layers.RandomFlip("horizontal", seed=seed)(x)
     for block, filters in enumerate((width, 2 * width)):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{block}")(x)
         x = layers.BatchNormalization(momentum=0.9)(x)
@@ -217,7 +219,8 @@ def build_task(setting, labelled, seed, unlabelled=None):
 
     if setting["kind"] == "image":
         return ModelTask.from_model(small_cnn(setting.get("width", 32), seed,
-                                              setting.get("dropout", 0.3)),
+                                              setting.get("dropout", 0.3),
+                                              setting.get("augment", True)),
                                     batch_size=setting["batch_size"])
     if setting["kind"] == "text":
         from apps.text.recipe import build_classifier_task
@@ -266,6 +269,24 @@ def same_steps_control(setting, labelled, unlabelled, valid, seed, steps, round0
             "wall_s": time.perf_counter() - start}
 
 
+def every_label_control(setting, labelled, unlabelled, truth, valid, seed, round0_steps):
+    """The same network trained on EVERY training label (the unlabelled ones' true labels too)
+    for round 0's number of optimizer steps: what a student with perfect pseudo-labels could reach
+    in the same steps (the ceiling of the same-steps comparison)."""
+    import numpy as np
+
+    if not isinstance(labelled, tuple):
+        raise ValueError("The every-label control is implemented for array (image) settings.")
+    everything = (np.concatenate([labelled[0], unlabelled]), np.concatenate([labelled[1], truth]))
+    task = build_task(setting, everything, seed)
+    epochs = max(1, round(round0_steps / (len(everything[1]) // setting["batch_size"])))
+    start = time.perf_counter()
+    task.train(everything, epochs=epochs, lr_max=setting["lr_max"], seed=seed,
+               batch_size=setting["batch_size"], verbose=0)
+    return {"epochs": epochs, "steps": epochs * (len(everything[1]) // setting["batch_size"]),
+            "accuracy": task.evaluate(valid)["accuracy"], "wall_s": time.perf_counter() - start}
+
+
 def run_setting(name, seed, overrides):
     """One setting and seed in this process; returns the measurements."""
     from dlkeras.pseudo_labels import PseudoLabelTrainer
@@ -301,7 +322,11 @@ def run_setting(name, seed, overrides):
         control = (same_steps_control(setting, labelled, unlabelled, valid, seed, final_steps,
                                       counter.steps[0])
                    if setting.get("control", True) else None)
+    every_label = (every_label_control(setting, labelled, unlabelled, truth, valid, seed,
+                                       counter.steps[0])
+                   if setting.get("every_label") else None)
     return {"setting": name, "seed": seed, "source": source, "config": setting,
+            "every_label": every_label,
             "n_labelled": len(labelled[1]) if isinstance(labelled, tuple) else len(labelled),
             "n_unlabelled": len(truth), "rounds": [r.to_dict() for r in reports],
             "steps": counter.steps, "control": control,
@@ -331,8 +356,13 @@ def summary(results):
         loads = [x for r in runs for x in (r["load_before"], r["load_after"])]
         control_s = (statistics.mean(r["control"]["wall_s"] for r in runs) if control
                      else float("nan"))
+        every = [r["every_label"]["accuracy"] for r in runs if r.get("every_label")]
+        if every:
+            name_note = f"; every label, same steps: {_mean_and_runs(every)}"
+        else:
+            name_note = ""
         lines.append(
-            f"| {name} ({runs[0]['source']}) | {len(runs)} | {runs[0]['n_labelled']} | "
+            f"| {name} ({runs[0]['source']}{name_note}) | {len(runs)} | {runs[0]['n_labelled']} | "
             f"{_mean_and_runs(base)} | {_mean_and_runs(control) if control else '-'} | "
             f"{_mean_and_runs(final)} | {100 * (f - b):+.2f}, {(f - b) / (1 - b):.1%} | "
             f"{100 * (f - c):+.2f}, {(f - c) / (1 - c):.1%} | {count:.0f} ({accuracy:.3f}) | "
@@ -351,6 +381,10 @@ def rounds_table(results):
         control = (f"; labelled-only for {r['control']['epochs']} epochs"
                    f"{' (round 0)' if r['control'].get('round_0') else ''}: "
                    f"{r['control']['accuracy']:.4f}" if r["control"] else "")
+        every = r.get("every_label")
+        if every:
+            control += (f"; every label for {every['steps']} steps: {every['accuracy']:.4f} "
+                        f"({every['wall_s']:.0f} s)")
         lines.append(f"{r['setting']} seed {r['seed']}: {accs}  (pseudo-labels: {pseudo}; "
                      f"steps per fit {r['steps']}; {r['wall_s']:.0f} s{control})")
     return "\n".join(lines)
