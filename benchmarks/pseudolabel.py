@@ -364,6 +364,10 @@ def run_setting(name, seed, overrides):
     from dlkeras.pseudo_labels import PseudoLabelTrainer
 
     setting = {**SETTINGS[name], **overrides}
+    for knob in ("every_label", "pseudo_augment"):  # checked before any training is spent
+        if setting.get(knob) and setting["kind"] != "image":
+            raise ValueError(f"`{knob}` is implemented for the image settings only; "
+                             f"{name!r} is a {setting['kind']} setting.")
     loader = LOADERS[setting["kind"]]
     labelled, unlabelled, truth, valid, source = loader(setting["labelled_fraction"], seed)
     task = build_task(setting, labelled, seed, unlabelled)

@@ -43,7 +43,19 @@ def parse(argv=None):
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--fraction", type=float, default=0.1, help="share of labels kept")
     parser.add_argument("--photometric", type=int, default=1, help="contrast/brightness: 1 or 0")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0.0 < args.fraction <= 1.0:
+        parser.error(f"--fraction must be in (0, 1]; got {args.fraction}")
+    if args.fraction == 1.0 and not args.baseline:
+        parser.error("--fraction 1.0 leaves no unlabelled images: use it with --baseline")
+    if not 0.0 < args.threshold <= 1.0:
+        parser.error(f"--threshold must be in (0, 1]; got {args.threshold}")
+    for name in ("epochs", "mu", "width"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1; got {getattr(args, name)}")
+    if not 0 <= args.cutout <= 28:
+        parser.error(f"--cutout must be 0-28 pixels; got {args.cutout}")
+    return args
 
 
 def cutout(x, size, seed):
