@@ -15,6 +15,12 @@ per phase:
 - `other_s`: the rest (callbacks, iterator creation, Keras' epoch loop,
   the dataset pipelines' own start-up).
 
+A third phase, `refit`, is a second `fit_one_cycle` of 5 epochs (lr_max / 10)
+on the same task: the one-cycle schedules installed by the first are
+re-armed (new numbers in their variables, `dlkeras.schedules.CycleClock`),
+so Keras keeps the traced train step; the `-retrace` configs turn re-arming
+off, as before it existed (every cycle installs new schedules and traces).
+
 Configs: `tabular-1024` (gss_wages, [200, 100], lr_max 1e-2, wd 0.01) with
 `steps_per_execution` 1 (issue 4's protocol), 32 and `auto` (the app's
 default, as vs_fastai runs it),
@@ -58,7 +64,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import markdown_table, run_in_subprocess  # noqa: E402
 
 CONFIGS = ("tabular-1024-spe1", "tabular-1024-spe32", "tabular-1024-speauto",
-           "tabular-1024-spe1-xla", "tabular-1024-spe32-xla", "collab-dot-1024")
+           "tabular-1024-spe1-xla", "tabular-1024-spe32-xla", "collab-dot-1024",
+           "tabular-1024-speauto-retrace", "collab-dot-1024-retrace")
+PHASES = ("lr_find", "fit", "refit")
 
 
 class CallLog:
@@ -125,6 +133,13 @@ def run(config: str, seed: int) -> dict:
 
     from dlkeras.data import random_split_frame
 
+    if config.endswith("-retrace"):  # as before re-arming: every cycle installs new schedules
+        from dlkeras.callbacks import OneCycle
+
+        OneCycle._can_rearm = lambda self, optimizer: False
+        config_name, config = config, config[:-len("-retrace")]
+    else:
+        config_name = config
     start = time.perf_counter()
     if config.startswith("tabular"):
         from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
@@ -169,19 +184,25 @@ def run(config: str, seed: int) -> dict:
                        callbacks=[Epochs()], verbose=0)
     fit = log.breakdown("fit", time.perf_counter() - start)
     fit.update(first_epoch_s=epochs[0], steady_epoch_s=statistics.median(epochs[1:]))
-    return {"config": config, "seed": seed, "build_s": build_s, "lr_find": lr_find, "fit": fit,
-            "load": os.getloadavg()[0]}
+    log.phase, epochs[:] = "refit", []
+    start = time.perf_counter()
+    task.fit_one_cycle(train, epochs=5, lr_max=lr_max / 10, validation_data=valid, seed=seed,
+                       callbacks=[Epochs()], verbose=0)
+    refit = log.breakdown("refit", time.perf_counter() - start)
+    refit.update(first_epoch_s=epochs[0], steady_epoch_s=statistics.median(epochs[1:]))
+    return {"config": config_name, "seed": seed, "build_s": build_s, "lr_find": lr_find,
+            "fit": fit, "refit": refit, "load": os.getloadavg()[0]}
 
 
 def summarise(results: list[dict]) -> str:
     rows = []
     for config in dict.fromkeys(r["config"] for r in results):
         runs = [r for r in results if r["config"] == config]
-        for phase in ("lr_find", "fit"):
+        for phase in (p for p in PHASES if p in runs[0]):
             med = lambda key, runs=runs, phase=phase: statistics.median(  # noqa: E731
                 r[phase][key] for r in runs)
             extra = (f"{med('first_epoch_s'):.2f} / {med('steady_epoch_s'):.3f}"
-                     if phase == "fit" else "-")
+                     if phase != "lr_find" else "-")
             rows.append([config, phase, len(runs), f"{med('wall_s'):.2f}",
                          f"{med('trace_train_s'):.2f}", f"{med('trace_test_s'):.2f}",
                          f"{med('steps_s'):.2f}", f"{med('other_s'):.2f}", extra])

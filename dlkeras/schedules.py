@@ -51,6 +51,44 @@ def _start(value):
     return value
 
 
+class CycleClock:
+    """Where a cycle begins and how many steps it lasts, as variables the traced step reads.
+
+    A schedule given a clock (`_StepSchedule.with_clock`) reads its
+    `start_step` and `total_steps` (and a scaled schedule its `lr_max`) from
+    variables instead of baking them into the traced train step. `OneCycle`
+    gives the schedules it installs one clock shared by every layer group;
+    a later cycle of the same shape on the same optimizer then only assigns
+    new values (`rearm`), and Keras keeps the train function it traced.
+
+    Args:
+        start_step: optimizer step at which the cycle begins.
+        total_steps: number of optimizer steps in the cycle.
+
+    Example:
+
+    >>> schedule = OneCycleSchedule(1e-2, total_steps=100).with_clock(CycleClock(0, 100))
+    >>> round(float(schedule(25)), 6)
+    0.01
+    >>> schedule.rearm(lr_max=1e-3, start_step=100, total_steps=10)
+    >>> round(float(schedule(100)), 6), schedule.get_config()["start_step"]
+    (4e-05, 100)
+    """
+
+    def __init__(self, start_step, total_steps):
+        _start(start_step)
+        _step_count("total_steps", total_steps)
+        self.start_step = keras.Variable(float(start_step), dtype="float32", trainable=False,
+                                         name="cycle_start_step")
+        self.total_steps = keras.Variable(float(total_steps), dtype="float32", trainable=False,
+                                          name="cycle_total_steps")
+
+    def set(self, start_step, total_steps):
+        """Moves the cycle: it begins at `start_step` and lasts `total_steps` steps."""
+        self.start_step.assign(float(_start(start_step)))
+        self.total_steps.assign(float(_step_count("total_steps", total_steps)))
+
+
 class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Shared plumbing: steps since `start_step`, evaluation through a `StepEvaluation`.
 
@@ -59,27 +97,86 @@ class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
     schedule per layer group) cost one evaluation a step.
     """
 
+    _clock = None  # a CycleClock once `with_clock` was called
+    _lr_max_variable = None
+
     def __call__(self, step):
         return self.evaluate(StepEvaluation(step))
 
     def evaluate(self, evaluation):
         """This schedule's value at `evaluation`'s step, sharing what other schedules computed."""
-        return evaluation.memo(_memo_key(self, self.get_config()),
+        return evaluation.memo(_memo_key(self, self._key_config()),
                                lambda: self._value(evaluation))
 
+    def with_clock(self, clock):
+        """Makes this schedule read its start, length (and peak rate) from variables; returns it.
+
+        The Python attributes (`start_step`, `total_steps`, `lr_max`) keep
+        the current values, so `get_config` saves the schedule as it runs.
+        Only schedules with a `total_steps` can follow a clock.
+        """
+        if not isinstance(clock, CycleClock):
+            raise TypeError(f"`clock` must be a CycleClock. Received: clock={clock!r}")
+        if not hasattr(self, "total_steps"):
+            raise ValueError(f"{type(self).__name__} has no `total_steps`: it cannot follow a "
+                             "CycleClock.")
+        clock.set(self.start_step, self.total_steps)
+        self._clock = clock
+        if isinstance(self, _ScaledSchedule):
+            self._lr_max_variable = keras.Variable(self.lr_max, dtype="float32",
+                                                   trainable=False, name="cycle_lr_max")
+        return self
+
+    @property
+    def clock(self):
+        """The `CycleClock` this schedule follows, or None."""
+        return self._clock
+
+    def rearm(self, *, start_step, total_steps, lr_max=None):
+        """Starts this clocked schedule over: same shape, new start, length and peak rate.
+
+        Assigns variables only, so a train step traced with the schedule
+        stays valid. The clock moves for every schedule that shares it.
+        """
+        if self._clock is None:
+            raise ValueError("Only a schedule given a CycleClock (`with_clock`) can be rearmed.")
+        self._clock.set(start_step, total_steps)
+        self.start_step, self.total_steps = int(start_step), int(total_steps)
+        if lr_max is not None:
+            if self._lr_max_variable is None:
+                raise ValueError(f"{type(self).__name__} has no `lr_max` to rearm.")
+            self.lr_max = _positive("lr_max", lr_max)
+            self._lr_max_variable.assign(self.lr_max)
+
+    def _key_config(self):
+        """The config that tells this schedule's values apart, with a clock's identity in place
+        of the numbers it holds (they change without a new trace)."""
+        config = self.get_config()
+        if self._clock is not None:
+            config["start_step"] = config["total_steps"] = ("clock", id(self._clock))
+        return config
+
+    def _start_key(self):
+        return ("clock", id(self._clock)) if self._clock is not None else self.start_step
+
     def _elapsed(self, evaluation):
-        return evaluation.memo(("elapsed", self.start_step),
-                               lambda: evaluation.step - float(self.start_step))
+        start = self._clock.start_step if self._clock is not None else float(self.start_step)
+        return evaluation.memo(("elapsed", self._start_key()),
+                               lambda: evaluation.step - start)
 
     def _position(self, evaluation):
+        if self._clock is not None:
+            total, key = self._clock.total_steps, ("position", self._start_key())
+        else:
+            total, key = float(self.total_steps), ("position", self.start_step, self.total_steps)
         return evaluation.memo(
-            ("position", self.start_step, self.total_steps),
-            lambda: ops.clip(self._elapsed(evaluation) / float(self.total_steps), 0.0, 1.0))
+            key, lambda: ops.clip(self._elapsed(evaluation) / total, 0.0, 1.0))
 
     def _located(self, evaluation, phases):
         fractions = tuple(p.fraction for p in phases)
+        total = self.total_steps if self._clock is None else None
         return evaluation.memo(
-            ("located", self.start_step, self.total_steps, fractions),
+            ("located", self._start_key(), total, fractions),
             lambda: locate(fractions, self._position(evaluation)))
 
     def _join(self, evaluation, phases):
@@ -99,9 +196,10 @@ class _ScaledSchedule(_StepSchedule):
     """
 
     def evaluate(self, evaluation):
-        config = dict(self.get_config(), lr_max=1.0)
-        return self.lr_max * evaluation.memo(_memo_key(self, config),
-                                             lambda: self._join(evaluation, self._unit_phases))
+        config = dict(self._key_config(), lr_max=1.0)
+        scale = self.lr_max if self._lr_max_variable is None else self._lr_max_variable
+        return scale * evaluation.memo(_memo_key(self, config),
+                                       lambda: self._join(evaluation, self._unit_phases))
 
 
 @_REGISTER

@@ -17,7 +17,13 @@ from dlkeras import (
 from dlkeras.export import new_version_dir
 from dlkeras.plots import log_figure, new_figure
 
-from core_fixtures import np_one_cycle, regression_data, three_layer_model, weights_of
+from core_fixtures import (
+    np_one_cycle,
+    np_one_cycle_momentum,
+    regression_data,
+    three_layer_model,
+    weights_of,
+)
 from fresh_process import run_without_dlkeras
 
 
@@ -123,3 +129,66 @@ def test_log_figure_writes_an_image(tmp_path):
     figure.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
     log_figure(figure, tmp_path, "curve", step=3)
     assert 3 in scalars(tmp_path)["curve"]
+
+
+def _counting_traces(model):
+    """Wraps `model.train_step` (Python runs it only while tracing); returns the count list."""
+    traces, step = [], model.train_step
+
+    def counted(*args, **kwargs):
+        traces.append(1)
+        return step(*args, **kwargs)
+
+    model.train_step = counted
+    return traces
+
+
+def _second_cycle(rearm, steps_per_execution=1, **second):
+    """Two fit_one_cycle calls on 3 groups; per-step rates/momenta of the second; traces."""
+    x, y = regression_data(n=64)
+    model, groups = three_layer_model()
+    model.compile(optimizer=discriminative_optimizer(groups, ScheduledAdamW()), loss="mse",
+                  steps_per_execution=steps_per_execution)
+    traces = _counting_traces(model)
+    fit_one_cycle(model, x, y, epochs=2, lr_max=(1e-4, 1e-2), batch_size=16, shuffle=False,
+                  verbose=0)
+    first_traces = len(traces)
+    if not rearm:  # the reference: schedules without a clock are installed anew
+        for sub in model.optimizer.optimizers:
+            sub._learning_rate._clock = None
+    seen = []
+    probe = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda b, logs: seen.append(
+        [(float(o.learning_rate), float(o.current_momentum()))
+         for o in model.optimizer.optimizers]))
+    cycle = OneCycle(second.pop("lr_max", (1e-5, 1e-3)), **second)
+    model.fit(x, y, epochs=3, batch_size=16, shuffle=False, callbacks=[cycle, probe], verbose=0)
+    return model, cycle, np.array(seen), len(traces) - first_traces, first_traces
+
+
+def test_a_second_cycle_of_the_same_shape_reuses_the_traced_step():
+    model, cycle, seen, new_traces, first = _second_cycle(rearm=True)
+    assert cycle.rearmed and new_traces == 0 and first >= 1
+    # The rates and momenta the compiled step reads are the pure schedule of the new cycle:
+    # 12 steps starting at step 8, peaks 1e-5, 1e-4, 1e-3.
+    for group, peak in enumerate([1e-5, 1e-4, 1e-3]):
+        np.testing.assert_allclose(seen[:, group, 0], [np_one_cycle(k, 12, peak) for k in range(12)],
+                                   rtol=1e-5)
+        np.testing.assert_allclose(seen[:, group, 1],
+                                   [np_one_cycle_momentum(k, 12) for k in range(12)], rtol=1e-6)
+    reference, reference_cycle, reference_seen, reference_traces, _ = _second_cycle(rearm=False)
+    assert not reference_cycle.rearmed and reference_traces >= 1
+    np.testing.assert_array_equal(seen, reference_seen)
+    for mine, theirs in zip(weights_of(model), weights_of(reference)):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_cycle_of_another_shape_installs_new_schedules():
+    model, cycle, seen, new_traces, _ = _second_cycle(rearm=True, steps_per_execution=2,
+                                                      lr_max=1e-3, pct_start=0.5)
+    assert not cycle.rearmed and new_traces >= 1
+    # steps_per_execution=2: the probe sees every other step.
+    np.testing.assert_allclose(seen[:, 2, 0],
+                               [np_one_cycle(k, 12, 1e-3, pct_start=0.5) for k in range(0, 12, 2)],
+                               rtol=1e-5)
+    saved = model.optimizer.optimizers[2].learning_rate  # still a live, clocked schedule
+    assert float(saved) == pytest.approx(np_one_cycle(12, 12, 1e-3, pct_start=0.5), rel=1e-4)

@@ -15,12 +15,13 @@ True
 
 import keras
 
+from dlkeras.distribute import strategy_scope
 from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import current_step, install_learning_rate, install_momentum
 from dlkeras.keras_internals import learning_rate_object, set_learning_rate_object
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
-from dlkeras.schedules import OneCycleMomentum, OneCycleSchedule
+from dlkeras.schedules import CycleClock, OneCycleMomentum, OneCycleSchedule
 
 
 class OneCycle(keras.callbacks.Callback):
@@ -36,6 +37,14 @@ class OneCycle(keras.callbacks.Callback):
     Keras optimizers the rate is put back into their `learning_rate`
     variable at its final value when the fit ends, since a plain optimizer
     saved with a schedule no longer matches its checkpoint's variables.
+
+    The schedules installed on dlkeras optimizers read their start step,
+    length and peak rates from variables (a `CycleClock`). A later
+    `OneCycle` of the same shape (`div`, `div_final`, `pct_start`, `moms`)
+    on the same optimizer assigns the new numbers to those variables
+    instead of installing new schedules, so Keras keeps the train step it
+    traced (no second trace of a repeated `fit_one_cycle`); `rearmed` says
+    which of the two the last fit did.
 
     Args:
         lr_max: peak rate: a float, a `(lo, hi)` tuple spread over the
@@ -59,6 +68,7 @@ class OneCycle(keras.callbacks.Callback):
         self.pct_start, self.moms, self.total_steps = pct_start, moms, total_steps
         self.start_step = start_step
         self._installed = False
+        self.rearmed = None
 
     def on_train_begin(self, logs=None):
         self._installed = False
@@ -89,16 +99,52 @@ class OneCycle(keras.callbacks.Callback):
         build_optimizer_for_unfreezing(model)
         total = self._cycle_length(epoch)
         subs = sub_optimizers(model.optimizer)
-        for sub, rate in zip(subs, spread_learning_rates(self.lr_max, len(subs))):
-            start = current_step(sub) if self.start_step is None else int(self.start_step)
-            if not supports_momentum_schedule(sub) and isinstance(learning_rate_object(sub),
-                                                                  keras.Variable):
-                self._plain.append((sub, learning_rate_object(sub)))
-            install_learning_rate(sub, OneCycleSchedule(
-                rate, total, div=self.div, div_final=self.div_final,
-                pct_start=self.pct_start, start_step=start))
-            if self.moms is not None:
-                install_momentum(sub, OneCycleMomentum(
-                    total, moms=self.moms, pct_start=self.pct_start, start_step=start))
-        model.make_train_function(force=True)
+        rates = spread_learning_rates(self.lr_max, len(subs))
+        starts = [current_step(sub) if self.start_step is None else int(self.start_step)
+                  for sub in subs]
         self._installed = True
+        if all(self._can_rearm(sub) for sub in subs):
+            # Same shape as the cycle the traced step reads: new numbers only, no new trace.
+            for sub, rate, start in zip(subs, rates, starts):
+                learning_rate_object(sub).rearm(lr_max=rate, start_step=start, total_steps=total)
+                if self.moms is not None:
+                    sub.momentum_schedule.rearm(start_step=start, total_steps=total)
+            self.rearmed = True
+            return
+        clocks = {}
+        for sub, rate, start in zip(subs, rates, starts):
+            schedule = OneCycleSchedule(rate, total, div=self.div, div_final=self.div_final,
+                                        pct_start=self.pct_start, start_step=start)
+            momentum = None if self.moms is None else OneCycleMomentum(
+                total, moms=self.moms, pct_start=self.pct_start, start_step=start)
+            if supports_momentum_schedule(sub):
+                # The schedules stay installed: give them variables to rearm next time.
+                if start not in clocks:
+                    with strategy_scope(model):
+                        clocks[start] = CycleClock(start, total)
+                with strategy_scope(model):
+                    schedule.with_clock(clocks[start])
+                    if momentum is not None:
+                        momentum.with_clock(clocks[start])
+            elif isinstance(learning_rate_object(sub), keras.Variable):
+                self._plain.append((sub, learning_rate_object(sub)))
+            install_learning_rate(sub, schedule)
+            if momentum is not None:
+                install_momentum(sub, momentum)
+        model.make_train_function(force=True)
+        self.rearmed = False
+
+    def _can_rearm(self, optimizer):
+        """Whether `optimizer` already follows a clocked one-cycle of this callback's shape."""
+        schedule = learning_rate_object(optimizer)
+        if not (supports_momentum_schedule(optimizer) and isinstance(schedule, OneCycleSchedule)
+                and schedule.clock is not None
+                and (schedule.div, schedule.div_final, schedule.pct_start)
+                == (self.div, self.div_final, self.pct_start)):
+            return False
+        momentum = optimizer.momentum_schedule
+        if self.moms is None:  # momentum left alone: it must not move with the clock
+            return getattr(momentum, "clock", None) is not schedule.clock
+        return (isinstance(momentum, OneCycleMomentum) and momentum.clock is schedule.clock
+                and momentum.moms == tuple(float(m) for m in self.moms)
+                and momentum.pct_start == self.pct_start)
