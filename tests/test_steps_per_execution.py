@@ -75,3 +75,21 @@ def test_auto_sizes_calls_after_lr_find_and_trains_the_same_weights_as_one_step_
 def test_bad_steps_per_execution_is_refused_by_name(bad):
     with pytest.raises(ValueError, match="steps_per_execution"):
         _task(bad)
+
+
+def test_a_second_fit_one_cycle_of_a_task_is_not_traced_again():
+    train, task = _task("auto")
+    task.lr_find(train, total_steps=20, seed=0, verbose=0)
+    task.fit_one_cycle(train, epochs=1, lr_max=1e-2, validation_data=train, seed=0, verbose=0)
+    traces, step = [], task.network.train_step
+
+    def counted(*args, **kwargs):  # Python runs the train step only while tracing
+        traces.append(1)
+        return step(*args, **kwargs)
+
+    task.network.train_step = counted
+    function = task.network.train_function
+    task.fit_one_cycle(train, epochs=2, lr_max=1e-3, validation_data=train, seed=1, verbose=0)
+    assert traces == [] and task.network.train_function is function
+    # ... and the rate the traced step read is the new cycle's, ending at lr_max / div_final.
+    assert float(task.network.optimizer.learning_rate) == pytest.approx(1e-3 / 1e5, rel=1e-4)
