@@ -42,6 +42,24 @@ Measured 2026-11-23 20:23 UTC, 2-core AMD EPYC VM running nothing else
 | collab-dot-1024 | lr_find | 1.40 | 0.49 | 0.00 | 0.39 | 0.52 | - |
 | collab-dot-1024 | fit | 1.78 | 0.60 | 0.27 | 0.60 | 0.31 | 1.04 / 0.131 |
 
+Re-arming measured 2026-11-24 00:26-00:28 UTC, same VM running nothing
+else (load 0.03 before, 1.04 after), under the lock, seeds 0-2 alternating
+with the `-retrace` configs, medians:
+
+| config | phase | wall s | trace train s | trace test s | in steps s | other s | first / steady epoch s |
+|---|---|---|---|---|---|---|---|
+| tabular-1024-speauto | fit | 2.30 | 0.98 | 0.24 | 0.84 | 0.19 | 1.44 / 0.178 |
+| tabular-1024-speauto | refit | 1.06 | 0.01 | 0.00 | 0.83 | 0.16 | 0.22 / 0.180 |
+| tabular-1024-speauto-retrace | refit | 2.22 | 1.16 | 0.00 | 0.84 | 0.15 | 1.37 / 0.181 |
+| collab-dot-1024 | fit | 1.61 | 0.50 | 0.19 | 0.48 | 0.17 | 0.86 / 0.103 |
+| collab-dot-1024 | refit | 0.58 | 0.01 | 0.00 | 0.46 | 0.12 | 0.13 / 0.102 |
+| collab-dot-1024-retrace | refit | 1.05 | 0.55 | 0.00 | 0.37 | 0.16 | 0.65 / 0.082 |
+
+A second cycle now costs its steps only (tabular 2.22 -> 1.06 s, collab
+1.05 -> 0.58 s); the first fit and the LR finder still trace once each
+(the finder runs one step a call with its rate in a variable, the fit
+several steps a call with the one-cycle inside: two different functions).
+
 Caveat: with several steps a call the first call holds both the trace and
 a call's steps, and its "steady" reference is another epoch's call, so the
 split between "trace" and "other" is rough; a cProfile of the auto fit
