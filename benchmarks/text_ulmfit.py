@@ -33,11 +33,19 @@ perplexity 229):
 |---|---|---|---|---|---|---|---|---|---|
 | (a) scratch | 3 (0, 1, 2) | 0.2353, 0.2301, 0.2235 | 0.2296 | 0.7704 | - | 419, 257, 164 | 419, 257, 164 | 1888, 1868, 1887 | 9.8, 4.4, 2.2 |
 | (b) ULMFiT | 3 (0, 1, 2) | 0.3296, 0.3116, 0.3248 | 0.3220 | 0.6780 | 561, 734, 318 | 254, 142, 138 | 815, 876, 456 | 2694, 2556, 2552 | 11.9, 5.0, 3.7 |
-| (c) target-only LM | not run | - | - | - | - | - | - | - | - |
+| (c) target-only LM | 3 (0, 1, 2) | 0.4187, 0.3791, 0.4960 | 0.4312 | 0.5688 | 459, 310, 320 | 253, 229, 182 | 712, 539, 501 | 2372, 2357, 2354 | 3.2, 1.5, 2.7 |
 | (d) TF-IDF + LR | 1 (deterministic) | 0.2098 | 0.2098 | 0.7902 | - | 20 | - | 225 | 6.8 |
 
 (b) does NOT reach the goal: -40 % relative error reduction vs (a) (an
-increase), accuracy 0.678 < 0.80. (c) was not run. Diagnosis (2026-11-23,
+increase), accuracy 0.678 < 0.80. (c) was run 2026-11-23 23:51 to 11-24 00:26 UTC
+(under the lock; seed 0 beside short niced unit-test runs of another
+change, load 3.2 at its end; seeds 1-2 nearly alone): worse still, 0.569
+mean accuracy. Its classifier underfits (training accuracy at the last
+epoch 0.567, 0.589, 0.514); seed 2's language model ended at training
+perplexity 548 (seeds 0-1: 188, 153: the recipe's 2e-2 peak, meant for
+fine-tuning a pretrained LM, is rough on random weights) and its
+classifier stayed at chance (0.504). LM + classifier took 501-539 s on
+the quieter seeds (<= 600 s), 712 s beside the unit tests. Diagnosis (2026-11-23,
 accuracy-only runs, apps/text/README.md "Why ULMFiT loses to scratch"):
 not the vocabulary ([UNK] rate 0.0 %; a random encoder on the general
 vocabulary matches scratch), not frozen stages (each unfrozen group's
