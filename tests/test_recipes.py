@@ -192,3 +192,19 @@ def test_a_cycle_of_another_shape_installs_new_schedules():
                                rtol=1e-5)
     saved = model.optimizer.optimizers[2].learning_rate  # still a live, clocked schedule
     assert float(saved) == pytest.approx(np_one_cycle(12, 12, 1e-3, pct_start=0.5), rel=1e-4)
+
+
+def test_a_layer_frozen_between_cycles_gets_a_new_trace_and_stays_still():
+    # Keras reads `trainable` only when it traces; re-arming would keep training the layer.
+    x, y = regression_data(n=64)
+    model, _ = three_layer_model()
+    model.compile(optimizer=ScheduledAdamW(), loss="mse")
+    fit_one_cycle(model, x, y, epochs=1, lr_max=1e-2, batch_size=16, verbose=0)
+    layer = model.get_layer("early")
+    layer.trainable = False
+    before = [w.copy() for w in layer.get_weights()]
+    cycle = OneCycle(1e-2)
+    model.fit(x, y, epochs=1, batch_size=16, callbacks=[cycle], verbose=0)
+    assert cycle.rearmed is False
+    for old, new in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(old, new)

@@ -103,7 +103,8 @@ class OneCycle(keras.callbacks.Callback):
         starts = [current_step(sub) if self.start_step is None else int(self.start_step)
                   for sub in subs]
         self._installed = True
-        if all(self._can_rearm(sub) for sub in subs):
+        traced_with = _what_the_trace_holds(model)
+        if all(self._can_rearm(sub, traced_with) for sub in subs):
             # Same shape as the cycle the traced step reads: new numbers only, no new trace.
             for sub, rate, start in zip(subs, rates, starts):
                 learning_rate_object(sub).rearm(lr_max=rate, start_step=start, total_steps=total)
@@ -122,6 +123,7 @@ class OneCycle(keras.callbacks.Callback):
                 if start not in clocks:
                     with strategy_scope(model):
                         clocks[start] = CycleClock(start, total)
+                    clocks[start].traced_with = traced_with
                 with strategy_scope(model):
                     schedule.with_clock(clocks[start])
                     if momentum is not None:
@@ -134,11 +136,13 @@ class OneCycle(keras.callbacks.Callback):
         model.make_train_function(force=True)
         self.rearmed = False
 
-    def _can_rearm(self, optimizer):
-        """Whether `optimizer` already follows a clocked one-cycle of this callback's shape."""
+    def _can_rearm(self, optimizer, traced_with):
+        """Whether `optimizer` already follows a clocked one-cycle of this callback's shape,
+        installed while the model had the trainable variables and settings it has now."""
         schedule = learning_rate_object(optimizer)
         if not (supports_momentum_schedule(optimizer) and isinstance(schedule, OneCycleSchedule)
                 and schedule.clock is not None
+                and getattr(schedule.clock, "traced_with", None) == traced_with
                 and (schedule.div, schedule.div_final, schedule.pct_start)
                 == (self.div, self.div_final, self.pct_start)):
             return False
@@ -148,3 +152,11 @@ class OneCycle(keras.callbacks.Callback):
         return (isinstance(momentum, OneCycleMomentum) and momentum.clock is schedule.clock
                 and momentum.moms == tuple(float(m) for m in self.moms)
                 and momentum.pct_start == self.pct_start)
+
+
+def _what_the_trace_holds(model):
+    """What Keras reads only when it traces the train step: which variables train, how many
+    steps a call, XLA. A change to any of them since the schedules were installed (e.g.
+    `layer.trainable = False` without recompiling) needs a new trace, so no re-arming then."""
+    return (model.steps_per_execution, bool(model.jit_compile),
+            tuple(id(v) for v in model.trainable_variables))
