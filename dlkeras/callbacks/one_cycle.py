@@ -41,10 +41,11 @@ class OneCycle(keras.callbacks.Callback):
     The schedules installed on dlkeras optimizers read their start step,
     length and peak rates from variables (a `CycleClock`). A later
     `OneCycle` of the same shape (`div`, `div_final`, `pct_start`, `moms`)
-    on the same optimizer assigns the new numbers to those variables
-    instead of installing new schedules, so Keras keeps the train step it
-    traced (no second trace of a repeated `fit_one_cycle`); `rearmed` says
-    which of the two the last fit did.
+    on the same optimizer, while the model trains the same variables with
+    the same `steps_per_execution` and `jit_compile`, assigns the new
+    numbers to those variables instead of installing new schedules, so
+    Keras keeps the train step it traced (no second trace of a repeated
+    `fit_one_cycle`); `rearmed` says which of the two the last fit did.
 
     Args:
         lr_max: peak rate: a float, a `(lo, hi)` tuple spread over the
