@@ -45,7 +45,15 @@ epoch 0.567, 0.589, 0.514); seed 2's language model ended at training
 perplexity 548 (seeds 0-1: 188, 153: the recipe's 2e-2 peak, meant for
 fine-tuning a pretrained LM, is rough on random weights) and its
 classifier stayed at chance (0.504). LM + classifier took 501-539 s on
-the quieter seeds (<= 600 s), 712 s beside the unit tests. Diagnosis (2026-11-23,
+the quieter seeds (<= 600 s), 712 s beside the unit tests.
+
+(b) again on the quiet machine (2026-11-24 01:02-01:28 UTC, under the
+lock, nothing else running, load 2.1-2.4 = its own threads) with the
+general LM re-trained that night (22 min 19 s, perplexity 274.6):
+accuracy 0.6426, 0.6568, 0.6502 (mean 0.6499, error 0.3501: still a 52 %
+error increase over (a)); LM fine-tune 311, 288, 317 s + classifier 162,
+210, 174 s = 473, 499, 490 s: within the 10-minute goal on a quiet
+machine; peak RSS 2521-2537 MiB. Diagnosis (2026-11-23,
 accuracy-only runs, apps/text/README.md "Why ULMFiT loses to scratch"):
 not the vocabulary ([UNK] rate 0.0 %; a random encoder on the general
 vocabulary matches scratch), not frozen stages (each unfrozen group's
