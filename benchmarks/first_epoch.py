@@ -43,8 +43,6 @@ s here), more than its ~3.5 s of tracing, so its `extra` is within noise.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -52,7 +50,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from timing import markdown_table, run_in_subprocess, seeded_parser, write_results  # noqa: E402
+from timing import alternating_main, markdown_table  # noqa: E402
 
 APPS = ("image", "text", "tabular", "recommender")
 
@@ -158,24 +156,7 @@ def summarise(results: list[dict]) -> str:
 
 
 def main(argv=None):
-    parser = seeded_parser(__doc__)
-    parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS)
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--app", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(run(args.app, args.seeds[0])))
-        return
-    print(f"load before: {os.getloadavg()[0]:.2f}", flush=True)
-    results = []
-    for seed in args.seeds:
-        for app in args.apps:
-            results.append(run_in_subprocess(os.path.abspath(__file__),
-                                             ["--app", app, "--seeds", seed]))
-            print(json.dumps(results[-1]), flush=True)
-    print(f"load after: {os.getloadavg()[0]:.2f}")
-    write_results(args.json, results)
-    print(summarise(results))
+    alternating_main(argv, __file__, __doc__, "app", APPS, run, summarise)
 
 
 if __name__ == "__main__":

@@ -71,15 +71,13 @@ helper's benchmark under way): XLA (`-xla`) halves the steady tabular epoch
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import markdown_table, run_in_subprocess  # noqa: E402
+from timing import alternating_main, markdown_table  # noqa: E402
 
 CONFIGS = ("tabular-1024-spe1", "tabular-1024-spe32", "tabular-1024-speauto",
            "tabular-1024-spe1-xla", "tabular-1024-spe32-xla", "collab-dot-1024",
@@ -229,29 +227,7 @@ def summarise(results: list[dict]) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=CONFIGS)
-    parser.add_argument("--json", help="also write the raw runs here")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--config", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(run(args.config, args.seeds[0])))
-        return
-    print(f"load before: {os.getloadavg()[0]:.2f}", flush=True)
-    results = []
-    for seed in args.seeds:
-        for config in args.configs:
-            results.append(run_in_subprocess(os.path.abspath(__file__),
-                                             ["--config", config, "--seeds", seed]))
-            print(json.dumps(results[-1]), flush=True)
-    print(f"load after: {os.getloadavg()[0]:.2f}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=1)
-    print(summarise(results))
+    alternating_main(argv, __file__, __doc__, "config", CONFIGS, run, summarise)
 
 
 if __name__ == "__main__":

@@ -103,3 +103,41 @@ def markdown_table(header, rows):
         return "| " + " | ".join(map(str, cells)) + " |"
 
     return "\n".join([row(header), "|" + "---|" * len(header), *map(row, rows)])
+
+
+def alternating_main(argv, script, description, kind, choices, run, summarise):
+    """The command line of a benchmark that runs every (seed, variant) in a fresh process.
+
+    Within each seed the variants (`--<kind>s`, default all of `choices`)
+    alternate, so a reference and its rival share the machine's state;
+    each run prints its JSON as it ends, then `summarise(results)` prints
+    the table. The child process (`--child --<kind> NAME --seeds S`) calls
+    `run(name, seed)` and prints its result.
+
+    Args:
+        argv: the arguments (None: the command line).
+        script: path of the benchmark (`__file__`), run again for each child.
+        description: the help text (the module docstring).
+        kind: what a variant is called on the command line ("config", "app").
+        choices: every variant, in the order they alternate.
+        run: `run(name, seed) -> dict`, in the child.
+        summarise: `summarise(results) -> str`, the table.
+    """
+    parser = seeded_parser(description)
+    parser.add_argument(f"--{kind}s", nargs="+", default=list(choices), choices=choices)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(f"--{kind}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run(getattr(args, kind), args.seeds[0])))
+        return
+    print(f"load before: {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for seed in args.seeds:
+        for name in getattr(args, f"{kind}s"):
+            results.append(run_in_subprocess(os.path.abspath(script),
+                                             [f"--{kind}", name, "--seeds", seed]))
+            print(json.dumps(results[-1]), flush=True)
+            write_results(args.json, results)
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+    print(summarise(results))
