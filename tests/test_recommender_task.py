@@ -20,14 +20,18 @@ def _low_rank_ratings(n_users=40, n_items=30, seed=0):
     return frame.iloc[order[240:]].reset_index(drop=True), frame.iloc[order[:240]].reset_index(drop=True)
 
 
-@pytest.mark.parametrize("kind, ratio", [("dot", 0.6), ("neural", 0.95)])
-def test_recipe_learns_low_rank_ratings(kind, ratio):
+# The neural model at 3e-2 for 10 epochs ended anywhere between 0.50 and 1.09 of the baseline
+# RMSE from one process to the next (the hash seed changes the outcome); at 1e-2 for 20 epochs
+# it ended at 0.17-0.37 over 8 hash seeds.
+@pytest.mark.parametrize("kind, lr_max, epochs, ratio", [("dot", 3e-2, 10, 0.6),
+                                                         ("neural", 1e-2, 20, 0.6)])
+def test_recipe_learns_low_rank_ratings(kind, lr_max, epochs, ratio):
     train, valid = _low_rank_ratings()
     keras.utils.set_random_seed(0)
     task = RecommenderTask.from_ratings(train, kind=kind, n_factors=4, weight_decay=1e-3,
                                         steps_per_execution=10, jit_compile=False)
     baseline = float(np.sqrt(np.mean((valid["rating"] - train["rating"].mean()) ** 2)))
-    history = task.fit_one_cycle(train, validation_data=valid, epochs=10, lr_max=3e-2,
+    history = task.fit_one_cycle(train, validation_data=valid, epochs=epochs, lr_max=lr_max,
                                  batch_size=32, seed=0, verbose=0)
     assert history.history["lr"][0] < history.history["lr"][2]  # one-cycle warm-up ran
     optimizer = task.network.optimizer
