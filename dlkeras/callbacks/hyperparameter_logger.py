@@ -19,6 +19,7 @@ from keras.optimizers.schedules import LearningRateSchedule
 from dlkeras.installing import current_step
 from dlkeras.keras_internals import learning_rate_object
 from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
+from dlkeras.step_evaluation import StepEvaluation
 
 
 def _value(thing):
@@ -32,15 +33,19 @@ def hyperparameters_at(optimizer, step):
     `momentum/<group>` for a `DiscriminativeOptimizer`.
     """
     subs = sub_optimizers(optimizer)
+    # One evaluation for every group, as in the train step: the groups' schedules
+    # share their position, phase and shape (a third of the eager ops of one by one).
+    evaluation = StepEvaluation(step)
     values = {}
     for sub in subs:
         suffix = f"/{sub.name}" if len(subs) > 1 else ""
         rate = learning_rate_object(sub)
-        values["lr" + suffix] = _value(rate(step) if isinstance(rate, LearningRateSchedule)
+        values["lr" + suffix] = _value(evaluation.value(rate)
+                                       if isinstance(rate, LearningRateSchedule)
                                        else sub.learning_rate)
         schedule = getattr(sub, "momentum_schedule", None) if supports_momentum_schedule(sub) else None
         if schedule is not None:
-            values["momentum" + suffix] = _value(schedule(step))
+            values["momentum" + suffix] = _value(evaluation.value(schedule))
         else:
             for name in ("beta_1", "momentum"):
                 if isinstance(getattr(sub, name, None), float):
