@@ -40,9 +40,28 @@ The image app pays the most (Lite0's train step takes ~9 s to trace,
 three steady epochs' worth); a second `fit_one_cycle` no longer pays it.
 The text app's epochs vary by several seconds from one to the next (13-20
 s here), more than its ~3.5 s of tracing, so its `extra` is within noise.
+
+Each app also runs with XLA (`<app>-xla`: `jit_compile=True` set on the
+built network), and a second table says what XLA adds to the first epoch,
+saves per steady epoch, and after how many epochs of one fit it pays.
+2026-11-24 02:47-03:08 UTC, same machine, quiet, under the lock (load
+0.8-1.9); tabular and recommender seeds 0-2, image and text seed 0 only
+(their XLA runs take 2.5-6 minutes each, and every epoch was slower):
+
+| app | steady epoch s | XLA steady epoch s | XLA speed-up | XLA first epoch extra s | epochs until XLA pays |
+|---|---|---|---|---|---|
+| image | 3.626 | 33.574 | 0.11x | +51.19 | never |
+| text | 18.360 | 35.063 | 0.52x | +237.86 | never |
+| tabular | 0.223 | 0.151 | 1.48x | +1.44 | 21 |
+| recommender | 0.104 | 0.248 | 0.42x | +1.75 | never |
+
+So every app's default is XLA off, except the neural recommender
+(`RecommenderTask`'s `jit_compile=None` picks it by kind); see
+`docs/core-api.md`.
 """
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import sys
@@ -53,6 +72,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from timing import alternating_main, markdown_table  # noqa: E402
 
 APPS = ("image", "text", "tabular", "recommender")
+# The same apps with XLA (`jit_compile=True` set on the built network).
+VARIANTS = tuple(name for app in APPS for name in (app, f"{app}-xla"))
 
 
 def build(app: str, seed: int):
@@ -101,13 +122,26 @@ def build(app: str, seed: int):
     return task, train, valid, 1e-2
 
 
-def run(app: str, seed: int) -> dict:
+def run(variant: str, seed: int) -> dict:
+    """Both fits of `variant` (an app, `-xla` for XLA); a failure under XLA is reported, not raised."""
+    app, xla = variant.removesuffix("-xla"), variant.endswith("-xla")
+    try:
+        return _run(app, xla, seed)
+    except Exception as error:  # noqa: BLE001 - XLA may not compile an app's step: say so
+        if not xla:
+            raise
+        return {"app": variant, "seed": seed, "failed": f"{type(error).__name__}: {error}"[:300]}
+
+
+def _run(app: str, xla: bool, seed: int) -> dict:
     import keras
     from fixed_costs import CallLog
 
     from dlkeras.callbacks import OneCycle
 
     task, train, valid, lr_max = build(app, seed)
+    if xla:
+        task.network.jit_compile = True  # read when the train and test functions are made
     log, epochs = CallLog(task.network), []
 
     class Epochs(keras.callbacks.Callback):
@@ -125,7 +159,8 @@ def run(app: str, seed: int) -> dict:
         rearmed.append(self.rearmed)
 
     OneCycle.on_epoch_begin = watched
-    result = {"app": app, "seed": seed}
+    result = {"app": app + ("-xla" if xla else ""), "seed": seed,
+              "jit_compile": bool(task.network.jit_compile)}
     for phase, rate in (("fit", lr_max), ("refit", lr_max / 10)):
         log.phase, epochs[:] = phase, []
         start = time.perf_counter()
@@ -141,6 +176,8 @@ def run(app: str, seed: int) -> dict:
 
 
 def summarise(results: list[dict]) -> str:
+    failed = [r for r in results if "failed" in r]
+    results = [r for r in results if "failed" not in r]
     rows = []
     for app in dict.fromkeys(r["app"] for r in results):
         runs = [r for r in results if r["app"] == app]
@@ -150,13 +187,35 @@ def summarise(results: list[dict]) -> str:
                      f"{med('fit', 'trace_train_s'):.2f}", f"{med('fit', 'trace_test_s'):.2f}",
                      f"{med('refit', 'first_s'):.2f}", f"{med('refit', 'steady_s'):.2f}",
                      "yes" if all(r["rearmed"] for r in runs) else "no"])
-    return markdown_table(["app", "seeds", "first epoch s", "steady epoch s", "extra s",
-                           "trace train s", "trace test s", "second fit first epoch s",
-                           "second fit steady s", "rearmed"], rows)
+    table = markdown_table(["app", "seeds", "first epoch s", "steady epoch s", "extra s",
+                            "trace train s", "trace test s", "second fit first epoch s",
+                            "second fit steady s", "rearmed"], rows)
+    return "\n\n".join([table, xla_table(results)] + [
+        f"{r['app']} seed {r['seed']} failed: {r['failed']}" for r in failed])
+
+
+def xla_table(results: list[dict]) -> str:
+    """Per app with both runs: what XLA adds to the first epoch, saves per steady epoch, and
+    after how many epochs of one fit it has paid for itself (medians over seeds)."""
+    rows = []
+    for app in APPS:
+        plain = [r for r in results if r["app"] == app]
+        xla = [r for r in results if r["app"] == f"{app}-xla"]
+        if not plain or not xla:
+            continue
+        med = lambda runs, key: statistics.median(r["fit"][key] for r in runs)  # noqa: E731
+        extra = med(xla, "first_s") - med(plain, "first_s")
+        saved = med(plain, "steady_s") - med(xla, "steady_s")
+        pays = f"{math.ceil(1 + extra / saved)}" if saved > 0 else "never"
+        rows.append([app, f"{med(plain, 'steady_s'):.3f}", f"{med(xla, 'steady_s'):.3f}",
+                     f"{med(plain, 'steady_s') / med(xla, 'steady_s'):.2f}x", f"{extra:+.2f}",
+                     pays])
+    return markdown_table(["app", "steady epoch s", "XLA steady epoch s", "XLA speed-up",
+                           "XLA first epoch extra s", "epochs until XLA pays"], rows)
 
 
 def main(argv=None):
-    alternating_main(argv, __file__, __doc__, "app", APPS, run, summarise)
+    alternating_main(argv, __file__, __doc__, "app", VARIANTS, run, summarise)
 
 
 if __name__ == "__main__":
