@@ -35,38 +35,56 @@ Run (heavy: hold the shared lock):
         --fastai-python /work/fastai-venv/bin/python --seeds 0 --json runs/vs_fastai_seed0.json
     python benchmarks/vs_fastai.py --table runs/vs_fastai_seed*.json
 
-Measured 2026-11-23 20:07-20:23 UTC on a 2-core AMD EPYC VM (AVX512-BF16, no
-GPU) that ran nothing else (1-minute load 1.06 before, 1.85 after: the
+Measured 2026-11-24 03:28-03:41 UTC on a 2-core AMD EPYC VM (AVX512-BF16, no
+GPU) that ran nothing else (1-minute load 1.73 before, 1.82 after: the
 benchmark's own two threads), one hold of the lock, 3 seeds, the libraries
-alternating; dlkeras at 01df7ff (TF 2.21, Keras 3.15; tabular with the app's
+alternating; dlkeras at f6238b1 (TF 2.21, Keras 3.15; tabular with the app's
 `steps_per_execution="auto"`, calls sized to divide the epoch), fastai
 2.8.12 on torch 2.15.0 (PyPI build, CPU):
 
 | config | seeds | whole fit s dlkeras / fastai | ratio | steady epoch s dlkeras / fastai | ratio | first epoch s dlkeras / fastai | metric dlkeras / fastai | lr dlkeras / fastai | goals (<= 0.5x, metric) |
 |---|---|---|---|---|---|---|---|---|---|
-| tabular-1024 | 3 | 2.38 / 2.26 | 1.05x | 0.162 / 0.465 | 0.35x | 1.61 / 0.40 | acc 0.7803 / 0.7808 | 0.01 / 0.01 | fit no, epoch yes, metric yes |
-| tabular-64-finder | 3 | 3.21 / 21.39 | 0.15x | 0.390 / 4.199 | 0.09x | 1.55 / 4.45 | acc 0.7796 / 0.7788 | 0.023 / 0.003 | fit yes, epoch yes, metric yes |
-| collab-dot-64 | 3 | 5.97 / 50.90 | 0.12x | 0.554 / 9.969 | 0.06x | 1.72 / 10.83 | RMSE 0.8679 / 0.8898 | 0.005 / 0.005 | fit yes, epoch yes, metric yes |
-| collab-dot-1024 | 3 | 1.65 / 3.69 | 0.45x | 0.108 / 0.752 | 0.14x | 1.04 / 0.79 | RMSE 0.8669 / 0.9035 | 0.01 / 0.01 | fit yes, epoch yes, metric yes |
-| collab-neural-64 | 3 | 18.14 / 110.79 | 0.16x | 1.963 / 20.799 | 0.09x | 7.66 / 26.45 | RMSE 0.8938 / 0.9029 | 0.005 / 0.005 | fit yes, epoch yes, metric yes |
-| LR finder, tabular (100 steps, batch 1024) | | 2.41 / 1.22 | 1.98x | | | | | | no (<= 0.75x) |
+| tabular-1024 | 3 | 2.18 / 1.90 | 1.15x | 0.161 / 0.384 | 0.42x | 1.20 / 0.34 | acc 0.7803 / 0.7808 | 0.01 / 0.01 | fit no, epoch yes, metric yes |
+| tabular-64-finder | 3 | 3.32 / 16.44 | 0.20x | 0.351 / 3.554 | 0.10x | 1.33 / 3.49 | acc 0.7799 / 0.7788 | 0.023 / 0.003 | fit yes, epoch yes, metric yes |
+| collab-dot-64 | 3 | 2.95 / 42.10 | 0.07x | 0.393 / 8.117 | 0.05x | 1.30 / 8.69 | RMSE 0.8679 / 0.8898 | 0.005 / 0.005 | fit yes, epoch yes, metric yes |
+| collab-dot-1024 | 3 | 1.27 / 2.85 | 0.44x | 0.087 / 0.576 | 0.15x | 0.85 / 0.45 | RMSE 0.8671 / 0.9035 | 0.01 / 0.01 | fit yes, epoch yes, metric yes |
+| collab-neural-64 | 3 | 9.81 / 88.30 | 0.11x | 1.244 / 16.150 | 0.08x | 4.71 / 24.28 | RMSE 0.8950 / 0.9029 | 0.005 / 0.005 | fit yes, epoch yes, metric yes |
+| LR finder, tabular (100 steps, batch 1024) | | 1.72 / 0.94 | 1.83x | | | | | | no (<= 0.75x) |
 
-Every config meets the steady-epoch and metric goals and all but
-tabular-1024 the whole-fit goal. Not met: tabular-1024 whole fit (1.05x)
-and the LR finder (1.98x). Where that time goes (`benchmarks/fixed_costs.py`
-and a cProfile of one fit, same machine, 20:24 UTC): the 5-epoch tabular
-fit of ~2.4 s is ~1.0 s of tracing the train and test functions (Python,
-`func_graph_from_py_func`), ~0.4 s of TensorFlow's first-call graph
-optimisation, ~0.8 s of steps (30 train steps + validation, 5 epochs) and
-little else; fastai's whole fit is 2.26 s with no tracing (first epoch
-0.40 s, steady 0.47 s). The floor without tracing is ~1.2 s (0.53x); with
-it, 0.5x would need fastai's fit to be over 4.8 s. Tracing cannot be shared
-with the LR finder here: the sweep runs one step a call with its rate in a
-variable, the fit 30 steps a call with one-cycle schedules inside the step
-(a different function). The LR finder (2.4 s vs 1.2 s) is ~0.8 s of tracing,
-~0.7 s of 100 steps and ~0.6 s of per-step Python (setting the rate,
-resetting metrics, reading the loss to stop at divergence); even with no
-Python at all, tracing plus steps (1.5 s) is above 0.75x fastai (0.9 s).
+The steady epoch of tabular-1024 sits near the 0.5x line: an earlier run
+the same night (02:44 UTC, tabular-1024 alone, quieter: load 0.2-1.0) gave
+0.143 / 0.251 s = 0.57x, whole fit 1.73 / 1.30 s = 1.33x and the LR finder
+1.62 / 0.83 s = 1.94x; fastai's tabular epoch moves more with the load
+than ours. What a 2-core machine offers did not move ours (same night,
+fresh processes alternating, quiet): `mixed_bfloat16` 0.89x (4 runs each),
+TensorFlow thread settings (1 or 2 intra-op, 1 inter-op) and oneDNN off
+within the run-to-run spread (3 runs each), XLA 1.48x faster epochs for
+1.4 s more compile (`first_epoch.py`).
+
+An earlier run (2026-11-23 20:07-20:23 UTC, dlkeras at 01df7ff, load 1.1-1.9)
+gave tabular-1024 1.05x / 0.35x, tabular-64-finder 0.15x / 0.09x,
+collab-dot-64 0.12x / 0.06x, collab-dot-1024 0.45x / 0.14x,
+collab-neural-64 0.16x / 0.09x and the LR finder 1.98x.
+
+In the 03:28 run every config meets the steady-epoch and metric goals and
+all but tabular-1024 the whole-fit goal. Not met: tabular-1024 whole fit
+(1.15x) and the LR finder (1.83x). Where that time goes (`benchmarks/fixed_costs.py`
+and a cProfile of one fit, same machine, 2026-11-23 20:24 UTC): the 5-epoch
+tabular fit of ~2.2 s is ~1.0 s of tracing the train and test functions
+(Python, `func_graph_from_py_func`), ~0.4 s of TensorFlow's first-call graph
+optimisation, ~0.8 s of steps (29 train steps a call + validation, 5
+epochs) and little else; fastai's whole fit (1.3-1.9 s) has no tracing
+(first epoch 0.3 s). The floor without tracing is ~1.2 s (0.6-0.9x
+fastai). Tracing cannot be shared with the LR finder here: the sweep runs
+one step a call with its rate in a variable, the fit 29 steps a call with
+one-cycle schedules inside the step (a different function). The LR finder,
+timed piece by piece in one quiet process on 2026-11-24 02:40 UTC: the
+task's dataset and first batch 0.25 s, building the loss and metric state
+0.05 s, the sweep's first step (tracing and first call) 0.58 s, its other
+90 steps 0.49 s, `fit`'s own set-up and per-step loop ~0.15 s: 1.5 s
+against fastai's 0.8-0.9 s. Tracing plus steps alone (1.07 s) are above
+0.75x fastai (0.6-0.7 s), so that goal stays out of reach while the sweep
+traces; a second `lr_find` on the same task took 0.62 s.
 Earlier today, before the step-count fix: at 19:19-19:33 UTC, same machine
 and protocol but tabular at `steps_per_execution=1` and the recommender at
 64 a call (which ran ceil(78/64) x 64 = 128 steps per 78-step epoch at batch
