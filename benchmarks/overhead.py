@@ -270,6 +270,13 @@ def main():
                         help="other checkouts whose dlkeras machinery is measured too")
     parser.add_argument("--json", help="also write the raw runs to this file")
     args = parser.parse_args()
+    for row in args.rows:
+        kind, _, spe = row.partition("-")
+        if kind not in ("mlp", "cnn") or not spe.isdigit() or int(spe) < 1:
+            parser.error(f"a row is mlp-N or cnn-N with N >= 1 steps a call. Received: {row!r}")
+    if args.rounds < 1 or args.alternations < 2:
+        parser.error("--rounds must be >= 1 and --alternations >= 2 (an interval needs two pairs). "
+                     f"Received: --rounds {args.rounds} --alternations {args.alternations}")
     variants = [("dlkeras", ROOT)]
     variants += [(f"dlkeras@{os.path.basename(os.path.normpath(r))}", os.path.abspath(r))
                  for r in args.compare]
