@@ -5,6 +5,11 @@ An annealer maps a position `pos` in [0, 1] to a value between `start` and
 them traces once inside a compiled train step and is evaluated on the
 optimizer's step counter at every step.
 
+Every function takes the array namespace `xp` it computes with:
+`keras.ops` by default (tensors, traced into the train step), or
+`dlkeras.host_math` to evaluate the same schedule in NumPy float32 on the
+host (what callbacks that report a value use).
+
 Example:
 
 >>> from dlkeras.annealers import anneal_cos, join_phases, Phase
@@ -22,24 +27,25 @@ from itertools import accumulate
 from keras import ops
 
 
-def anneal_cos(start, end, pos):
+def anneal_cos(start, end, pos, xp=ops):
     """Half a cosine from `start` (pos=0) to `end` (pos=1)."""
-    return end + (start - end) / 2.0 * (1.0 + ops.cos(math.pi * pos))
+    return end + (start - end) / 2.0 * (1.0 + xp.cos(math.pi * pos))
 
 
-def anneal_linear(start, end, pos):
+def anneal_linear(start, end, pos, xp=ops):
     """A straight line from `start` to `end`."""
+    del xp
     return start + (end - start) * pos
 
 
-def anneal_exp(start, end, pos):
+def anneal_exp(start, end, pos, xp=ops):
     """Geometric interpolation from `start` to `end` (both must be > 0)."""
-    return start * ops.power(end / start, pos)
+    return start * xp.power(end / start, pos)
 
 
-def anneal_constant(start, end, pos):
+def anneal_constant(start, end, pos, xp=ops):
     """Always `start`; `end` is ignored."""
-    del end
+    del end, xp
     return start + 0.0 * pos
 
 
@@ -85,12 +91,13 @@ class Phase:
             )
 
 
-def locate(fractions, pos):
+def locate(fractions, pos, xp=ops):
     """Which phase the overall position `pos` falls in, and where inside it.
 
     Args:
         fractions: each phase's share of the schedule, in order (summing to 1).
         pos: scalar tensor or float, the position in the whole schedule.
+        xp: the array namespace (`keras.ops` or `dlkeras.host_math`).
 
     Returns:
         `(below, local)`: `below[i]` is True where `pos` lies before the end of
@@ -102,20 +109,20 @@ def locate(fractions, pos):
     below = [pos < end for end in ends[:-1]]
     if not below:
         return below, pos
-    begin = select(below, [0.0] + ends[:-1])
-    scale = select(below, [1.0 / f for f in fractions])
+    begin = select(below, [0.0] + ends[:-1], xp)
+    scale = select(below, [1.0 / f for f in fractions], xp)
     return below, (pos - begin) * scale
 
 
-def select(below, values):
+def select(below, values, xp=ops):
     """`values[i]` of the phase a position falls in (`below` from `locate`)."""
     result = values[-1]
     for flag, value in zip(reversed(below), reversed(values[:-1])):
-        result = ops.where(flag, value, result)
+        result = xp.where(flag, value, result)
     return result
 
 
-def join_phases(phases, pos, located=None):
+def join_phases(phases, pos, located=None, xp=ops):
     """Evaluates consecutive phases at the overall position `pos` in [0, 1].
 
     The fractions of `phases` must add up to 1. The phase is selected first
@@ -128,6 +135,7 @@ def join_phases(phases, pos, located=None):
         pos: scalar tensor or float, the position in the whole schedule.
         located: `locate(fractions, pos)` computed already (e.g. shared by
             several schedules with the same phase fractions), or None.
+        xp: the array namespace (`keras.ops` or `dlkeras.host_math`).
 
     Returns:
         A scalar tensor.
@@ -139,12 +147,12 @@ def join_phases(phases, pos, located=None):
             f"Received: fractions={fractions}"
         )
     if located is None:
-        located = locate(fractions, ops.clip(ops.cast(pos, "float32"), 0.0, 1.0))
+        located = locate(fractions, xp.clip(xp.cast(pos, "float32"), 0.0, 1.0), xp)
     below, local = located
-    start = select(below, [p.start for p in phases])
-    end = select(below, [p.end for p in phases])
+    start = select(below, [p.start for p in phases], xp)
+    end = select(below, [p.end for p in phases], xp)
     kinds = list(dict.fromkeys(p.anneal for p in phases))
-    values = {kind: ANNEALERS[kind](start, end, local) for kind in kinds}
+    values = {kind: ANNEALERS[kind](start, end, local, xp) for kind in kinds}
     if len(kinds) == 1:
         return values[kinds[0]]
-    return select(below, [values[p.anneal] for p in phases])
+    return select(below, [values[p.anneal] for p in phases], xp)

@@ -19,7 +19,6 @@ Example:
 import math
 
 import keras
-from keras import ops
 
 from dlkeras.annealers import Phase, join_phases, locate
 from dlkeras.step_evaluation import StepEvaluation
@@ -83,10 +82,14 @@ class CycleClock:
         self.total_steps = keras.Variable(float(total_steps), dtype="float32", trainable=False,
                                           name="cycle_total_steps")
 
+        self.values = (int(start_step), int(total_steps))
+
     def set(self, start_step, total_steps):
         """Moves the cycle: it begins at `start_step` and lasts `total_steps` steps."""
         self.start_step.assign(float(_start(start_step)))
         self.total_steps.assign(float(_step_count("total_steps", total_steps)))
+        # What the variables hold, for evaluating schedules on the host without reading them.
+        self.values = (int(start_step), int(total_steps))
 
 
 class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -160,27 +163,32 @@ class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return ("clock", id(self._clock)) if self._clock is not None else self.start_step
 
     def _elapsed(self, evaluation):
-        start = self._clock.start_step if self._clock is not None else float(self.start_step)
+        if self._clock is not None:
+            start = evaluation.read(self._clock.start_step, self._clock.values[0])
+        else:
+            start = float(self.start_step)
         return evaluation.memo(("elapsed", self._start_key()),
                                lambda: evaluation.step - start)
 
     def _position(self, evaluation):
         if self._clock is not None:
-            total, key = self._clock.total_steps, ("position", self._start_key())
+            total = evaluation.read(self._clock.total_steps, self._clock.values[1])
+            key = ("position", self._start_key())
         else:
             total, key = float(self.total_steps), ("position", self.start_step, self.total_steps)
         return evaluation.memo(
-            key, lambda: ops.clip(self._elapsed(evaluation) / total, 0.0, 1.0))
+            key, lambda: evaluation.xp.clip(self._elapsed(evaluation) / total, 0.0, 1.0))
 
     def _located(self, evaluation, phases):
         fractions = tuple(p.fraction for p in phases)
         total = self.total_steps if self._clock is None else None
         return evaluation.memo(
             ("located", self._start_key(), total, fractions),
-            lambda: locate(fractions, self._position(evaluation)))
+            lambda: locate(fractions, self._position(evaluation), evaluation.xp))
 
     def _join(self, evaluation, phases):
-        return join_phases(phases, None, located=self._located(evaluation, phases))
+        return join_phases(phases, None, located=self._located(evaluation, phases),
+                           xp=evaluation.xp)
 
 
 def _memo_key(schedule, config):
@@ -197,7 +205,8 @@ class _ScaledSchedule(_StepSchedule):
 
     def evaluate(self, evaluation):
         config = dict(self._key_config(), lr_max=1.0)
-        scale = self.lr_max if self._lr_max_variable is None else self._lr_max_variable
+        scale = self.lr_max if self._lr_max_variable is None else evaluation.read(
+            self._lr_max_variable, self.lr_max)
         return scale * evaluation.memo(_memo_key(self, config),
                                        lambda: self._join(evaluation, self._unit_phases))
 
@@ -337,17 +346,18 @@ class SGDRSchedule(_StepSchedule):
         self.start_step = _start(start_step)
 
     def _value(self, evaluation):
-        t = ops.maximum(self._elapsed(evaluation), 0.0)
+        xp = evaluation.xp
+        t = xp.maximum(self._elapsed(evaluation), 0.0)
         length = float(self.cycle_len)
         if self.cycle_mult == 1.0:
-            pos = ops.mod(t, length) / length
+            pos = xp.mod(t, length) / length
         else:
             m = self.cycle_mult
             # Small epsilon so exact cycle boundaries land in the next cycle.
-            index = ops.floor(ops.log1p(t * (m - 1.0) / length + 1e-6) / math.log(m))
-            begin = length * (ops.power(m, index) - 1.0) / (m - 1.0)
-            pos = ops.clip((t - begin) / (length * ops.power(m, index)), 0.0, 1.0)
-        return self.lr_min + (self.lr_max - self.lr_min) / 2.0 * (1.0 + ops.cos(math.pi * pos))
+            index = xp.floor(xp.log1p(t * (m - 1.0) / length + 1e-6) / math.log(m))
+            begin = length * (xp.power(m, index) - 1.0) / (m - 1.0)
+            pos = xp.clip((t - begin) / (length * xp.power(m, index)), 0.0, 1.0)
+        return self.lr_min + (self.lr_max - self.lr_min) / 2.0 * (1.0 + xp.cos(math.pi * pos))
 
     def get_config(self):
         return {"lr_max": self.lr_max, "cycle_len": self.cycle_len,
@@ -379,8 +389,9 @@ class TriangularSchedule(_StepSchedule):
         self.start_step = _start(start_step)
 
     def _value(self, evaluation):
-        t = ops.maximum(self._elapsed(evaluation), 0.0) / float(self.step_size)
-        distance = ops.abs(ops.mod(t, 2.0) - 1.0)  # 1 at a trough, 0 at a peak
+        xp = evaluation.xp
+        t = xp.maximum(self._elapsed(evaluation), 0.0) / float(self.step_size)
+        distance = xp.abs(xp.mod(t, 2.0) - 1.0)  # 1 at a trough, 0 at a peak
         return self.lr_min + (self.lr_max - self.lr_min) * (1.0 - distance)
 
     def get_config(self):
@@ -411,7 +422,7 @@ class ExponentialSweep(_StepSchedule):
 
     def _value(self, evaluation):
         pos = self._position(evaluation)
-        return self.start_lr * ops.power(self.end_lr / self.start_lr, pos)
+        return self.start_lr * evaluation.xp.power(self.end_lr / self.start_lr, pos)
 
     def get_config(self):
         return {"start_lr": self.start_lr, "end_lr": self.end_lr,

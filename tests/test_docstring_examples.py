@@ -7,6 +7,7 @@ import pytest
 
 CORE_MODULES = [
     "dlkeras", "dlkeras.annealers", "dlkeras.schedules", "dlkeras.step_evaluation",
+    "dlkeras.host_math",
     "dlkeras.optimizers",
     "dlkeras.optimizers.scheduled", "dlkeras.optimizers.adam", "dlkeras.optimizers.sgd",
     "dlkeras.optimizers.restoring",

@@ -72,3 +72,47 @@ def _cos_ops_in_train_step(n_groups):
 
 def test_cost_of_the_schedules_does_not_grow_with_the_groups():
     assert _cos_ops_in_train_step(1) == _cos_ops_in_train_step(3) <= 2
+
+
+def _every_kind_of_schedule():
+    from dlkeras.schedules import (CycleClock, ExponentialSweep, SGDRSchedule,
+                                   TriangularSchedule)
+
+    clock = CycleClock(10, 80)
+    clocked = OneCycleSchedule(3e-3, 80, start_step=10).with_clock(clock)
+    clocked_momentum = OneCycleMomentum(80, start_step=10).with_clock(clock)
+    return [OneCycleSchedule(1e-2, 100), OneCycleSchedule(1e-3, 100, pct_start=0.3, start_step=5),
+            OneCycleMomentum(100), FlatCosSchedule(1e-3, 100), SGDRSchedule(1.0, 10, 2.0, 0.1),
+            SGDRSchedule(0.5, 7, 1.0), TriangularSchedule(0.1, 1.0, 6),
+            ExponentialSweep(1e-7, 10.0, 100, start_step=3), clocked, clocked_momentum]
+
+
+@pytest.mark.parametrize("step", [0, 1, 9, 10, 24, 25, 26, 37, 60, 99, 100, 140])
+def test_on_the_host_every_schedule_gives_the_traced_value(step):
+    schedules = _every_kind_of_schedule()
+    traced = tf.function(lambda s: [StepEvaluation(s).value(x) for x in schedules])(
+        tf.constant(step, tf.int64))
+    host = StepEvaluation.on_host(step)
+    values = [host.value(schedule) for schedule in schedules]
+    assert all(type(value) is np.float32 for value in values)
+    # The same float32 maths. The traced graph's arithmetic is rewritten (Grappler), and
+    # cos near -1 amplifies a rounding: eager TensorFlow differs from it as much (7e-6).
+    np.testing.assert_allclose(values, [float(v) for v in traced], rtol=1e-5, atol=1e-12)
+    eager = [float(StepEvaluation(step).value(schedule)) for schedule in schedules]
+    np.testing.assert_allclose(values, eager, rtol=2e-6, atol=1e-12)
+
+
+def test_on_the_host_a_rearmed_clock_is_followed_without_reading_its_variables():
+    from dlkeras.schedules import CycleClock
+
+    clock = CycleClock(0, 100)
+    schedule = OneCycleSchedule(1e-2, 100).with_clock(clock)
+    momentum = OneCycleMomentum(100).with_clock(clock)
+    schedule.rearm(lr_max=4e-3, start_step=100, total_steps=40)
+    for step in (100, 105, 110, 139, 150):
+        host = StepEvaluation.on_host(step)
+        # float32 against float64: the end of a cycle (cos near -1) loses a few digits.
+        assert float(host.value(schedule)) == pytest.approx(_np_one_cycle(4e-3, 40, step - 100),
+                                                            rel=1e-5)
+        assert float(host.value(schedule)) == pytest.approx(float(schedule(step)), rel=1e-5)
+        assert float(host.value(momentum)) == pytest.approx(float(momentum(step)), rel=1e-6)
