@@ -102,6 +102,32 @@ def test_fused_update_with_mixed_variable_dtypes_equals_keras():
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
 
 
+def _op_counts(optimizer, dtypes):
+    variables = fresh_variables(dtypes)
+    optimizer.build(variables)
+    graph = tf.function(lambda grads: optimizer.apply(grads, variables)).get_concrete_function(
+        gradients(0, dtypes)).graph
+    return {kind: sum(op.type == kind for op in graph.get_operations())
+            for kind in ("Pow", "Sqrt", "ReadVariableOp")}
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_default_path_computes_the_step_scalars_once_per_dtype_and_equals_keras(amsgrad):
+    dtypes = ("float64", "float32", "float32")
+    for scheduled in (False, True):
+        ours = ScheduledAdam(0.01, amsgrad=amsgrad, beta_1=MOMENTUM if scheduled else 0.9)
+        expected = run(keras.optimizers.Adam(0.01, amsgrad=amsgrad), dtypes=dtypes,
+                       momentum_attr="beta_1" if scheduled else None)
+        for got, want in zip(run(ours, dtypes=dtypes), expected):
+            np.testing.assert_array_equal(got, want)  # bit for bit, every dtype
+    ours = _op_counts(ScheduledAdam(0.01, amsgrad=amsgrad), dtypes)
+    plain = _op_counts(keras.optimizers.Adam(0.01, amsgrad=amsgrad), dtypes)
+    # Keras: two powers and one scalar sqrt per variable; ours: per dtype (2 here).
+    assert plain["Pow"] == 2 * 3 and ours["Pow"] == 2 * 2
+    assert plain["Sqrt"] - ours["Sqrt"] == 1
+    assert ours["ReadVariableOp"] < plain["ReadVariableOp"]
+
+
 def test_fused_update_under_fit_with_jit_compile_equals_keras():
     def fitted(optimizer, jit_compile):
         keras.utils.set_random_seed(0)
