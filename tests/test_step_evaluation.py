@@ -75,8 +75,7 @@ def test_cost_of_the_schedules_does_not_grow_with_the_groups():
 
 
 def _every_kind_of_schedule():
-    from dlkeras.schedules import (CycleClock, ExponentialSweep, SGDRSchedule,
-                                   TriangularSchedule)
+    from dlkeras.schedules import CycleClock, ExponentialSweep, SGDRSchedule, TriangularSchedule
 
     clock = CycleClock(10, 80)
     clocked = OneCycleSchedule(3e-3, 80, start_step=10).with_clock(clock)
