@@ -115,3 +115,20 @@ def test_on_the_host_a_rearmed_clock_is_followed_without_reading_its_variables()
                                                             rel=1e-5)
         assert float(host.value(schedule)) == pytest.approx(float(schedule(step)), rel=1e-5)
         assert float(host.value(momentum)) == pytest.approx(float(momentum(step)), rel=1e-6)
+
+
+def test_on_the_host_no_keras_op_runs(monkeypatch):
+    from keras import ops
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a keras op ran during a host evaluation")
+
+    for name in ("cast", "clip", "where", "cos", "power", "maximum", "mod", "floor", "log1p",
+                 "abs", "convert_to_tensor"):
+        monkeypatch.setattr(ops, name, refuse)
+    schedules = _every_kind_of_schedule()
+    for step in (0, 30, 99):
+        host = StepEvaluation.on_host(step)
+        assert all(np.isfinite(float(host.value(schedule))) for schedule in schedules)
+    with pytest.raises(AssertionError, match="keras op ran"):
+        StepEvaluation(30).value(schedules[0])  # the traced kind does use them
