@@ -60,6 +60,11 @@ class CycleClock:
     a later cycle of the same shape on the same optimizer then only assigns
     new values (`rearm`), and Keras keeps the train function it traced.
 
+    Move it with `set` (or a schedule's `rearm`), never by assigning its
+    variables: `values`, the Python `(start_step, total_steps)` the
+    variables hold, is what a host evaluation (`StepEvaluation.on_host`,
+    the hyper-parameter logger) reads instead of them.
+
     Args:
         start_step: optimizer step at which the cycle begins.
         total_steps: number of optimizer steps in the cycle.
@@ -81,7 +86,6 @@ class CycleClock:
                                          name="cycle_start_step")
         self.total_steps = keras.Variable(float(total_steps), dtype="float32", trainable=False,
                                           name="cycle_total_steps")
-
         self.values = (int(start_step), int(total_steps))
 
     def set(self, start_step, total_steps):
