@@ -34,6 +34,7 @@ Example:
 0.01
 """
 
+import numpy as np
 from keras import ops
 
 from dlkeras import host_math
@@ -59,6 +60,9 @@ class StepEvaluation:
     @classmethod
     def on_host(cls, step):
         """An evaluation at the integer `step` in NumPy float32, without TensorFlow ops."""
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise TypeError("`step` of a host evaluation must be a Python or NumPy integer (read "
+                            f"a step variable first). Received: step={step!r}")
         return cls(int(step), xp=host_math)
 
     @property

@@ -132,3 +132,11 @@ def test_on_the_host_no_keras_op_runs(monkeypatch):
         assert all(np.isfinite(float(host.value(schedule))) for schedule in schedules)
     with pytest.raises(AssertionError, match="keras op ran"):
         StepEvaluation(30).value(schedules[0])  # the traced kind does use them
+
+
+@pytest.mark.parametrize("step", [2.5, "3", True, tf.constant(3)])
+def test_a_host_evaluation_refuses_a_step_that_is_not_an_integer(step):
+    with pytest.raises(TypeError, match="must be a Python or NumPy integer"):
+        StepEvaluation.on_host(step)
+    assert float(StepEvaluation.on_host(np.int64(25)).value(OneCycleSchedule(1e-2, 100))) == \
+        pytest.approx(1e-2)
