@@ -12,6 +12,10 @@ interleaved, median of `--rounds` rounds of `--steps` steps each:
                   AWD-LSTM): gates from a width-2 causal convolution, the
                   f-o pooling recurrence computed as a log-depth parallel scan,
                   so no step-by-step loop at all
+  lstm-512-v1k    the app's AWD-LSTM with a 1,000-token vocabulary: what
+                  the tied decoder and its softmax over 12,000 tokens cost
+  lstm-64x1       one 64-unit LSTM layer, 12,000 tokens: what the 3-layer
+                  stack costs (with lstm-512-v1k, the split of a step)
 
     python benchmarks/text_lm_speed.py
 """
@@ -85,16 +89,23 @@ def candidates():
     from apps.text.network import build_language_model, encoder_config
     from dlkeras.optimizers import ScheduledAdamW
 
-    rng = np.random.RandomState(0)
-    tokens = rng.randint(3, VOCABULARY, (ROWS, BPTT + 1)).astype("int32")
-    stateful = ({"tokens": tokens[:, :-1], "reset": np.zeros((ROWS, 1), "float32")}, tokens[:, 1:])
-    plain = (tokens[:, :-1], tokens[:, 1:])
+    def batches(vocabulary):
+        tokens = np.random.RandomState(0).randint(3, vocabulary, (ROWS, BPTT + 1)).astype("int32")
+        stateful = ({"tokens": tokens[:, :-1], "reset": np.zeros((ROWS, 1), "float32")},
+                    tokens[:, 1:])
+        return stateful, (tokens[:, :-1], tokens[:, 1:])
+
+    stateful, plain = batches(VOCABULARY)
     models = {}
     for hidden, dtype in ((512, "bfloat16"), (512, "float32"), (768, "bfloat16")):
         config = encoder_config(VOCABULARY, EMBEDDING, hidden, LAYERS, dtype)
         models[f"lstm-{hidden}-{dtype[:4].replace('bflo', 'bf16').replace('floa', 'f32')}"] = (
             build_language_model(config, ROWS, drop_mult=0.1), stateful)
     models["qrnn-512-bf16"] = (qrnn_language_model(512, "bfloat16"), plain)
+    models["lstm-512-v1k"] = (build_language_model(
+        encoder_config(1000, EMBEDDING, 512, LAYERS), ROWS, drop_mult=0.1), batches(1000)[0])
+    models["lstm-64x1"] = (build_language_model(
+        encoder_config(VOCABULARY, EMBEDDING, 64, 1), ROWS, drop_mult=0.1), stateful)
     result = {}
     for name, (model, batch) in models.items():
         model.compile(ScheduledAdamW(1e-3),
