@@ -30,7 +30,8 @@ budget, buys downstream.
 
 Measured 2026-11-24 (2-core AMD EPYC, no GPU, under the heavy-job lock, nothing
 else running; seed 0, one run each, so differences of 1-2 points are noise):
-see apps/text/README.md, "More pretraining, and which part hurts".
+see apps/text/README.md, "More pretraining, and which part of the encoder
+hurts".
 """
 from __future__ import annotations
 
