@@ -52,3 +52,27 @@ def test_unknown_start_is_refused(general):
     assert "general" in VARIANTS
     with pytest.raises(ValueError, match="Unknown variant 'pretrained'"):
         starting_weights("pretrained", general)
+
+
+def test_extend_pretraining_trains_one_more_epoch_and_saves_it(tmp_path, monkeypatch):
+    from apps.text import pretrain
+    from apps.text.encoder_files import load_encoder
+    from benchmarks.text_encoder_parts import extend_pretraining
+
+    rng = np.random.RandomState(0)
+    words = "the news market film friends said good bad stock price show".split()
+    corpus = [" ".join(rng.choice(words, rng.randint(3, 40))) for _ in range(200)]
+    monkeypatch.setattr(pretrain, "general_corpus", lambda sources=None: corpus)
+    tiny = {"vocabulary_size": 60, "min_frequency": 1, "max_tokens": 2000,
+            "max_document_tokens": 30, "batch_size": 4, "bptt": 8, "embedding_dim": 4,
+            "hidden_units": 6, "layers": 2}
+    for key, value in tiny.items():
+        monkeypatch.setitem(pretrain.PRETRAIN_DEFAULTS, key, value)
+    pretrain.pretrain_general_lm(tmp_path / "first", verbose=0)
+    notes = extend_pretraining(str(tmp_path / "first"), str(tmp_path / "second"), 1e-2)
+    first, second = load_encoder(tmp_path / "first"), load_encoder(tmp_path / "second")
+    assert second.config == first.config and second.vocabulary == first.vocabulary
+    assert all(not np.array_equal(second.weights[k], first.weights[k]) for k in first.weights)
+    assert notes["extend_train_tokens"] > 0
+    assert notes["held_out_perplexity_after"] < notes["held_out_perplexity_before"]
+    assert second.notes["extend_lr_max"] == 1e-2 and "valid_perplexity" in second.notes
