@@ -148,7 +148,7 @@ def extend_pretraining(encoder_dir, out, lr_max):
 
 
 def main(argv=None) -> None:
-    from apps.text.encoder_files import default_encoder_dir
+    from apps.text.encoder_files import DESCRIPTION_FILE, default_encoder_dir
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,7 +162,16 @@ def main(argv=None) -> None:
     parser.add_argument("--extend-lr", type=float, default=5e-3)
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    encoder_dir = args.encoder or default_encoder_dir()
+    encoder_dir = str(args.encoder or default_encoder_dir())
+    if not args.only and not args.extend:
+        parser.error("nothing to do: give variants to --only, or --extend OUT")
+    if args.epochs < 1 or args.lr_max <= 0 or args.extend_lr <= 0 or not 0 <= args.drop_mult < 2:
+        parser.error("--epochs must be >= 1, --lr-max and --extend-lr > 0, --drop-mult in "
+                     f"[0, 2). Received: --epochs {args.epochs} --lr-max {args.lr_max} "
+                     f"--extend-lr {args.extend_lr} --drop-mult {args.drop_mult}")
+    if not os.path.isfile(os.path.join(encoder_dir, DESCRIPTION_FILE)):
+        parser.error(f"{encoder_dir!r} holds no pretrained encoder ({DESCRIPTION_FILE}): run "
+                     "`python -m apps.text pretrain` or pass --encoder DIR")
     if args.child:
         print(json.dumps(run_variant(args.child, encoder_dir, args.epochs, args.lr_max,
                                      args.seed, args.drop_mult)))
