@@ -80,6 +80,12 @@ def test_corpus_plan_cuts_documents_and_holds_out_validation():
     assert 1000 <= sum(len(d) for d in plan.train) < 1050 and len(plan.valid) == 3
     train_ids = {d[-1] for d in plan.train if len(d) < 50}
     assert not train_ids & {d[-1] for d in plan.valid if len(d) < 50}
+    # Each cut array is the start of the document it names, and no document is used twice.
+    for arrays, indices in ((plan.train, plan.train_documents), (plan.valid, plan.valid_documents)):
+        assert len(arrays) == len(indices)
+        for array, index in zip(arrays, indices):
+            np.testing.assert_array_equal(array, documents[index][:50])
+    assert len(set(plan.train_documents + plan.valid_documents)) == len(plan.train) + len(plan.valid)
 
 
 def test_unknown_settings_are_refused():

@@ -15,6 +15,8 @@ Example:
 ...                    seed=0)
 >>> [len(d) for d in plan.train], [len(d) for d in plan.valid]
 ([2, 3], [3])
+>>> plan.train_documents, plan.valid_documents  # where each came from
+([1, 0], [2])
 """
 
 __all__ = ["pretrain_general_lm"]
@@ -39,8 +41,17 @@ PRETRAIN_DEFAULTS = {"vocabulary_size": 12000, "min_frequency": 3, "max_tokens":
 
 @dataclasses.dataclass
 class CorpusPlan:
+    """The cut token arrays that train and validate, and which documents they came from.
+
+    `train_documents[i]` is the index, in the list given to `corpus_plan`, of
+    the document `train[i]` was cut from (likewise for validation), so the same
+    sample can be handed to another tool as text.
+    """
+
     train: list
     valid: list
+    train_documents: list = dataclasses.field(default_factory=list)
+    valid_documents: list = dataclasses.field(default_factory=list)
 
 
 def general_corpus(sources=GENERAL_SOURCES):
@@ -58,19 +69,21 @@ def corpus_plan(documents, max_tokens, max_document_tokens, seed=0, valid_share=
     order = rng.permutation(len(documents))
     cut = [np.asarray(documents[i][:max_document_tokens]) for i in order]
     n_valid = max(1, int(valid_share * len(cut)))
-    valid, used = [], 0
-    for document in cut[:n_valid]:
+    valid, valid_documents, used = [], [], 0
+    for index, document in zip(order[:n_valid], cut[:n_valid]):
         if used + len(document) > max_valid_tokens:
             break
         valid.append(document)
+        valid_documents.append(int(index))
         used += len(document)
-    train, used = [], 0
-    for document in cut[n_valid:]:
+    train, train_documents, used = [], [], 0
+    for index, document in zip(order[n_valid:], cut[n_valid:]):
         if used >= max_tokens:
             break
         train.append(document)
+        train_documents.append(int(index))
         used += len(document)
-    return CorpusPlan(train, valid)
+    return CorpusPlan(train, valid, train_documents, valid_documents)
 
 
 def pretrain_general_lm(out_dir=None, *, seed=0, sources=GENERAL_SOURCES, verbose=1,
