@@ -316,9 +316,11 @@ def table(report: dict) -> str:
     general = report.get("fastai_general")
     ours = report["export"]["dlkeras_general"]
     lines.append("")
+    perplexity = ours.get("valid_perplexity")
     lines.append(f"General LM, dlkeras (cached; from its notes): "
                  f"{report['export']['dlkeras_general_tokens']} tokens, training "
-                 f"{ours.get('train_s')} s, validation perplexity {ours.get('valid_perplexity')}")
+                 f"{ours.get('train_s')} s, validation perplexity "
+                 f"{'-' if perplexity is None else f'{perplexity:.1f}'}")
     if general:
         lines.append(f"General LM, fastai (this run): {general['train_tokens']} tokens, "
                      f"{general['steps']} steps, training {general['train_s']} s (+ tokenizing "
