@@ -31,6 +31,19 @@ LM is trained once per run (timed); dlkeras' is the cached one, whose
 pretraining time comes from its notes. Each (library, model, seed) runs in
 a fresh process, the libraries alternating.
 
+Measured 2026-11-24 09:59-11:45 UTC (2-core AMD EPYC, no GPU, under the heavy-job lock,
+nothing else running but niced smoke runs during fastai's pretraining; fastai 2.8.12, torch
+2.15.0 CPU; details in apps/text/README.md). Test accuracy:
+
+    library  ULMFiT (b) seed 0 / 1   scratch (a) seed 0 / 1   LM fine-tune + classifier s (seed 1)
+    fastai   0.6799 / 0.6662         0.7817 / 0.7798          665 + 220
+    dlkeras  0.6426* / 0.6568        0.7647* / 0.7694         314 + 199
+
+(* from earlier runs of text_ulmfit.py, not side by side; seed 0 of fastai ran from a
+first version of this script.) fastai's general LM: 3.70M tokens, 2,985 s for its epoch;
+dlkeras': 4.00M tokens, 1,285 s. Both libraries' ULMFiT lose 10-11 points to their own
+scratch classifier on these corpora.
+
 Run (heavy, about 50 min for fastai's general LM, then ~10 min per
 (library, model, seed) on the 2-core machine):
 
