@@ -295,6 +295,8 @@ def run_all(args) -> dict:
     for index, seed in enumerate(args.seeds):
         for mode in args.only:
             sides = ("dlkeras", "fastai") if index % 2 == 0 else ("fastai", "dlkeras")
+            if args.limit:  # dlkeras' rows are text_ulmfit's full runs: no quick version
+                sides = ("fastai",)
             for side in sides:
                 row = (_dlkeras_row(mode, seed, args.encoder) if side == "dlkeras" else
                        _fastai_child(args.fastai_python, data, "fastai", mode, seed))
@@ -354,7 +356,8 @@ def main(argv=None) -> None:
     parser.add_argument("--data", help="working folder (default: a new temporary one); a fastai "
                         "general LM already in it (models/general.pth) is reused")
     parser.add_argument("--limit", type=int, default=0,
-                        help="only the first N snippets and 5N general documents (a quick check)")
+                        help="a quick check of the fastai side: only the first N snippets and "
+                        "5N general documents, and no dlkeras rows")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--table", help="print the table of a --json file")
     parser.add_argument("--child", choices=("export", "fastai-pretrain", "fastai"),
