@@ -346,10 +346,9 @@ def table(report: dict) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fastai-python", default=os.environ.get("FASTAI_PYTHON"),
-                        help="python of a virtualenv with fastai (or $FASTAI_PYTHON)")
+    from benchmarks.timing import check_fastai, fastai_parser
+
+    parser = fastai_parser(__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--encoder", help="dlkeras general encoder folder (default: the cache)")
@@ -379,9 +378,7 @@ def main(argv=None) -> None:
         with open(args.table, encoding="utf-8") as handle:
             print(table(json.load(handle)))
         return
-    if not args.fastai_python or not os.path.exists(args.fastai_python):
-        parser.error("no fastai environment: pass --fastai-python PATH or set $FASTAI_PYTHON "
-                     f"(see benchmarks/README.md). Received: {args.fastai_python!r}")
+    check_fastai(parser, args.fastai_python)
     if args.encoder and not os.path.isfile(os.path.join(args.encoder, "encoder.json")):
         parser.error(f"--encoder {args.encoder!r} holds no encoder.json")
     report = run_all(args)

@@ -78,6 +78,26 @@ def seeded_parser(description):
     return parser
 
 
+def fastai_parser(description):
+    """An `ArgumentParser` for a side-by-side run with fastai: `--fastai-python`.
+
+    fastai lives in its own virtualenv (benchmarks/README.md); `check_fastai` refuses
+    a run without it.
+    """
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fastai-python", default=os.environ.get("FASTAI_PYTHON"),
+                        help="python of a virtualenv with fastai (or $FASTAI_PYTHON)")
+    return parser
+
+
+def check_fastai(parser, python):
+    """A parser error unless `python` (the `--fastai-python` value) exists."""
+    if not python or not os.path.exists(python):
+        parser.error("no fastai environment: pass --fastai-python PATH or set $FASTAI_PYTHON "
+                     f"(see benchmarks/README.md). Received: {python!r}")
+
+
 def write_results(path, results):
     """Writes `results` as JSON to `path`, if one is given (values JSON cannot hold: null).
 

@@ -106,7 +106,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import run_in_subprocess  # noqa: E402
+from timing import check_fastai, fastai_parser, run_in_subprocess  # noqa: E402
 
 CONFIGS = {
     "tabular-1024": dict(app="tabular", batch_size=1024, lr_max=1e-2, spe="auto"),
@@ -300,10 +300,7 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fastai-python", default=os.environ.get("FASTAI_PYTHON"),
-                        help="python of a virtualenv with fastai (or $FASTAI_PYTHON)")
+    parser = fastai_parser(__doc__)
     parser.add_argument("--fastai-threads", type=int, default=0,
                         help="torch intra-op threads for the fastai side (0: torch's default)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -326,9 +323,7 @@ def main(argv=None) -> None:
     if args.table:
         print(table([r for path in args.table for r in json.load(open(path, encoding="utf-8"))]))
         return
-    if not args.fastai_python or not os.path.exists(args.fastai_python):
-        raise SystemExit("No fastai environment: pass --fastai-python PATH or set $FASTAI_PYTHON "
-                         f"(see benchmarks/README.md). Received: {args.fastai_python!r}")
+    check_fastai(parser, args.fastai_python)
     print(f"load before: {open('/proc/loadavg').read().split()[0]}", flush=True)
     results = run_all(args)
     print(f"load after: {open('/proc/loadavg').read().split()[0]}")
