@@ -41,7 +41,8 @@ nothing else running but niced smoke runs during fastai's pretraining; fastai 2.
 
 (* from earlier runs of text_ulmfit.py, not side by side; seed 0 of fastai ran from a
 first version of this script.) fastai's general LM: 3.70M tokens, 2,985 s for its epoch;
-dlkeras': 4.00M tokens, 1,285 s. Both libraries' ULMFiT lose 10-11 points to their own
+dlkeras': 4.00M tokens, 1,285 s (its cached LM, an earlier run; fastai's vocabulary has
+37,280 tokens to our 12,000, so this is not a like-for-like step comparison). Both libraries' ULMFiT lose 10-11 points to their own
 scratch classifier on these corpora.
 
 Run (heavy, about 50 min for fastai's general LM, then ~10 min per
@@ -285,7 +286,9 @@ def run_all(args) -> dict:
                 json.dump(report, handle, indent=1)
 
     if "ulmfit" in args.only:
-        if os.path.exists(os.path.join(data, "models", "general.pth")):
+        saved = [os.path.join(data, "models", "general.pth"),
+                 os.path.join(data, "fastai_vocab.json")]
+        if all(os.path.exists(path) for path in saved):
             print("fastai general LM: reusing the one in --data", flush=True)
         else:
             report["fastai_general"] = _fastai_child(args.fastai_python, data, "fastai-pretrain",
@@ -353,7 +356,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--encoder", help="dlkeras general encoder folder (default: the cache)")
     parser.add_argument("--data", help="working folder (default: a new temporary one); a fastai "
-                        "general LM already in it (models/general.pth) is reused")
+                        "general LM already in it (models/general.pth with fastai_vocab.json) "
+                        "is reused")
     parser.add_argument("--limit", type=int, default=0,
                         help="a quick check of the fastai side: only the first N snippets and "
                         "5N general documents, and no dlkeras rows")
