@@ -95,6 +95,43 @@ def test_model_with_side_features_round_trips_through_keras_file(tmp_path):
     np.testing.assert_allclose(reloaded(ids).numpy(), model(ids).numpy(), rtol=1e-6)
 
 
+def _initial_tables(seed, side_features):
+    keras.utils.set_random_seed(seed)
+    scorer = scorer_of(build_recommender(USERS, np.arange(10, 13), kind="neural", n_factors=3,
+                                         side_features=side_features))
+    side = [] if side_features is None else [scorer.get_layer("item_side_features")]
+    tables = {name: _weights_of(scorer, name) for name in ("user_factors", "item_factors")}
+    for layer in side:
+        tables["genre_embedding"] = np.asarray(layer.genre_embedding)
+        tables["year_embedding"] = np.asarray(layer.year_embedding.embeddings)
+    return tables
+
+
+def _weights_of(scorer, name):
+    return np.asarray(scorer.get_layer(name).embeddings)
+
+
+def test_each_factor_table_starts_from_its_own_draw_of_the_seed():
+    # One shared initializer used to start the user and item tables (and the genre and year
+    # tables) with the same rows, and, created at import, ignored keras.utils.set_random_seed.
+    frame = pd.DataFrame({"item": [10, 11, 12], "genres": ["A|B", "B", "A"],
+                          "year": [1990.0, 2001.0, 1995.0]})
+    tables = item_side_tables(frame, np.arange(10, 13), years_per_bucket=5)
+    first, again, other = (_initial_tables(seed, tables) for seed in (0, 0, 1))
+    values = {name: table[1:].ravel() for name, table in first.items()}  # row 0: OOV, zero
+    names = sorted(values)
+    for i, a in enumerate(names):
+        assert 0.002 < values[a].std() < 0.03, a  # N(0, 0.01), a few draws
+        for b in names[i + 1:]:
+            n = min(len(values[a]), len(values[b]))
+            assert not np.allclose(values[a][:n], values[b][:n]), (a, b)
+    for name in names:
+        np.testing.assert_array_equal(first[name], again[name])
+        assert not np.allclose(first[name][1:], other[name][1:]), name
+    plain = _initial_tables(0, None)
+    assert not np.allclose(plain["user_factors"][1:3], plain["item_factors"][1:3])
+
+
 @pytest.mark.parametrize("layer", [FactorEmbedding(5, 3, l2=0.2), GlobalBias(1.5),
                                    ItemSideFeatures(4, 2, 3, 5, l2=0.1), CountedDropout(0.3, seed=2)])
 def test_layer_configs_round_trip(layer):

@@ -20,13 +20,12 @@ def _low_rank_ratings(n_users=40, n_items=30, seed=0):
     return frame.iloc[order[240:]].reset_index(drop=True), frame.iloc[order[:240]].reset_index(drop=True)
 
 
-# The neural model at 3e-2 for 10 epochs ended anywhere between 0.50 and 1.09 of the baseline
-# RMSE from one process to the next (the hash seed changes the outcome); at 1e-2 for 20 epochs
-# it ended at 0.17-0.37 over 8 hash seeds run alone, but at 0.69 once inside a full 2-worker
-# suite run (2026-11-24; state left by earlier tests in that worker, not found). Its bound is
-# 0.8: a recipe that does not train ends far above it (1.41 of the baseline at lr_max 1e-6).
-@pytest.mark.parametrize("kind, lr_max, epochs, ratio", [("dot", 3e-2, 10, 0.6),
-                                                         ("neural", 1e-2, 20, 0.8)])
+# Over keras seeds 0-4 (2026-11-24): dot 0.07-0.09 and neural 0.20-0.32 of the baseline RMSE; a
+# recipe that does not train ends at 1.41 (neural, lr_max 1e-6). Before each factor table got its
+# own initializer, the tables' seed was drawn at import, so the neural outcome changed from one
+# process to the next (0.17-0.69, 1.09 at 3e-2) and the bound had to be loose.
+@pytest.mark.parametrize("kind, lr_max, epochs, ratio", [("dot", 3e-2, 10, 0.2),
+                                                         ("neural", 1e-2, 20, 0.45)])
 def test_recipe_learns_low_rank_ratings(kind, lr_max, epochs, ratio):
     train, valid = _low_rank_ratings()
     keras.utils.set_random_seed(0)

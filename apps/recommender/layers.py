@@ -8,7 +8,7 @@ item contributes nothing and the prediction falls back to the bias path.
 """
 from __future__ import annotations
 
-__all__ = ["FactorEmbedding", "GlobalBias", "CountedDropout", "ItemSideFeatures"]
+__all__ = ["FactorEmbedding", "GlobalBias", "CountedDropout", "ItemSideFeatures", "factor_initializer"]
 
 import keras
 import numpy as np
@@ -20,6 +20,24 @@ _REGISTER = keras.saving.register_keras_serializable(package="apps.recommender")
 def _mean_square_norm(rows):
     """Mean over rows of `sum(row ** 2)`, in float32 (Keras sums a model's losses in float32)."""
     return ops.mean(ops.sum(ops.square(ops.cast(rows, "float32")), axis=-1))
+
+
+def factor_initializer():
+    """A new N(0, 0.01) initializer for one factor table (fastai's embedding scale).
+
+    One per table: a Keras initializer draws its seed when it is created and
+    reuses it for every weight it fills, so a shared instance would start two
+    tables of the same width with the same rows, and one created at import
+    would ignore `keras.utils.set_random_seed`.
+
+    Example:
+
+    >>> keras.utils.set_random_seed(0)
+    >>> first, second = factor_initializer()((2, 3)), factor_initializer()((2, 3))
+    >>> bool(np.any(first.numpy() != second.numpy()))
+    True
+    """
+    return keras.initializers.RandomNormal(stddev=0.01)
 
 
 @_REGISTER
@@ -126,11 +144,12 @@ class ItemSideFeatures(keras.layers.Layer):
                                            initializer="zeros", trainable=False)
         self.year_table = self.add_weight(shape=(self.n_items,), name="year_table",
                                           initializer="zeros", trainable=False, dtype="int32")
-        init = keras.initializers.RandomNormal(stddev=0.01)
         self.genre_embedding = self.add_weight(shape=(self.n_genres, self.output_dim),
-                                               name="genre_embedding", initializer=init)
+                                               name="genre_embedding",
+                                               initializer=factor_initializer())
         self.year_embedding = FactorEmbedding(self.n_year_buckets, self.output_dim, l2=self.l2,
-                                              embeddings_initializer=init, name="year_embedding")
+                                              embeddings_initializer=factor_initializer(),
+                                              name="year_embedding")
         self.year_embedding.build((None,))
         self.built = True
 

@@ -19,14 +19,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from apps.recommender.layers import CountedDropout, FactorEmbedding, GlobalBias
+from apps.recommender.layers import CountedDropout, FactorEmbedding, GlobalBias, factor_initializer
 from dlkeras.layers import ScaledSigmoid, emb_sz_rule
 
 MODEL_KINDS = ("dot", "neural")
 # Dropout after each hidden block of the neural MLP. On MovieLens
 # (benchmarks/collab_movielens.py, neural-64) see apps/recommender/README.md.
 DEFAULT_DROPOUT = 0.2
-_FACTOR_INIT = keras.initializers.RandomNormal(stddev=0.01)
 
 
 def default_y_range(ratings) -> tuple[float, float]:
@@ -148,9 +147,9 @@ def build_scorer(n_users: int, n_items: int, *, kind: str = "dot", n_factors=50,
     user_index = keras.Input(shape=(), dtype="int32", name="user_index")
     item_index = keras.Input(shape=(), dtype="int32", name="item_index")
     user_width, item_width = _widths(kind, n_factors, n_users, n_items)
-    user_vec = FactorEmbedding(n_users, user_width, l2=l2, embeddings_initializer=_FACTOR_INIT,
+    user_vec = FactorEmbedding(n_users, user_width, l2=l2, embeddings_initializer=factor_initializer(),
                                name="user_factors")(user_index)
-    item_vec = FactorEmbedding(n_items, item_width, l2=l2, embeddings_initializer=_FACTOR_INIT,
+    item_vec = FactorEmbedding(n_items, item_width, l2=l2, embeddings_initializer=factor_initializer(),
                                name="item_factors")(item_index)
     if side_features is not None:
         item_vec = item_vec + side_features.layer(n_items, item_width, l2)(item_index)
