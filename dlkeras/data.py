@@ -197,6 +197,35 @@ class BatchStream:
         """`(first_epoch, batches_to_skip)` of a stream that starts at `start_batch`."""
         return divmod(int(start_batch), self.steps_per_epoch)
 
+    def map_with_position(self, function, num_parallel_calls=tf.data.AUTOTUNE):
+        """A stream of `function(position, *batch)`, `position` the batch's index in the stream.
+
+        `position` (a scalar int64 tensor) counts batches from the start of
+        the stream, whatever `start_batch` a dataset begins at, so a random
+        transformation drawn from it (a stateless op seeded by `(seed,
+        position)`) gives a restarted run the batches an uninterrupted one
+        would see, in any order the parallel map runs them.
+
+        Example:
+
+        >>> stream = epoch_stream(lambda e: tf.data.Dataset.from_tensors(e).repeat(2), 2)
+        >>> shifted = stream.map_with_position(lambda k, e: 10 * k + e)
+        >>> [int(x) for x in shifted.dataset(start_batch=3).take(2)]
+        [31, 42]
+        """
+        make = self._make
+
+        def positioned(start_batch):
+            batches = make(start_batch).enumerate(start=start_batch)
+            return batches.map(lambda position, batch: function(position, *_as_tuple(batch)),
+                               num_parallel_calls=num_parallel_calls, deterministic=True)
+
+        return BatchStream(positioned, self.steps_per_epoch)
+
+
+def _as_tuple(batch):
+    return batch if isinstance(batch, tuple) else (batch,)
+
 
 def epoch_stream(make_epoch, steps_per_epoch):
     """A `BatchStream` from `make_epoch(epoch) -> dataset of that epoch's batches`.

@@ -8,6 +8,9 @@ import pytest
 from PIL import Image
 
 from apps.image import data, datasets
+import tensorflow as tf
+
+from apps.image.augmentation import ImageAugmentation, rotation_zoom_transforms
 from apps.image.pipeline import default_augmentation, make_dataset
 
 
@@ -100,6 +103,76 @@ def test_training_stream_is_a_resumable_function_of_seed_and_epoch():
     assert first_run[0:2] != first_run[2:4]  # epochs are shuffled differently
     resumed = [y.numpy().tolist() for _, y in stream.dataset(start_batch=3).take(3)]
     assert resumed == first_run[3:6]
+
+
+def test_augmented_training_stream_repeats_and_resumes_exactly():
+    # Keras' random image layers advanced one seed generator in whatever order tf.data's
+    # parallel map ran: two runs with the same seeds saw different augmentations.
+    rng = np.random.default_rng(0)
+    source = data.from_arrays(rng.integers(0, 256, (12, 16, 16, 3)), [0, 1] * 6)
+
+    def batches(seed, start_batch=0, take=6):
+        stream = make_dataset(source, 16, 4, training=True, seed=3,
+                              augmentation=default_augmentation(seed=seed))
+        return [x.numpy() for x, _ in stream.dataset(start_batch).take(take)]
+
+    first = batches(1)
+    for a, b in zip(first, batches(1)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(first[4:], batches(1, start_batch=4, take=2)):
+        np.testing.assert_array_equal(a, b)  # a resumed run sees the same augmented batches
+    assert not any(np.allclose(a, b) for a, b in zip(first, batches(2)))
+    assert not np.allclose(first[0], first[3])  # batch 3 = epoch 1's batch 0: other draws
+
+
+def test_augmentation_draws_depend_on_seed_and_position_only():
+    images = np.random.default_rng(1).uniform(0, 255, (4, 10, 10, 3)).astype("float32")
+    augment = ImageAugmentation(seed=5)
+    a = augment(images, training=True, position=3).numpy()
+    np.testing.assert_array_equal(a, ImageAugmentation(seed=5)(images, training=True,
+                                                                position=3).numpy())
+    assert not np.allclose(a, augment(images, training=True, position=4).numpy())
+    assert a.min() >= 0.0 and a.max() <= 255.0
+    np.testing.assert_array_equal(augment(images, training=False, position=3), images)
+    config = ImageAugmentation.from_config(augment.get_config())
+    np.testing.assert_array_equal(config(images, training=True, position=3).numpy(), a)
+    with pytest.raises(ValueError, match="rotation"):
+        ImageAugmentation(rotation=0.7)
+
+
+def test_rotation_and_zoom_transforms_against_hand_computation():
+    image = np.arange(25, dtype="float32").reshape(1, 5, 5, 1)
+
+    def warp(angle, scale):
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=image, transforms=rotation_zoom_transforms([angle], [scale], 5, 5),
+            output_shape=[5, 5], fill_value=0.0, interpolation="BILINEAR",
+            fill_mode="REFLECT").numpy()[0, ..., 0]
+
+    np.testing.assert_allclose(warp(0.0, 1.0), image[0, ..., 0])
+    np.testing.assert_allclose(warp(np.pi / 2, 1.0), np.rot90(image[0, ..., 0]), atol=1e-4)
+    zoomed = warp(0.0, 0.5)  # zoom in 2x about the centre: (x, y) reads 2 + (x - 2) / 2
+    assert zoomed[2, 2] == image[0, 2, 2, 0]
+    np.testing.assert_allclose(zoomed[2, 0], image[0, 2, 1, 0])
+    np.testing.assert_allclose(zoomed[0, 2], image[0, 1, 2, 0])
+    np.testing.assert_allclose(zoomed[2, 1], (image[0, 2, 1, 0] + image[0, 2, 2, 0]) / 2)
+
+
+def test_flip_and_contrast_are_whole_image_changes():
+    images = np.random.default_rng(2).uniform(40, 200, (16, 6, 7, 3)).astype("float32")
+    flips = ImageAugmentation(rotation=0, zoom=0, contrast=0, seed=0)(
+        images, training=True, position=0).numpy()
+    flipped = [np.array_equal(o, i[:, ::-1]) for o, i in zip(flips, images)]
+    kept = [np.array_equal(o, i) for o, i in zip(flips, images)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 0 < sum(flipped) < 16
+    contrast = ImageAugmentation(flip=False, rotation=0, zoom=0, contrast=0.1, seed=0)(
+        images, training=True, position=0).numpy()
+    mean = images.mean(axis=(1, 2), keepdims=True)
+    factors = (contrast - mean) / (images - mean)
+    for factor in factors:  # one factor per image, in [0.9, 1.1]
+        np.testing.assert_allclose(factor, np.median(factor), rtol=1e-3)
+        assert 0.9 <= np.median(factor) <= 1.1
+    assert np.ptp([np.median(f) for f in factors]) > 0.01
 
 
 def test_grayscale_arrays_become_rgb_at_requested_size():

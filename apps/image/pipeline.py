@@ -3,45 +3,39 @@
 Images leave the pipeline as float32 RGB in 0..255, the input every backbone
 takes (its preprocessing lives inside the model).
 """
-import keras
 import numpy as np
 import tensorflow as tf
 
+from apps.image.augmentation import ImageAugmentation
 from dlkeras.data import epoch_permutation, epoch_stream
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
 def default_augmentation(flip=True, rotation=0.05, zoom=0.1, contrast=0.1, seed=None):
-    """Builds the training augmentation: flip, rotation, zoom and contrast layers.
+    """Builds the training augmentation: flip, rotation, zoom and contrast.
 
     Args:
         flip: random horizontal flips (turn off for digits and text).
         rotation: largest rotation as a fraction of a full turn (0 disables).
         zoom: largest zoom in/out as a fraction of the size (0 disables).
         contrast: largest contrast change factor (0 disables).
-        seed: seed of the random layers.
+        seed: seed of every draw (None: 0).
 
     Returns:
-        A `keras.Sequential` that is the identity unless called with
-        `training=True`.
+        An `apps.image.augmentation.ImageAugmentation`: the identity unless
+        called with `training=True`; its draws are a pure function of the
+        seed and the `position` it is given (the training streams pass each
+        batch's position, so runs repeat and resume exactly).
 
     Example:
 
     >>> augment = default_augmentation(seed=0)
-    >>> augment(np.zeros((1, 8, 8, 3), "float32"), training=True).shape
+    >>> augment(np.zeros((1, 8, 8, 3), "float32"), training=True, position=0).shape
     TensorShape([1, 8, 8, 3])
     """
-    layers = []
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
-    if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed))
-    if contrast:
-        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
-    return keras.Sequential(layers, name="augmentation")
+    return ImageAugmentation(flip=flip, rotation=rotation, zoom=zoom, contrast=contrast,
+                             seed=seed, name="augmentation")
 
 
 def to_model_pixels(images, size):
@@ -81,7 +75,8 @@ def make_dataset(source, size, batch_size=32, training=False, augmentation=None,
         size: side of the square images fed to the model.
         batch_size: examples per batch.
         training: the shuffled, augmented, endless training stream.
-        augmentation: a Keras layer called with `training=True`, or None.
+        augmentation: an `ImageAugmentation` (called with `training=True` and
+            each batch's position in the stream), or None.
         seed: shuffle seed.
 
     Returns:
@@ -109,13 +104,26 @@ def make_dataset(source, size, batch_size=32, training=False, augmentation=None,
     def epoch(index):
         order = epoch_permutation(len(source), 0 if seed is None else seed, index)
         images = tf.data.Dataset.from_tensor_slices(order).map(load, num_parallel_calls=AUTOTUNE)
-        batches = _dropping_unreadable(images, source).batch(batch_size, drop_remainder=True)
-        if augmentation is None:
-            return batches
-        return batches.map(lambda x, t: (augmentation(x, training=True), t),
-                           num_parallel_calls=AUTOTUNE)
+        return _dropping_unreadable(images, source).batch(batch_size, drop_remainder=True)
 
-    return epoch_stream(epoch, steps)
+    return augmented(epoch_stream(epoch, steps), augmentation)
+
+
+def augmented(stream, augmentation):
+    """`stream` with each batch's images augmented, drawn from the batch's position.
+
+    Example:
+
+    >>> from dlkeras.data import training_batches
+    >>> stream = training_batches(np.zeros((4, 8, 8, 3), "float32"), np.zeros(4), 2)
+    >>> augmented(stream, None) is stream
+    True
+    """
+    if augmentation is None:
+        return stream
+    return stream.map_with_position(
+        lambda position, images, *rest: (augmentation(images, training=True, position=position),
+                                         *rest))
 
 
 def _loader(source, size):

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.image.data import ImageSource
-from apps.image.pipeline import to_model_pixels
+from apps.image.pipeline import augmented, to_model_pixels
 from dlkeras.shards import ShardedTable, write_table_shards
 
 TARGET_COLUMN = "__target__"
@@ -80,10 +80,8 @@ def decoded_batches(table, size, *, training, batch_size, seed=None, augmentatio
     def transform(batch):
         images = tf.map_fn(decode, batch[IMAGE_COLUMN],
                            fn_output_signature=tf.TensorSpec((size, size, 3), tf.float32))
-        if augmentation is not None:
-            images = augmentation(images, training=True)
         return images, batch[TARGET_COLUMN]
 
     if training:
-        return table.stream(batch_size, seed=seed, transform=transform)
+        return augmented(table.stream(batch_size, seed=seed, transform=transform), augmentation)
     return table.dataset(batch_size, transform=transform)
