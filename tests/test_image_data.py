@@ -5,11 +5,10 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from apps.image import data, datasets
-import tensorflow as tf
-
 from apps.image.augmentation import ImageAugmentation, rotation_zoom_transforms
 from apps.image.pipeline import default_augmentation, make_dataset
 

@@ -82,7 +82,8 @@ class ImageTask(Task):
             batch_size: images per step (default 32).
             weight_decay: AdamW decoupled weight decay.
             name: model name for exports.
-            seed: seed of the augmentation layers.
+            seed: seed of the augmentation (a batch's draws are a function of it and
+                the batch's position in the training stream).
         """
         if isinstance(backbone, str):
             from dlkeras.backbones import create_backbone
