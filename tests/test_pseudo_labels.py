@@ -195,6 +195,28 @@ def test_mixer_casts_pseudo_examples_to_the_labelled_dtypes_and_keeps_dicts():
     assert x["codes"].numpy()[6:, 0].tolist() == [99, 99] and y.numpy()[6:].tolist() == [1, 1]
 
 
+def test_a_transform_with_a_position_gets_each_mixed_batch_position_also_when_resumed():
+    from dlkeras.data import training_batches
+    from dlkeras.pseudo_labels.mixing import mix_stream
+
+    stream = training_batches(np.zeros((12, 2), "float32"), np.zeros(12, "int32"), 6, seed=1)
+    pseudo = pseudo_examples(np.ones((10, 2), "float32"), np.ones(4, "int32"),
+                             indices=[1, 2, 5, 7], seed=0)
+
+    def shifted(features, position):  # pseudo rows carry 1 + 100 * position
+        return features + 100.0 * tf.cast(position, tf.float32)
+
+    mixed = mix_stream(stream, pseudo, batch_size=8, pseudo_fraction=0.25,
+                       pseudo_transform=shifted)
+    for start in (0, 3):
+        for k, (x, _, _) in enumerate(mixed.dataset(start).take(3), start=start):
+            np.testing.assert_array_equal(x.numpy()[:6], 0.0)
+            np.testing.assert_array_equal(x.numpy()[6:], 1.0 + 100.0 * k)
+    plain = mix_stream(stream, pseudo, batch_size=8, pseudo_fraction=0.25,
+                       pseudo_transform=lambda features: features * 3.0)
+    np.testing.assert_array_equal(next(iter(plain.dataset(2)))[0].numpy()[6:], 3.0)
+
+
 def test_mixer_pads_features_of_varying_length_like_token_ids():
     lengths = [1, 4, 2, 3, 5, 2, 1, 3]
     tokens = tf.ragged.constant([[i + 1] * n for i, n in enumerate(lengths)], dtype=tf.int32)

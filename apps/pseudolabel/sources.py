@@ -24,6 +24,9 @@ import pathlib
 
 import numpy as np
 
+# Added to the image task's augmentation seed for the pseudo-labelled part of each batch.
+PSEUDO_SEED_OFFSET = 7919
+
 
 @dataclasses.dataclass
 class Unlabelled:
@@ -105,9 +108,15 @@ class ImageAdapter:
             return None
         from apps.image.pipeline import default_augmentation
 
-        augmentation = default_augmentation(flip=task.metadata.get("flip", True),
-                                            seed=task.metadata.get("seed"))
-        return lambda images: augmentation(images, training=True)
+        # Drawn from the batch's position like the labelled batches, under another seed so
+        # the two parts of a batch are not transformed alike.
+        seed = (task.metadata.get("seed") or 0) + PSEUDO_SEED_OFFSET
+        augmentation = default_augmentation(flip=task.metadata.get("flip", True), seed=seed)
+
+        def augment(images, position=None):
+            return augmentation(images, training=True, position=position)
+
+        return augment
 
 
 def _folder_images(root, class_names, extensions):

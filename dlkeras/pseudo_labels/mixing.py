@@ -21,6 +21,8 @@ Example:
 [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5]]
 """
 
+import inspect
+
 import numpy as np
 import tensorflow as tf
 
@@ -182,6 +184,10 @@ def mix_batches(labelled, pseudo, batch_size, pseudo_fraction=0.25, steps_per_ep
             `len(labelled) // n_labelled` batches); None: endless.
         pseudo_transform: applied to each batch of pseudo-labelled features
             (e.g. the augmentation the labelled pipeline already applies), or None.
+            One with a `position` parameter is called as
+            `pseudo_transform(features, position=k)`, `k` the mixed batch's
+            position in the stream (int64), so its random draws can be a
+            function of it: the same in every run and in a resumed one.
 
     Features of varying length (e.g. token ids, `(None,)` per example) are
     padded with 0 to the longest of each batch, both parts alike.
@@ -233,31 +239,43 @@ def mix_stream(labelled_batches, pseudo, batch_size, pseudo_fraction=0.25, steps
 
     steps = labelled_batches.steps_per_epoch if steps_per_epoch is None else steps_per_epoch
     _check_steps(steps)
-    _, n_pseudo = batch_shares(batch_size, pseudo_fraction)
+    batch_shares(batch_size, pseudo_fraction)
 
     def make(start_batch):
         labelled = labelled_examples(labelled_batches.dataset(start_batch), target_transform)
         mixed = _zipped(labelled, pseudo, batch_size, pseudo_fraction, pseudo_transform,
-                        skip_pseudo=start_batch * n_pseudo)
+                        start_batch=start_batch)
         return mixed.prefetch(tf.data.AUTOTUNE)
 
     return BatchStream(make, int(steps))
 
 
-def _zipped(labelled, pseudo, batch_size, pseudo_fraction, pseudo_transform, skip_pseudo=0):
-    """The endless stream of mixed batches (labelled part first)."""
+def _zipped(labelled, pseudo, batch_size, pseudo_fraction, pseudo_transform, start_batch=0):
+    """The endless stream of mixed batches (labelled part first), from batch `start_batch` on."""
     n_labelled, n_pseudo = batch_shares(batch_size, pseudo_fraction)
     pseudo = _conform(labelled.element_spec, pseudo).repeat()
-    if skip_pseudo:
-        pseudo = pseudo.skip(skip_pseudo)
+    if start_batch:
+        pseudo = pseudo.skip(start_batch * n_pseudo)
     left = _batched(labelled.repeat(), n_labelled)
     right = _batched(pseudo, n_pseudo)
-    if pseudo_transform is not None:
+    if pseudo_transform is not None and _takes_position(pseudo_transform):
+        right = right.enumerate(start=start_batch).map(
+            lambda k, batch: (pseudo_transform(batch[0], position=k), *batch[1:]),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    elif pseudo_transform is not None:
         right = right.map(lambda x, y, w: (pseudo_transform(x), y, w),
                           num_parallel_calls=tf.data.AUTOTUNE)
     return tf.data.Dataset.zip((left, right)).map(
         lambda first, second: tf.nest.map_structure(_stacked, first, second),
         num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _takes_position(transform):
+    """Whether `transform` has a `position` parameter (then it is given the batch's position)."""
+    try:
+        return "position" in inspect.signature(transform).parameters
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return False
 
 
 def _check_steps(steps_per_epoch):

@@ -149,7 +149,8 @@ class PseudoLabelTrainer:
                 `apps.image.tta.tta_predict`; default `network.predict`.
             pseudo_transform: applied to each batch of pseudo-labelled
                 features (the augmentation the task applies to its labelled
-                training batches), or None.
+                training batches), or None; one with a `position` parameter
+                also gets the batch's position (`mixing.mix_batches`).
             batch_size: examples per step (default the task's).
             seed: shuffling seed.
             log_dir: TensorBoard folder: each round's training under
