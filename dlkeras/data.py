@@ -217,8 +217,9 @@ class BatchStream:
 
         def positioned(start_batch):
             batches = make(start_batch).enumerate(start=start_batch)
-            return batches.map(lambda position, batch: function(position, *_as_tuple(batch)),
-                               num_parallel_calls=num_parallel_calls, deterministic=True)
+            mapped = batches.map(lambda position, batch: function(position, *_as_tuple(batch)),
+                                 num_parallel_calls=num_parallel_calls, deterministic=True)
+            return mapped.prefetch(2)
 
         return BatchStream(positioned, self.steps_per_epoch)
 
