@@ -239,7 +239,7 @@ def mix_stream(labelled_batches, pseudo, batch_size, pseudo_fraction=0.25, steps
 
     steps = labelled_batches.steps_per_epoch if steps_per_epoch is None else steps_per_epoch
     _check_steps(steps)
-    batch_shares(batch_size, pseudo_fraction)
+    batch_shares(batch_size, pseudo_fraction)  # refuses impossible shares now, not at the first batch
 
     def make(start_batch):
         labelled = labelled_examples(labelled_batches.dataset(start_batch), target_transform)
