@@ -72,15 +72,16 @@ class ImageAugmentation(keras.layers.Layer):
         zoom: largest zoom in or out as a fraction of the size (0 disables).
         contrast: largest change of the contrast factor (0 disables); the
             result is clipped to 0..255.
-        seed: integer seed of every draw (None: 0).
+        seed: integer seed of the draws (with a position, None means 0).
         **kwargs: base `Layer` arguments.
 
     Call arguments:
         images: float (B, H, W, C) images in 0..255.
         training: augment only when True.
         position: the batch's position in the training stream (an integer
-            or scalar tensor); None draws one from the layer's seed
-            generator (then the draws are not reproducible across runs).
+            or scalar tensor); None draws a key from the layer's seed
+            generator (a new one each call; inside a parallel `tf.data` map
+            the draws then depend on thread order).
 
     Example:
 
@@ -103,7 +104,8 @@ class ImageAugmentation(keras.layers.Layer):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
-        self._fallback = keras.random.SeedGenerator(0 if seed is None else seed)
+        # For calls without a position; seed None: drawn under `keras.utils.set_random_seed`.
+        self._fallback = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None, position=None):
         if not training:
