@@ -1,4 +1,7 @@
-"""A small fine_tune run for the resume test: `python resume_run.py OUT_DIR [KILL_AT_STEP]`.
+"""A small fine_tune run for the resume test: `python resume_run.py OUT_DIR [KILL_AT_STEP] [image]`.
+
+With `image`, the run is the image app's recipe on a tiny backbone with its
+random augmentation on (6 steps an epoch, one frozen epoch, two unfrozen).
 
 Killed with SIGKILL by itself after optimizer step KILL_AT_STEP (as a crash
 or `kill -9` would), it leaves its checkpoints in OUT_DIR/checkpoint; run
@@ -49,5 +52,26 @@ def main(out_dir, kill_at=None):
     np.savez(os.path.join(out_dir, "weights.npz"), *model.get_weights())
 
 
+def image_main(out_dir, kill_at=None):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from apps.image import data
+    from apps.image.task import ImageTask
+
+    from test_image_support import stripes, tiny_backbone
+
+    images, labels = stripes(96, size=16, seed=1)
+    source = data.from_arrays(images, labels, class_names=["horizontal", "vertical"])
+    backbone = tiny_backbone(seed=2)
+    keras.utils.set_random_seed(0)
+    task = ImageTask.from_source(source, backbone, size=16, batch_size=16, hidden_units=8,
+                                 dropout=0.1, augment=True, seed=3)
+    callbacks = [KillAt(kill_at)] if kill_at else []
+    task.train(source, epochs=2, lr_max=1e-2, freeze_epochs=1,
+               checkpoint_dir=os.path.join(out_dir, "checkpoint"), checkpoint_every=2,
+               callbacks=callbacks, verbose=0)
+    np.savez(os.path.join(out_dir, "weights.npz"), *task.network.get_weights())
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    kill = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "0" else None
+    (image_main if sys.argv[3:] == ["image"] else main)(sys.argv[1], kill)

@@ -16,9 +16,9 @@ from dlkeras.data import training_batches
 RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resume_run.py")
 
 
-def run(out_dir, kill_at=None):
+def run(out_dir, kill_at=None, app=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    args = [sys.executable, RUN, str(out_dir)] + ([str(kill_at)] if kill_at else [])
+    args = [sys.executable, RUN, str(out_dir), str(kill_at or 0)] + ([app] if app else [])
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -46,6 +46,23 @@ def test_sigkill_in_both_phases_then_resume_gives_the_uninterrupted_weights(tmp_
     for expected, got in zip(saved_weights(reference), saved_weights(resumed)):
         np.testing.assert_array_equal(got, expected)
     assert not (resumed / "checkpoint" / "latest").exists()  # removed once done
+
+
+def test_an_augmented_image_run_killed_twice_resumes_to_the_uninterrupted_weights(tmp_path):
+    # The augmentation is drawn from (seed, batch position): the resumed batches are the
+    # uninterrupted run's, augmented alike (Keras' random layers could not give this).
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    assert run(reference, app="image").returncode == 0
+    first = run(resumed, kill_at=5, app="image")  # frozen epoch: steps 1-6
+    assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
+    second = run(resumed, kill_at=9, app="image")  # unfrozen: steps 7-18
+    assert second.returncode == -signal.SIGKILL, second.stderr[-2000:]
+    state, _ = read_training_state(resumed / "checkpoint")
+    assert (state["phase"], state["step"]) == (1, 8)
+    third = run(resumed, app="image")
+    assert third.returncode == 0, third.stderr[-2000:]
+    for expected, got in zip(saved_weights(reference), saved_weights(resumed)):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_resuming_with_another_call_is_refused(tmp_path):
