@@ -213,6 +213,9 @@ class BatchStream:
         >>> [int(x) for x in shifted.dataset(start_batch=3).take(2)]
         [31, 42]
         """
+        if not callable(function):
+            raise TypeError("`function` must be callable as function(position, *batch). "
+                            f"Received: function={function!r}")
         make = self._make
 
         def positioned(start_batch):

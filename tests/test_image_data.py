@@ -137,6 +137,12 @@ def test_augmentation_draws_depend_on_seed_and_position_only():
     np.testing.assert_array_equal(config(images, training=True, position=3).numpy(), a)
     with pytest.raises(ValueError, match="rotation"):
         ImageAugmentation(rotation=0.7)
+    with pytest.raises(ValueError, match=r"batch of images .*\(10, 10, 3\)"):
+        augment(images[0], training=True, position=0)
+    stream = make_dataset(data.from_arrays(images.astype("uint8"), [0, 1, 0, 1]), 10, 2,
+                          training=True)
+    with pytest.raises(TypeError, match="callable"):
+        stream.map_with_position("flip")
 
 
 def test_rotation_and_zoom_transforms_against_hand_computation():

@@ -111,6 +111,9 @@ class ImageAugmentation(keras.layers.Layer):
         if not training:
             return images
         images = tf.convert_to_tensor(images, tf.float32)
+        if images.shape.rank != 4:
+            raise ValueError("ImageAugmentation takes a batch of images (batch, height, width, "
+                             f"channels); received shape {images.shape}.")
         if position is None:
             key = tf.cast(keras.random.randint((2,), 0, 2**30, seed=self._fallback), tf.int64)
         else:
