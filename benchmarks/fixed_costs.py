@@ -83,7 +83,8 @@ from timing import alternating_main, markdown_table  # noqa: E402
 
 CONFIGS = ("tabular-1024-spe1", "tabular-1024-spe32", "tabular-1024-speauto",
            "tabular-1024-spe1-xla", "tabular-1024-spe32-xla", "collab-dot-1024",
-           "tabular-1024-speauto-retrace", "collab-dot-1024-retrace")
+           "tabular-1024-speauto-retrace", "collab-dot-1024-retrace",
+           "tabular-1024-speauto-plainsweep", "collab-dot-1024-plainsweep")
 PHASES = ("lr_find", "fit", "refit")
 
 
@@ -95,9 +96,20 @@ class CallLog:
     """
 
     def __init__(self, model):
+        from dlkeras import traced_cycles
+
         self.model, self.phase, self.calls, self._next_id = model, "setup", [], 0
         for kind in ("train", "test"):
             self._wrap_maker(kind)
+        # A kept step at another steps_per_execution gets a new loop (traced at its first
+        # call) without `make_train_function`: time those too.
+        for_steps = traced_cycles.train_function_for_steps
+
+        def for_steps_and_time(function, model):
+            new = for_steps(function, model)
+            return None if new is None else self._timed("train", new)
+
+        traced_cycles.train_function_for_steps = for_steps_and_time
 
     def _wrap_maker(self, kind):
         make = getattr(self.model, f"make_{kind}_function")
@@ -124,6 +136,7 @@ class CallLog:
                 self.calls.append((self.phase, kind, identity, time.perf_counter() - start))
 
         call._timed = True
+        call.__wrapped__ = function  # so dlkeras can still find Keras' function inside
         return call
 
     def breakdown(self, phase, wall_s):
@@ -151,13 +164,16 @@ def run(config: str, seed: int) -> dict:
 
     from dlkeras.data import random_split_frame
 
+    config_name, finder_kwargs = config, {}
     if config.endswith("-retrace"):  # as before re-arming: every cycle installs new schedules
         from dlkeras.callbacks import OneCycle
 
         OneCycle._can_rearm = lambda self, *args: False
-        config_name, config = config, config[:-len("-retrace")]
-    else:
-        config_name = config
+        OneCycle._recall = lambda self, *args: None  # nor a step the finder traced
+        config = config[:-len("-retrace")]
+    elif config.endswith("-plainsweep"):  # as before the sweep ran through the cycle's schedules
+        finder_kwargs["cycle"] = None
+        config = config[:-len("-plainsweep")]
     start = time.perf_counter()
     if config.startswith("tabular"):
         from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
@@ -185,7 +201,7 @@ def run(config: str, seed: int) -> dict:
     log = CallLog(task.network)
     log.phase = "lr_find"
     start = time.perf_counter()
-    task.lr_find(train, seed=seed, verbose=0)
+    task.lr_find(train, seed=seed, verbose=0, **finder_kwargs)
     lr_find = log.breakdown("lr_find", time.perf_counter() - start)
     log.phase = "fit"
     epochs = []

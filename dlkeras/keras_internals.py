@@ -32,6 +32,7 @@ Example:
 True
 """
 
+import inspect
 import itertools
 import os
 import pathlib
@@ -260,6 +261,93 @@ def training_state_built(model):
     parts = [getattr(model, "_compile_metrics", None), getattr(model, "_compile_loss", None)]
     layers_built = all(layer.built for layer in sublayers(model))
     return layers_built and all(part is None or part.built for part in parts)
+
+
+# --- Train functions ------------------------------------------------------
+
+def compiled_parts(model):
+    """The objects one `compile` gives a model: its optimizer, compiled loss and metrics.
+
+    Why private: Keras keeps the compiled loss and metrics in
+    `_compile_loss` / `_compile_metrics`. A train function traced with one
+    set of them must not run after a new `compile` (`dlkeras.traced_cycles`
+    keys the functions it keeps by these objects).
+    """
+    return (model.optimizer, getattr(model, "_compile_loss", None),
+            getattr(model, "_compile_metrics", None))
+
+
+def _keras_train_function(function):
+    """Keras' own train function under any wrappers that name it in `__wrapped__`."""
+    return inspect.unwrap(function) if callable(function) else function
+
+
+def _step_functions(function):
+    """`{free variable name: value}` of Keras' train-function closure, or None."""
+    function = _keras_train_function(function)
+    code = getattr(function, "__code__", None)
+    if code is None or not function.__closure__:
+        return None
+    cells = dict(zip(code.co_freevars, function.__closure__))
+    if not {"multi_step_on_iterator", "one_step_on_data", "self"} <= set(cells):
+        return None
+    try:
+        return {name: cell.cell_contents for name, cell in cells.items()}
+    except ValueError:  # an empty cell
+        return None
+
+
+def train_function_traced(model):
+    """Whether `model.train_function` exists and has been traced (called) at least once.
+
+    Why private: Keras' train function is a Python closure around a
+    `tf.function` (`multi_step_on_iterator`, from
+    `TensorFlowTrainer._make_function`); its tracing count is public on the
+    `tf.function`, which is reachable only through the closure. Unknown
+    train functions count as traced.
+    """
+    function = model.train_function
+    if function is None:
+        return False
+    parts = _step_functions(function)
+    counter = getattr((parts or {}).get("multi_step_on_iterator"),
+                      "experimental_get_tracing_count", None)
+    return True if counter is None else counter() > 0
+
+
+def train_function_for_steps(function, model):
+    """A train function that runs `model.steps_per_execution` steps a call, sharing
+    `function`'s traced single step; None when `function` is not Keras' own kind.
+
+    Keras' train function (`TensorFlowTrainer._make_function`) is a loop
+    (`multi_step_on_iterator`, a `tf.function` that reads
+    `steps_per_execution` when it traces) around a single step
+    (`one_step_on_data`, another `tf.function`). The loop is cheap to trace;
+    the single step (forward, gradients, optimizer update) is most of a
+    trace. The function returned has a new loop, traced at its first call
+    for the current `steps_per_execution`, around the same single step,
+    whose traces `tf.function` reuses (its cache is keyed by the input
+    signature, not by the function that calls it). Wrappers around Keras'
+    function that name it in `__wrapped__` (`functools.wraps`) are looked
+    through, and left out of the new function.
+
+    Why private: both functions are reachable only through the closure of
+    the Python function Keras sets as `model.train_function`.
+    """
+    function = _keras_train_function(function)
+    parts = _step_functions(function)
+    if parts is None or parts["self"] is not model:
+        return None
+    loop = parts["multi_step_on_iterator"]
+    python_loop = getattr(loop, "python_function", None)
+    if python_loop is None:  # run_eagerly: nothing traced to share
+        return None
+    new_loop = tf.function(python_loop, reduce_retracing=True)
+    names = function.__code__.co_freevars
+    closure = tuple(types.CellType(new_loop) if name == "multi_step_on_iterator" else cell
+                    for name, cell in zip(names, function.__closure__))
+    return types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                              function.__defaults__, closure)
 
 
 # --- Files ----------------------------------------------------------------

@@ -72,7 +72,7 @@ def _prebuild(model, x, y, sample_weight, batch_size):
 
 def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
             batch_size=None, log_dir=None, callbacks=None, group_ratios=None,
-            recipe="fit_one_cycle", verbose="auto", **fit_kwargs):
+            recipe="fit_one_cycle", cycle="auto", verbose="auto", **fit_kwargs):
     """Runs the LR range test on `model` and puts the model back as it was.
 
     Short datasets are cycled through until the sweep ends. The sweep runs
@@ -94,6 +94,12 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
         recipe: the recipe that will train at the suggestion
             (`"fit_one_cycle"` or `"fine_tune"`), which sets how far below
             the divergence the default rule suggests (see `LRFinder`).
+        cycle: the shape of the one-cycle that trains next (a dict of
+            `OneCycle`'s `div`, `div_final`, `pct_start`, `moms`): the
+            sweep runs through its schedules, so that cycle's `fit` reuses
+            the sweep's traced step (see `LRFinder`). `"auto"`: `recipe`'s
+            defaults (`fit_one_cycle`'s, or `fine_tune`'s unfrozen phase);
+            None: the plain sweep.
 
     Returns:
         The `LRFinder`: `suggestion` (a float, or None with
@@ -105,8 +111,10 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
         raise ValueError(f"`total_steps` must be an integer >= 1. Received: total_steps={total_steps!r}")
     for ignored in ("validation_data", "validation_split", "epochs", "steps_per_epoch"):
         fit_kwargs.pop(ignored, None)
+    if cycle == "auto":
+        cycle = recipe_cycle(recipe) if recipe in RECIPE_CYCLES else None
     finder = LRFinder(start_lr=start_lr, end_lr=end_lr, total_steps=total_steps, log_dir=log_dir,
-                      group_ratios=group_ratios, recipe=recipe)
+                      group_ratios=group_ratios, recipe=recipe, cycle=cycle)
     all_callbacks = [finder] + list(callbacks or [])
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
     check_output_ranks(model)
@@ -130,6 +138,32 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
         finder.restore()
 
 
+MOMS = (0.95, 0.85, 0.95)  # fastai's one-cycle momentum: (start, middle, end)
+RECIPE_CYCLES = {
+    "fit_one_cycle": dict(div=25.0, div_final=1e5, pct_start=0.25, moms=MOMS),
+    ("fine_tune", "frozen"): dict(div=25.0, div_final=1e5, pct_start=0.99, moms=MOMS),
+    ("fine_tune", "unfrozen"): dict(div=5.0, div_final=1e5, pct_start=0.3, moms=MOMS),
+    "fine_tune": dict(div=5.0, div_final=1e5, pct_start=0.3, moms=MOMS),  # its unfrozen phase
+}
+
+
+def recipe_cycle(recipe, phase=None):
+    """The shape of the one-cycle a recipe trains with at its defaults (`OneCycle`'s
+    `div`, `div_final`, `pct_start`, `moms`), for `lr_find(cycle=...)`.
+
+    Example:
+
+    >>> recipe_cycle("fine_tune", "frozen")["pct_start"]
+    0.99
+    """
+    key = recipe if phase is None else (recipe, phase)
+    if key not in RECIPE_CYCLES:
+        raise ValueError(f"No default cycle for recipe={recipe!r}, phase={phase!r}; expected "
+                         f"one of {[k for k in RECIPE_CYCLES if isinstance(k, str)]} (with "
+                         "phase 'frozen' or 'unfrozen' for fine_tune).")
+    return dict(RECIPE_CYCLES[key])
+
+
 def _schedule_callbacks(lr_max, div, div_final, pct_start, moms):
     """`schedules(start_step, total_steps)` for a `TrainingPhase`: a one-cycle policy."""
     def schedules(start_step, total_steps):
@@ -150,7 +184,7 @@ def _describe(lr_max):
 
 
 def fit_one_cycle(model, x, y=None, *, epochs, lr_max, div=25.0, div_final=1e5,
-                  pct_start=0.25, moms=(0.95, 0.85, 0.95), log_dir=None, callbacks=None,
+                  pct_start=0.25, moms=MOMS, log_dir=None, callbacks=None,
                   checkpoint_dir=None, checkpoint_every=None, **fit_kwargs):
     """`model.fit` under the one-cycle policy, logging learning rates and momentum.
 
@@ -255,14 +289,14 @@ def fine_tune(model, x, y=None, *, epochs, layer_groups, lr_max=2e-3, freeze_epo
     phases = [TrainingPhase(
         "unfrozen", epochs, freeze_epochs,
         _schedule_callbacks(_fine_tune_peaks("unfrozen", lr_max, lr_mult), div, 1e5, pct_start,
-                            (0.95, 0.85, 0.95)),
+                            MOMS),
         setup=lambda m: unfreeze(m, layer_groups),
         description={"lr_max": lr_max, "lr_mult": lr_mult, "pct_start": pct_start})]
     if freeze_epochs:
         phases.insert(0, TrainingPhase(
             "frozen", freeze_epochs, 0,
-            _schedule_callbacks(_fine_tune_peaks("frozen", lr_max, lr_mult), 25.0, 1e5, 0.99,
-                                (0.95, 0.85, 0.95)),
+            _schedule_callbacks(_fine_tune_peaks("frozen", lr_max, lr_mult),
+                                **RECIPE_CYCLES[("fine_tune", "frozen")]),
             setup=lambda m: freeze(m, layer_groups, train_bn=train_bn),
             description={"lr_max": lr_max}))
     histories = run_phases(model, phases, x, y, checkpoint_dir=checkpoint_dir,

@@ -50,6 +50,9 @@ def _start(value):
     return value
 
 
+HOLD_STEPS = 2 ** 20  # cycle length while a clock is held: positions are multiples of 2**-20
+
+
 class CycleClock:
     """Where a cycle begins and how many steps it lasts, as variables the traced step reads.
 
@@ -94,6 +97,21 @@ class CycleClock:
         self.total_steps.assign(float(_step_count("total_steps", total_steps)))
         # What the variables hold, for evaluating schedules on the host without reading them.
         self.values = (int(start_step), int(total_steps))
+
+    def hold(self, step, position, total_steps=HOLD_STEPS):
+        """Moves the cycle so that optimizer step `step` is at `position` of it.
+
+        `position` is rounded to a multiple of `1 / total_steps`. The start
+        may fall before step 0 (the LR finder holds a cycle at one position
+        while it sweeps through the cycle's schedules, moving it each step).
+        Put the clock back with `set` afterwards.
+        """
+        offset = int(round(float(position) * total_steps))
+        start = int(step) - offset
+        self.start_step.assign(float(start))
+        if self.values[1] != total_steps:
+            self.total_steps.assign(float(total_steps))
+        self.values = (start, int(total_steps))
 
 
 class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -154,6 +172,14 @@ class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 raise ValueError(f"{type(self).__name__} has no `lr_max` to rearm.")
             self.lr_max = _positive("lr_max", lr_max)
             self._lr_max_variable.assign(self.lr_max)
+
+    def set_lr_max(self, lr_max):
+        """Assigns a new peak rate to a clocked schedule, leaving its clock alone."""
+        if self._lr_max_variable is None:
+            raise ValueError(f"{type(self).__name__} has no `lr_max` variable to set "
+                             "(only clocked scaled schedules have one).")
+        self.lr_max = _positive("lr_max", lr_max)
+        self._lr_max_variable.assign(self.lr_max)
 
     def _key_config(self):
         """The config that tells this schedule's values apart, with a clock's identity in place

@@ -13,6 +13,7 @@ from dlkeras import (
     discriminative_optimizer,
     fine_tune,
     fit_one_cycle,
+    traced_cycles,
 )
 from dlkeras.export import new_version_dir
 from dlkeras.plots import log_figure, new_figure
@@ -156,6 +157,7 @@ def _second_cycle(rearm, steps_per_execution=1, **second):
     if not rearm:  # the reference: schedules without a clock are installed anew
         for sub in model.optimizer.optimizers:
             sub._learning_rate._clock = None
+        traced_cycles.forget(model)  # and no traced step of this shape is kept
     seen = []
     probe = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda b, logs: seen.append(
         [(float(o.learning_rate), float(o.current_momentum()))

@@ -22,6 +22,7 @@ from dlkeras.keras_internals import learning_rate_object, set_learning_rate_obje
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.optimizers import sub_optimizers, supports_momentum_schedule
 from dlkeras.schedules import CycleClock, OneCycleMomentum, OneCycleSchedule
+from dlkeras.traced_cycles import cycle_shape, recall, remember, trace_settings
 
 
 class OneCycle(keras.callbacks.Callback):
@@ -104,38 +105,47 @@ class OneCycle(keras.callbacks.Callback):
         starts = [current_step(sub) if self.start_step is None else int(self.start_step)
                   for sub in subs]
         self._installed = True
-        traced_with = _what_the_trace_holds(model)
-        if all(self._can_rearm(sub, traced_with) for sub in subs):
-            # Same shape as the cycle the traced step reads: new numbers only, no new trace.
-            for sub, rate, start in zip(subs, rates, starts):
-                learning_rate_object(sub).rearm(lr_max=rate, start_step=start, total_steps=total)
+        traced_with = trace_settings(model)
+        shape = cycle_shape(self.div, self.div_final, self.pct_start, self.moms)
+        kept = self._recall(model, subs, shape)
+        if kept is not None:
+            # A train step traced with schedules of this shape (by an earlier cycle, or by
+            # the LR finder's sweep): put them back and use it, no new trace.
+            schedules, model.train_function = kept
+            for sub, (schedule, momentum) in zip(subs, schedules):
+                install_learning_rate(sub, schedule)
                 if self.moms is not None:
-                    sub.momentum_schedule.rearm(start_step=start, total_steps=total)
-            self.rearmed = True
+                    install_momentum(sub, momentum)
+            for clock in {id(s.clock): s.clock for s, _ in schedules}.values():
+                clock.traced_with = traced_with
+        elif not all(self._can_rearm(sub, traced_with) for sub in subs):
+            self._plain = install_one_cycle(model, subs, rates, starts, total, shape,
+                                            traced_with)
+            model.make_train_function(force=True)
+            if not self._plain and all(supports_momentum_schedule(sub) for sub in subs):
+                remember(model, shape, [(learning_rate_object(sub), sub.momentum_schedule)
+                                        for sub in subs])
+            self.rearmed = False
             return
-        clocks = {}
+        # Same shape as the cycle the traced step reads: new numbers only, no new trace.
         for sub, rate, start in zip(subs, rates, starts):
-            schedule = OneCycleSchedule(rate, total, div=self.div, div_final=self.div_final,
-                                        pct_start=self.pct_start, start_step=start)
-            momentum = None if self.moms is None else OneCycleMomentum(
-                total, moms=self.moms, pct_start=self.pct_start, start_step=start)
-            if supports_momentum_schedule(sub):
-                # The schedules stay installed: give them variables to rearm next time.
-                if start not in clocks:
-                    with strategy_scope(model):
-                        clocks[start] = CycleClock(start, total)
-                    clocks[start].traced_with = traced_with
-                with strategy_scope(model):
-                    schedule.with_clock(clocks[start])
-                    if momentum is not None:
-                        momentum.with_clock(clocks[start])
-            elif isinstance(learning_rate_object(sub), keras.Variable):
-                self._plain.append((sub, learning_rate_object(sub)))
-            install_learning_rate(sub, schedule)
-            if momentum is not None:
-                install_momentum(sub, momentum)
-        model.make_train_function(force=True)
-        self.rearmed = False
+            learning_rate_object(sub).rearm(lr_max=rate, start_step=start, total_steps=total)
+            if self.moms is not None:
+                sub.momentum_schedule.rearm(start_step=start, total_steps=total)
+        self.rearmed = True
+
+    def _recall(self, model, subs, shape):
+        """`(schedules, train function)` kept for this shape (`dlkeras.traced_cycles`) and
+        usable on these optimizers now, or None."""
+        if not all(supports_momentum_schedule(sub) for sub in subs):
+            return None
+        kept = recall(model, shape)
+        if kept is None or len(kept[0]) != len(subs):
+            return None
+        if self.moms is None and any(sub.momentum_schedule is not momentum
+                                     for sub, (_, momentum) in zip(subs, kept[0])):
+            return None  # the step was traced with another momentum than the one kept now
+        return kept
 
     def _can_rearm(self, optimizer, traced_with):
         """Whether `optimizer` already follows a clocked one-cycle of this callback's shape,
@@ -155,9 +165,35 @@ class OneCycle(keras.callbacks.Callback):
                 and momentum.pct_start == self.pct_start)
 
 
-def _what_the_trace_holds(model):
-    """What Keras reads only when it traces the train step: which variables train, how many
-    steps a call, XLA. A change to any of them since the schedules were installed (e.g.
-    `layer.trainable = False` without recompiling) needs a new trace, so no re-arming then."""
-    return (model.steps_per_execution, bool(model.jit_compile),
-            tuple(id(v) for v in model.trainable_variables))
+def install_one_cycle(model, subs, rates, starts, total, shape, traced_with):
+    """Installs new one-cycle schedules of `shape` on each optimizer in `subs`.
+
+    On dlkeras optimizers they follow one `CycleClock` per distinct start
+    (every group of a `DiscriminativeOptimizer` shares one), so they can be
+    rearmed later. Returns the `(optimizer, learning-rate variable)` pairs
+    of plain Keras optimizers, whose variable must be put back after the fit.
+    The train function must be made again afterwards.
+    """
+    div, div_final, pct_start, moms = shape
+    clocks, plain = {}, []
+    for sub, rate, start in zip(subs, rates, starts):
+        schedule = OneCycleSchedule(rate, total, div=div, div_final=div_final,
+                                    pct_start=pct_start, start_step=start)
+        momentum = None if moms is None else OneCycleMomentum(
+            total, moms=moms, pct_start=pct_start, start_step=start)
+        if supports_momentum_schedule(sub):
+            # The schedules stay installed: give them variables to rearm next time.
+            if start not in clocks:
+                with strategy_scope(model):
+                    clocks[start] = CycleClock(start, total)
+                clocks[start].traced_with = traced_with
+            with strategy_scope(model):
+                schedule.with_clock(clocks[start])
+                if momentum is not None:
+                    momentum.with_clock(clocks[start])
+        elif isinstance(learning_rate_object(sub), keras.Variable):
+            plain.append((sub, learning_rate_object(sub)))
+        install_learning_rate(sub, schedule)
+        if momentum is not None:
+            install_momentum(sub, momentum)
+    return plain

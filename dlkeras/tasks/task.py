@@ -310,7 +310,7 @@ class Task:
         Returns:
             The `LRFinder` (`suggestion`, `suggestions`, `plot()`).
         """
-        from dlkeras.recipes import fine_tune_group_ratios, lr_find
+        from dlkeras.recipes import fine_tune_group_ratios, lr_find, recipe_cycle
 
         phase = self._lr_find_phase(phase)
         fit_kwargs = {}
@@ -323,6 +323,8 @@ class Task:
         else:
             ratios = fine_tune_group_ratios(phase, len(self.layer_groups), lr_mult=lr_mult)
             kwargs.setdefault("recipe", "fine_tune")  # the suggestion is fine_tune's lr_max
+            # Sweeping through that phase's schedules lets its fit reuse the traced step.
+            kwargs.setdefault("cycle", recipe_cycle("fine_tune", phase))
             with self._trainable_as_in(phase):
                 finder = lr_find(self.network, train, group_ratios=ratios, **kwargs)
         self._step_seconds = finder.step_seconds or self._step_seconds
