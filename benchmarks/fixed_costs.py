@@ -21,6 +21,24 @@ re-armed (new numbers in their variables, `dlkeras.schedules.CycleClock`),
 so Keras keeps the traced train step; the `-retrace` configs turn re-arming
 off, as before it existed (every cycle installs new schedules and traces).
 
+The `-plainsweep` configs run the LR finder without `cycle` (as before
+0ab10d4): the sweep then traces a step of its own (rate in a variable) and
+the fit traces another; by default the sweep runs through the fit's cycle
+and the fit only wraps a new loop around the sweep's traced step
+(`dlkeras.traced_cycles`). 2026-11-24 17:31-17:32 UTC (quiet, load 0.0
+before, 0.75 after, under the lock, 3 seeds alternating, medians):
+
+| config | phase | wall s | trace train s | trace test s | in steps s | other s | first / steady epoch s |
+|---|---|---|---|---|---|---|---|
+| tabular-1024-speauto | lr_find | 1.30 | 0.47 | 0.00 | 0.52 | 0.32 | - |
+| tabular-1024-speauto | fit | 1.31 | 0.33 | 0.19 | 0.68 | 0.11 | 0.68 / 0.141 |
+| tabular-1024-speauto-plainsweep | lr_find | 1.35 | 0.50 | 0.00 | 0.54 | 0.31 | - |
+| tabular-1024-speauto-plainsweep | fit | 1.54 | 0.57 | 0.18 | 0.69 | 0.11 | 0.91 / 0.145 |
+| collab-dot-1024 | lr_find | 0.76 | 0.37 | 0.00 | 0.16 | 0.24 | - |
+| collab-dot-1024 | fit | 0.87 | 0.22 | 0.17 | 0.37 | 0.12 | 0.49 / 0.084 |
+| collab-dot-1024-plainsweep | lr_find | 0.73 | 0.34 | 0.00 | 0.16 | 0.22 | - |
+| collab-dot-1024-plainsweep | fit | 1.11 | 0.45 | 0.16 | 0.40 | 0.09 | 0.72 / 0.087 |
+
 Configs: `tabular-1024` (gss_wages, [200, 100], lr_max 1e-2, wd 0.01) with
 `steps_per_execution` 1 (issue 4's protocol), 32 and `auto` (the app's
 default, as vs_fastai runs it),

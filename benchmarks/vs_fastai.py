@@ -75,9 +75,19 @@ tabular fit of ~2.2 s is ~1.0 s of tracing the train and test functions
 optimisation, ~0.8 s of steps (29 train steps a call + validation, 5
 epochs) and little else; fastai's whole fit (1.3-1.9 s) has no tracing
 (first epoch 0.3 s). The floor without tracing is ~1.2 s (0.6-0.9x
-fastai). Tracing cannot be shared with the LR finder here: the sweep runs
-one step a call with its rate in a variable, the fit 29 steps a call with
-one-cycle schedules inside the step (a different function). The LR finder,
+fastai). At the time the fit could not share the LR finder's trace (the
+sweep ran one step a call with its rate in a variable, the fit 29 steps a
+call with one-cycle schedules inside the step). Since 0ab10d4 it does: the
+sweep runs through the fit's own schedules, and the fit wraps a new loop of
+29 steps around the sweep's traced single step (`dlkeras.traced_cycles`).
+Run again 2026-11-24 17:32-17:34 UTC (quiet, load 0.7-1.3, under the lock,
+`--configs tabular-1024 collab-dot-1024`, 3 seeds alternating, medians):
+tabular-1024 whole fit 1.22 / 1.65 s = 0.74x, steady epoch 0.127 / 0.319 s
+= 0.40x, first epoch 0.65 / 0.29 s, acc 0.7803 / 0.7808; collab-dot-1024
+0.89 / 2.33 s = 0.38x, 0.18x, RMSE 0.8664 / 0.9035; LR finder 1.31 / 0.88
+s = 1.49x. What the tabular fit still traces: the loop (~0.33 s with
+TensorFlow's graph optimisation of the new graph) and the validation step
+(~0.19 s), `benchmarks/fixed_costs.py`. The LR finder,
 timed piece by piece in one quiet process on 2026-11-24 02:40 UTC: the
 task's dataset and first batch 0.25 s, building the loss and metric state
 0.05 s, the sweep's first step (tracing and first call) 0.58 s, its other
