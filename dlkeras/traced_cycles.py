@@ -106,7 +106,10 @@ def remember(model, shape, schedules):
     """
     entries = _kept(model).entries
     entry = _Traced(model, shape, schedules)
-    entries[:] = [e for e in entries if (e.key, e.shape) != (entry.key, shape)]
+    # Steps traced before the last `compile` can never serve again: let their graphs go.
+    compiled = entry.key[-len(entry._holds[1]):]
+    entries[:] = [e for e in entries if e.key[-len(compiled):] == compiled
+                  and (e.key, e.shape) != (entry.key, shape)]
     entries.append(entry)
     del entries[:-MAX_KEPT]
 

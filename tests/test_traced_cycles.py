@@ -173,6 +173,8 @@ def test_a_new_compile_or_another_shape_is_not_served_a_kept_step():
     traces = count_traces(model)
     history = fit_one_cycle(model, x, y, epochs=1, lr_max=1e-2, batch_size=16, verbose=0)
     assert traces["traces"] == 1
+    # Only the new compile's step is kept: the old one's graph is let go.
+    assert len(model._dlkeras_traced_cycles.entries) == 1
     # Trained on the new loss: the logged loss is the mean absolute error.
     assert history.history["loss"][0] == pytest.approx(
         float(np.mean(np.abs(model.predict(x, verbose=0)[:, 0] - y))), rel=0.5)
