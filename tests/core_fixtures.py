@@ -52,3 +52,16 @@ def np_one_cycle_momentum(step, total, moms=(0.95, 0.85, 0.95), pct_start=0.25):
     if pos < pct_start:
         return np_cos(moms[0], moms[1], pos / pct_start)
     return np_cos(moms[1], moms[2], (pos - pct_start) / (1 - pct_start))
+
+
+def count_traces(model):
+    """Counts how often Keras traces `model.train_step` from now on."""
+    calls = {"traces": 0}
+    step = model.train_step
+
+    def counted(data):
+        calls["traces"] += 1
+        return step(data)
+
+    model.train_step = counted
+    return calls

@@ -17,7 +17,7 @@ from dlkeras import (
     suggest_valley,
 )
 
-from core_fixtures import regression_data, three_layer_model, weights_of
+from core_fixtures import count_traces, regression_data, three_layer_model, weights_of
 
 
 def compiled_model(seed=0):
@@ -168,19 +168,6 @@ def test_uncompiled_model_is_a_clear_error():
     model, _ = three_layer_model()
     with pytest.raises(ValueError, match="not compiled"):
         lr_find(model, *regression_data())
-
-
-def count_traces(model):
-    """Counts how often Keras traces `model.train_step` from now on."""
-    calls = {"traces": 0}
-    step = model.train_step
-
-    def counted(data):
-        calls["traces"] += 1
-        return step(data)
-
-    model.train_step = counted
-    return calls
 
 
 @pytest.mark.parametrize("dataset", [False, True])

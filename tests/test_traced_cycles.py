@@ -18,20 +18,7 @@ from dlkeras.keras_internals import learning_rate_object, train_function_for_ste
 from dlkeras.optimizers import sub_optimizers
 from dlkeras.recipes import fine_tune_group_ratios
 
-from core_fixtures import regression_data, three_layer_model, weights_of
-
-
-def count_traces(model):
-    """Counts how often Keras traces `model.train_step` (the single step) from now on."""
-    calls = {"traces": 0}
-    step = model.train_step
-
-    def counted(data):
-        calls["traces"] += 1
-        return step(data)
-
-    model.train_step = counted
-    return calls
+from core_fixtures import count_traces, regression_data, three_layer_model, weights_of
 
 
 def grouped_model(steps_per_execution=1, beta_1=0.9):
