@@ -106,6 +106,10 @@ class CycleClock:
         while it sweeps through the cycle's schedules, moving it each step).
         Put the clock back with `set` afterwards.
         """
+        if isinstance(position, bool) or not isinstance(position, (int, float)) \
+                or not 0.0 <= position <= 1.0:
+            raise ValueError(f"`position` must be a number in [0, 1]. Received: position={position!r}")
+        _step_count("total_steps", total_steps)
         offset = int(round(float(position) * total_steps))
         start = int(step) - offset
         self.start_step.assign(float(start))

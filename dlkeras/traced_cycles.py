@@ -17,8 +17,9 @@ the LR finder sweeps through the schedules of the cycle that follows it
 
 `steps_per_execution` is not part of what must match: a function kept at
 one setting gives one for another that shares its traced single step
-(`dlkeras.keras_internals.train_function_for_steps`); only the cheap loop
-around the step is traced again.
+(`dlkeras.keras_internals.train_function_for_steps`); only the loop around
+the step is traced again (0.33 s against 0.57 s for a whole new step, the
+tabular MLP at batch 1024).
 
 Example:
 
