@@ -39,6 +39,21 @@ before, 0.75 after, under the lock, 3 seeds alternating, medians):
 | collab-dot-1024-plainsweep | lr_find | 0.73 | 0.34 | 0.00 | 0.16 | 0.22 | - |
 | collab-dot-1024-plainsweep | fit | 1.11 | 0.45 | 0.16 | 0.40 | 0.09 | 0.72 / 0.087 |
 
+What the fit's remaining loop trace is made of, tried on 2026-11-24 20:36-20:46 UTC (this
+script's `run` with patches in fresh processes, tabular-1024-speauto, quiet, under the lock;
+experiments, not options of dlkeras):
+- Keras' single step as a `_noinline` function (`tf.function(experimental_attributes=...)`),
+  so that the loop would call the step the sweep had optimised instead of inlining it: the
+  fit's train trace 0.43 / 0.32 / 0.31 s without, 0.41 / 0.41 / 0.36 s with (3 seeds): no
+  gain. The step is optimised again inside the new loop's function either way.
+- Grappler: with the meta-optimizer off (`tf.config.optimizer.set_experimental_options(
+  {"disable_meta_optimizer": True})`, process-wide) the fit's train trace fell 0.32 -> 0.16 s,
+  its test trace 0.18 -> 0.14 s and the finder's 0.46 -> 0.40 s, with steady epochs unchanged
+  for this MLP (0.116 / 0.114 s, 2 seeds); no single pass made the difference (each of
+  function optimisation, remapping, layout, constant folding, common-subgraph elimination
+  off alone: within 0.05 s). Not adopted: the setting is global to the user's process, and the
+  remapper's fusions are what makes convolutional steps fast.
+
 Configs: `tabular-1024` (gss_wages, [200, 100], lr_max 1e-2, wd 0.01) with
 `steps_per_execution` 1 (issue 4's protocol), 32 and `auto` (the app's
 default, as vs_fastai runs it),
