@@ -51,8 +51,9 @@ experiments, not options of dlkeras):
   its test trace 0.18 -> 0.14 s and the finder's 0.46 -> 0.40 s, with steady epochs unchanged
   for this MLP (0.116 / 0.114 s, 2 seeds); no single pass made the difference (each of
   function optimisation, remapping, layout, constant folding, common-subgraph elimination
-  off alone: within 0.05 s). Not adopted: the setting is global to the user's process, and the
-  remapper's fusions are what makes convolutional steps fast.
+  off alone: within 0.05 s). Not adopted: the setting is global to the user's process, and
+  what it does to the steps of convolutional backbones (where Grappler fuses ops) was not
+  measured.
 
 Configs: `tabular-1024` (gss_wages, [200, 100], lr_max 1e-2, wd 0.01) with
 `steps_per_execution` 1 (issue 4's protocol), 32 and `auto` (the app's
