@@ -93,6 +93,33 @@ def test_the_held_cycle_gives_each_group_the_swept_rate_at_the_optimizers_moment
         assert sub.momentum_schedule is None and float(sub.current_momentum()) == 0.9
 
 
+def plain_fit_weights(sweep, cycle_first, steps_per_execution):
+    """Weights after a plain `model.fit` (the compiled constant rates), preceded by a
+    held sweep (`sweep`) and/or a one-cycle fit (`cycle_first`)."""
+    x, y = regression_data(n=64)
+    model, _ = grouped_model(steps_per_execution)
+    if sweep:
+        assert lr_find(model, x, y, batch_size=16, total_steps=30, end_lr=1.0, verbose=0,
+                       shuffle=False, cycle="auto").rode_cycle
+    if cycle_first:
+        fit_one_cycle(model, x, y, epochs=1, lr_max=(1e-4, 1e-2), batch_size=16,
+                      shuffle=False, verbose=0)
+    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return weights_of(model)
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+@pytest.mark.parametrize("cycle_first", [False, True])
+def test_a_plain_fit_after_a_held_sweep_trains_as_if_there_had_been_none(
+        steps_per_execution, cycle_first):
+    # The sweep ran through one-cycle schedules (or a kept cycle's) in a traced step of its
+    # own; the fit after it must train at the optimizer's own rates, to the bit.
+    swept = plain_fit_weights(True, cycle_first, steps_per_execution)
+    unswept = plain_fit_weights(False, cycle_first, steps_per_execution)
+    for path, value in unswept.items():
+        np.testing.assert_array_equal(swept[path], value, err_msg=path)
+
+
 def test_a_momentum_outside_the_cycles_keeps_the_plain_sweep():
     x, y = regression_data(n=64)
     model, _ = grouped_model(beta_1=0.99)  # the cycle's momentum only spans 0.85-0.95
