@@ -231,11 +231,22 @@ def _as_tuple(batch):
     return batch if isinstance(batch, tuple) else (batch,)
 
 
-def epoch_stream(make_epoch, steps_per_epoch):
+def epoch_stream(make_epoch, steps_per_epoch, *, autotune=True):
     """A `BatchStream` from `make_epoch(epoch) -> dataset of that epoch's batches`.
 
     `make_epoch` receives the epoch index as a scalar int64 tensor (it runs
     inside `tf.data`), and must return the same batches for the same index.
+
+    Args:
+        make_epoch: `epoch -> tf.data.Dataset` of that epoch's batches.
+        steps_per_epoch: batches per epoch.
+        autotune: whether `tf.data` tunes the stream (`tf.data.Options().autotune`).
+            A stream with nothing to tune (no `AUTOTUNE` parallelism or
+            buffer: in-memory slices and a fixed prefetch) should pass False:
+            the tuning thread can then only cost time, and at the end of a fit
+            it held the iterator's deletion for up to 0.6 s (a third of
+            MovieLens fits at batch 1024 on 2 cores, `benchmarks/input_bound.py`'s
+            notes).
 
     Example:
 
@@ -243,10 +254,16 @@ def epoch_stream(make_epoch, steps_per_epoch):
     >>> [int(x) for x in stream.dataset(start_batch=3).take(3)]
     [1, 2, 2]
     """
+    options = None
+    if not autotune:
+        options = tf.data.Options()
+        options.autotune.enabled = False
+
     def make(start_batch):
         first_epoch, skip = divmod(start_batch, steps_per_epoch)
         epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
-        return epochs.flat_map(make_epoch).skip(skip).prefetch(2)
+        stream = epochs.flat_map(make_epoch).skip(skip).prefetch(2)
+        return stream if options is None else stream.with_options(options)
 
     return BatchStream(make, steps_per_epoch)
 
@@ -292,7 +309,8 @@ def training_batches(features, targets, batch_size, *, seed=0, sample_weight=Non
         order = epoch_permutation(n_rows, seed, index)[:steps * batch_size]
         return tf.data.Dataset.from_tensor_slices(_gather(columns, order, [steps, batch_size]))
 
-    return epoch_stream(epoch, steps)
+    # Slices of tensors in memory and a fixed prefetch: nothing for tf.data to tune.
+    return epoch_stream(epoch, steps, autotune=False)
 
 
 def _columns(features, targets, sample_weight):

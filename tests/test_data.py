@@ -2,8 +2,15 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from dlkeras.data import default_batch_size, index_batched_dataset, random_split, training_batches
+from dlkeras.data import (
+    default_batch_size,
+    epoch_stream,
+    index_batched_dataset,
+    random_split,
+    training_batches,
+)
 
 
 def test_random_split_is_the_benchmark_protocol():
@@ -51,6 +58,32 @@ def test_training_batches_shuffle_each_epoch_and_keep_rows_aligned():
     assert not all(np.array_equal(p[2], q) for p, q in zip(batches, other))
     with pytest.raises(ValueError, match="batch_size=32"):
         training_batches(features, np.arange(10), 32)
+
+
+def test_in_memory_training_streams_turn_tf_data_tuning_off_and_serve_the_same_batches():
+    # tf.data's tuning thread held the end of a fit for up to 0.6 s (deleting the iterator);
+    # a stream of in-memory slices has nothing to tune, so training_batches turns it off.
+    features, targets = np.arange(40.0)[:, None], np.arange(40)
+    stream = training_batches(features, targets, 4, seed=1)
+    assert stream.dataset().options().autotune.enabled is False
+    assert stream.dataset(start_batch=7).options().autotune.enabled is False
+
+    def epoch(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(40), seed=tf.stack([tf.constant(1, tf.int64), index]))[:40]
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.reshape(tf.gather(features, order), [10, 4, 1]),
+             tf.reshape(tf.gather(targets, order), [10, 4])))
+
+    tuned, untuned = epoch_stream(epoch, 10), epoch_stream(epoch, 10, autotune=False)
+    assert tuned.dataset().options().autotune.enabled is not False
+    assert untuned.dataset().options().autotune.enabled is False
+    for (x, y), (x2, y2), (x3, y3) in zip(tuned.dataset().take(25), untuned.dataset().take(25),
+                                          stream.dataset().take(25)):
+        np.testing.assert_array_equal(x.numpy(), x2.numpy())
+        np.testing.assert_array_equal(y.numpy(), y2.numpy())
+        np.testing.assert_array_equal(x.numpy(), x3.numpy())  # the same rows as the library's
+        np.testing.assert_array_equal(y.numpy(), y3.numpy())
 
 
 def test_index_batched_dataset_keeps_order_and_every_row():
