@@ -17,6 +17,22 @@ trains past its end (20 steps at 3 a call: 21 steps; MovieLens at batch
 epoch ends early. `dividing_steps_per_execution` moves a value to the
 nearest divisor of the epoch; a `Task` applies it before every fit.
 
+A new call size has a price: Keras traces a new train function, a loop
+around the step, and TensorFlow optimises its graph again. After
+`lr_find` (which runs one step a call) the one-step function is already
+traced and the fit can reuse it (`dlkeras.traced_cycles`); a loop of k
+steps costs about 0.7 of the step's own trace (the gss_wages MLP at batch
+1024: 0.23 s against the sweep's 0.32 s; MovieLens dot: 0.16 against
+0.24 s), and it pays back one call's overhead, about 0.5 ms on this
+project's 2-core CPU (steady epochs at 1 and at 29-78 steps a call: 0.094
+against 0.080 s for 29 steps, 0.090 against 0.046 s for 78), per call it
+saves. So for a short fit one step a call is faster: the gss_wages MLP's
+5 epochs of 29 steps at batch 1024 took 0.61 s at one step a call and
+0.83 s at 29 (`benchmarks/fixed_costs.py` and alternating fresh-process
+runs, 2026-11-24 22:25 UTC, quiet, medians of 4). Given the planned steps
+and the measured trace (`LRFinder.trace_seconds`), `steps_per_execution_for`
+keeps one step a call unless the calls it saves pay for the new trace.
+
 Schedules are unaffected: dlkeras evaluates them on the optimizer's step
 inside the compiled call, so every step gets its own rate and momentum.
 What gets coarser is what callbacks see per batch (logs every call).
@@ -31,6 +47,11 @@ Example:
 1
 >>> steps_per_execution_for(None, steps_per_epoch=500)    # not measured yet
 1
+>>> # 5 epochs of 30 steps save 145 calls (~0.07 s): less than a 0.3 s trace's loop
+>>> steps_per_execution_for(0.002, steps_per_epoch=30, planned_steps=150, trace_seconds=0.3)
+1
+>>> steps_per_execution_for(0.002, steps_per_epoch=30, planned_steps=3000, trace_seconds=0.3)
+30
 >>> dividing_steps_per_execution(64, steps_per_epoch=78)  # 78 = 1 call of 78, not 2 of 64
 78
 >>> dividing_steps_per_execution(3, steps_per_epoch=20)
@@ -41,10 +62,13 @@ import math
 
 CALL_SECONDS = 0.1    # aim for calls of about this long
 MAX_STEPS_PER_EXECUTION = 128
+CALL_OVERHEAD_SECONDS = 5e-4  # Keras' Python around one call (measured: 0.5-0.57 ms, 2 cores)
+LOOP_TRACE_RATIO = 0.7  # a k-step loop's trace, as a fraction of the one-step trace (0.67-0.72)
 
 
 def steps_per_execution_for(step_seconds, steps_per_epoch=None, call_seconds=CALL_SECONDS,
-                            limit=MAX_STEPS_PER_EXECUTION):
+                            limit=MAX_STEPS_PER_EXECUTION, *, planned_steps=None,
+                            trace_seconds=None):
     """Steps per compiled call so that a call runs about `call_seconds`.
 
     Args:
@@ -53,6 +77,12 @@ def steps_per_execution_for(step_seconds, steps_per_epoch=None, call_seconds=CAL
         steps_per_epoch: steps in an epoch, if known: no call runs more.
         call_seconds: target duration of one call.
         limit: most steps per call whatever the step time.
+        planned_steps: steps the coming fit will train, if known.
+        trace_seconds: what tracing the one-step train function cost
+            (`LRFinder.trace_seconds`), if measured. With `planned_steps`,
+            more than one step a call is chosen only when the calls saved
+            (`CALL_OVERHEAD_SECONDS` each) pay for tracing the new loop
+            (`LOOP_TRACE_RATIO` of `trace_seconds`).
 
     Returns:
         An int >= 1.
@@ -62,7 +92,12 @@ def steps_per_execution_for(step_seconds, steps_per_epoch=None, call_seconds=CAL
     steps = max(1, math.ceil(call_seconds / step_seconds))
     if steps_per_epoch:
         steps = min(steps, int(steps_per_epoch))
-    return int(max(1, min(steps, limit)))
+    steps = int(max(1, min(steps, limit)))
+    if steps > 1 and planned_steps is not None and trace_seconds is not None:
+        saved = planned_steps * (1.0 - 1.0 / steps) * CALL_OVERHEAD_SECONDS
+        if saved < LOOP_TRACE_RATIO * trace_seconds:
+            return 1
+    return steps
 
 
 def dividing_steps_per_execution(steps_per_execution, steps_per_epoch):

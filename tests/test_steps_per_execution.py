@@ -9,7 +9,10 @@ import pytest  # noqa: E402
 from test_tabular_task import rule_frame, split  # noqa: E402
 
 from apps.tabular.task import TabularTask  # noqa: E402
+from dlkeras import steps_per_execution as spe_module  # noqa: E402
 from dlkeras.steps_per_execution import dividing_steps_per_execution, steps_per_execution_for  # noqa: E402
+
+from core_fixtures import count_traces  # noqa: E402
 
 
 @pytest.mark.parametrize("step_seconds, steps_per_epoch, expected", [
@@ -23,6 +26,24 @@ from dlkeras.steps_per_execution import dividing_steps_per_execution, steps_per_
 ])
 def test_rule(step_seconds, steps_per_epoch, expected):
     assert steps_per_execution_for(step_seconds, steps_per_epoch) == expected
+
+
+@pytest.mark.parametrize("planned_steps, trace_seconds, expected", [
+    # 10 steps a call save 0.9 * planned calls of 0.5 ms; the new loop costs 0.7 x the trace.
+    (400, 0.3, 1),       # 0.18 s saved < 0.21 s of trace
+    (500, 0.3, 10),      # 0.225 s > 0.21 s
+    (10**6, 5.0, 10),    # a long fit pays for any trace
+    (150, 0.0, 10),      # nothing to trace: the calls are free
+    (None, 0.3, 10),     # the plan unknown: the step-time rule alone
+    (400, None, 10),     # the trace not measured: the step-time rule alone
+])
+def test_calls_of_several_steps_only_when_they_pay_for_tracing_their_loop(planned_steps,
+                                                                          trace_seconds, expected):
+    assert steps_per_execution_for(0.01, 1000, planned_steps=planned_steps,
+                                   trace_seconds=trace_seconds) == expected
+    saved = (planned_steps or 0) * (1 - 1 / 10) * spe_module.CALL_OVERHEAD_SECONDS
+    if expected == 1:
+        assert saved < spe_module.LOOP_TRACE_RATIO * trace_seconds
 
 
 @pytest.mark.parametrize("wanted, steps_per_epoch, expected", [
@@ -49,7 +70,11 @@ def _task(steps_per_execution):
                                          steps_per_execution=steps_per_execution)
 
 
-def test_auto_sizes_calls_after_lr_find_and_trains_the_same_weights_as_one_step_a_call():
+def test_auto_sizes_calls_after_lr_find_and_trains_the_same_weights_as_one_step_a_call(
+        monkeypatch):
+    # A 2-epoch fit is too short to pay for tracing a new loop at this project's call cost;
+    # with calls made dear, it pays, and the calls are sized from the measured step time.
+    monkeypatch.setattr(spe_module, "CALL_OVERHEAD_SECONDS", 1.0)
     train, auto = _task("auto")
     assert auto.network.steps_per_execution == 1  # nothing measured yet
     finder = auto.lr_find(train, total_steps=40, seed=0, verbose=0)
@@ -72,6 +97,32 @@ def test_auto_sizes_calls_after_lr_find_and_trains_the_same_weights_as_one_step_
         == 2 * steps_per_epoch
     for a, b in zip(auto.network.get_weights(), plain.network.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_auto_keeps_the_sweeps_one_step_calls_for_a_fit_too_short_to_pay_for_a_new_trace():
+    train, task = _task("auto")
+    finder = task.lr_find(train, total_steps=40, seed=0, verbose=0)
+    # The sweep's first step traced the step: it took longer than the rest by that much.
+    assert finder.trace_seconds > 0.02
+    assert finder.trace_seconds == pytest.approx(finder._step_times[0] - finder.step_seconds)
+    steps_per_epoch = 20
+    calls = steps_per_execution_for(finder.step_seconds, steps_per_epoch)
+    assert calls > 1  # what the step time alone asks for
+    # 2 epochs of 20 steps save at most 40 calls (20 ms): less than tracing a loop.
+    traces = count_traces(task.network)
+    task.fit_one_cycle(train, epochs=2, lr_max=1e-2, seed=0, verbose=0)
+    assert task.network.steps_per_execution == 1
+    assert traces["traces"] == 0  # the sweep's traced step trained the fit
+    assert int(task.network.optimizer.iterations) == 2 * steps_per_epoch
+    # A fit long enough to pay for the loop's trace gets the step-time rule's calls.
+    planned = int(2 * spe_module.LOOP_TRACE_RATIO * finder.trace_seconds
+                  / spe_module.CALL_OVERHEAD_SECONDS) + steps_per_epoch
+    assert steps_per_execution_for(finder.step_seconds, steps_per_epoch, planned_steps=planned,
+                                   trace_seconds=finder.trace_seconds) == calls
+    epochs = -(-planned // steps_per_epoch)
+    fit_kwargs = {}
+    task._size_calls(task.dataset(train, training=True, seed=0), fit_kwargs, epochs)
+    assert task.network.steps_per_execution == dividing_steps_per_execution(calls, steps_per_epoch)
 
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, "fast", True])

@@ -174,6 +174,9 @@ class LRFinder(keras.callbacks.Callback):
         step_seconds: median wall time of one training step of the sweep
             (its first step, which traces, left out), or None; a `Task`
             with `steps_per_execution="auto"` sizes its compiled calls by it.
+        trace_seconds: how much longer the sweep's first step took than
+            `step_seconds` (tracing the step and TensorFlow's optimisation of
+            its graph; ~0 when the step was traced before), or None.
         rode_cycle: whether the last sweep ran through `cycle`'s schedules.
     """
 
@@ -209,7 +212,7 @@ class LRFinder(keras.callbacks.Callback):
 
     def _clear(self):
         self.lrs, self.losses, self.raw_losses = [], [], []
-        self._step_times, self.step_seconds = [], None
+        self._step_times, self.step_seconds, self.trace_seconds = [], None, None
         self.suggestions, self.suggestion, self.diverged = {}, None, False
         self.no_suggestion_reason = "the sweep has not run yet"
 
@@ -429,6 +432,7 @@ class LRFinder(keras.callbacks.Callback):
         self.suggestions, self.suggestion = {}, None
         if len(self._step_times) > 1:
             self.step_seconds = statistics.median(self._step_times[1:])
+            self.trace_seconds = max(0.0, self._step_times[0] - self.step_seconds)
         if not self.lrs:
             self.no_suggestion_reason = "the sweep recorded no step"
             return

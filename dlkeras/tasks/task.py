@@ -87,6 +87,7 @@ class Task:
         self._prebuilt = False
         self._steps_per_execution = None  # what compile was asked for: an int or "auto"
         self._step_seconds = None  # one training step's wall time, as the LR finder measured it
+        self._trace_seconds = None  # the most tracing its step cost, as the LR finder measured it
 
     # --- What a subclass declares -------------------------------------------
 
@@ -230,7 +231,8 @@ class Task:
         return self.make_dataset(data, training=training,
                                  batch_size=int(batch_size or self.batch_size), seed=seed)
 
-    def _fit_data(self, data, validation_data, batch_size, seed, fit_kwargs, size_calls=True):
+    def _fit_data(self, data, validation_data, batch_size, seed, fit_kwargs, size_calls=True,
+                  epochs=None):
         """The training stream and validation dataset, with `fit`'s keyword arguments."""
         self._require_compiled()
         train = self.dataset(data, training=True, batch_size=batch_size, seed=seed)
@@ -240,11 +242,12 @@ class Task:
         fit_kwargs.setdefault("shuffle", False)  # the task's datasets shuffle themselves
         self._prebuild(train)
         if size_calls:  # (the LR finder takes one step a call whatever the setting)
-            self._size_calls(train, fit_kwargs)
+            self._size_calls(train, fit_kwargs, epochs)
         return train, fit_kwargs
 
-    def _size_calls(self, train, fit_kwargs):
-        """Steps per compiled call for this data: `"auto"` from the measured step time, then
+    def _size_calls(self, train, fit_kwargs, epochs=None):
+        """Steps per compiled call for this data: `"auto"` from the measured step time (one
+        step a call when a fit of `epochs` is too short to pay for tracing a new loop), then
         moved to a divisor of the epoch (Keras runs whole calls past the end of a repeated
         stream otherwise; `dlkeras.steps_per_execution`)."""
         from dlkeras.distribute import uses_strategy
@@ -261,7 +264,11 @@ class Task:
             return
         epoch = steps_per_epoch_of(train, fit_kwargs)
         if wanted == "auto":
-            wanted = steps_per_execution_for(self._step_seconds, epoch)
+            planned = None
+            if epoch and _are_ints(epochs):
+                planned = epoch * max(0, epochs - int(fit_kwargs.get("initial_epoch") or 0))
+            wanted = steps_per_execution_for(self._step_seconds, epoch, planned_steps=planned,
+                                             trace_seconds=self._trace_seconds)
         steps = dividing_steps_per_execution(wanted, epoch)
         if steps != self.network.steps_per_execution:
             self.network.steps_per_execution = steps
@@ -328,6 +335,8 @@ class Task:
             with self._trainable_as_in(phase):
                 finder = lr_find(self.network, train, group_ratios=ratios, **kwargs)
         self._step_seconds = finder.step_seconds or self._step_seconds
+        if finder.trace_seconds is not None:
+            self._trace_seconds = max(finder.trace_seconds, self._trace_seconds or 0.0)
         return finder
 
     def _lr_find_phase(self, phase):
@@ -379,7 +388,8 @@ class Task:
         """
         from dlkeras.recipes import fit_one_cycle
 
-        train, kwargs = self._fit_data(data, validation_data, batch_size, seed, kwargs)
+        train, kwargs = self._fit_data(data, validation_data, batch_size, seed, kwargs,
+                                       epochs=epochs)
         return fit_one_cycle(self.network, train, epochs=epochs, lr_max=lr_max, **kwargs)
 
     def fine_tune(self, data, *, epochs, lr_max=2e-3, freeze_epochs=1, validation_data=None,
@@ -394,7 +404,9 @@ class Task:
         if len(self.layer_groups) < 2:
             raise ValueError(f"fine_tune needs at least two layer groups; {type(self).__name__} "
                              f"has {self.layer_groups.names}. Use fit_one_cycle.")
-        train, kwargs = self._fit_data(data, validation_data, batch_size, seed, kwargs)
+        both = epochs + freeze_epochs if _are_ints(epochs, freeze_epochs) else None
+        train, kwargs = self._fit_data(data, validation_data, batch_size, seed, kwargs,
+                                       epochs=both)
         return fine_tune(self.network, train, epochs=epochs, layer_groups=self.layer_groups,
                          lr_max=lr_max, freeze_epochs=freeze_epochs, **kwargs)
 
@@ -491,3 +503,7 @@ class Task:
     def __repr__(self):
         return (f"<{type(self).__name__} {self.name!r}: network {self.network.name!r}, "
                 f"groups {self.layer_groups.names}>")
+
+
+def _are_ints(*values):
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
