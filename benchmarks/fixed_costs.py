@@ -39,6 +39,28 @@ before, 0.75 after, under the lock, 3 seeds alternating, medians):
 | collab-dot-1024-plainsweep | lr_find | 0.73 | 0.34 | 0.00 | 0.16 | 0.22 | - |
 | collab-dot-1024-plainsweep | fit | 1.11 | 0.45 | 0.16 | 0.40 | 0.09 | 0.72 / 0.087 |
 
+On another VM of the same kind (2-core AMD EPYC, faster per step), at commit
+4029ead, 2026-11-24 22:03-22:05 UTC (quiet, load 1.1-1.2, under the lock, 3 seeds
+alternating, medians), one step a call against `auto` (then 29 a call):
+
+| config | phase | wall s | trace train s | trace test s | in steps s | other s | first / steady epoch s |
+|---|---|---|---|---|---|---|---|
+| tabular-1024-speauto | lr_find | 0.81 | 0.32 | 0.00 | 0.29 | 0.20 | - |
+| tabular-1024-speauto | fit | 0.80 | 0.23 | 0.12 | 0.38 | 0.07 | 0.44 / 0.080 |
+| tabular-1024-spe1 | lr_find | 0.82 | 0.32 | 0.00 | 0.28 | 0.19 | - |
+| tabular-1024-spe1 | fit | 0.61 | 0.00 | 0.09 | 0.44 | 0.08 | 0.21 / 0.091 |
+| collab-dot-1024 | lr_find | 0.50 | 0.24 | 0.00 | 0.10 | 0.16 | - |
+| collab-dot-1024 | fit | 0.56 | 0.16 | 0.11 | 0.23 | 0.08 | 0.33 / 0.052 |
+
+At one step a call the fit reuses the sweep's traced step and traces no loop
+(0.23 s saved), for 0.011 s more per steady epoch: over 5 epochs that is the
+faster fit. So `steps_per_execution="auto"` now keeps one step a call unless
+the fit's planned calls pay for the loop's trace (`dlkeras.steps_per_execution`);
+`tabular-1024-speauto` runs one step a call since 493d4c3. A cProfile of
+the finder (seed 0, 1.16 s under the profiler): 0.30 s tracing in Python, 0.45 s
+in 92 executed calls (the first including the graph's optimisation), 0.15 s
+preparing the data and pre-building the metrics from one batch.
+
 What the fit's remaining loop trace is made of, tried on 2026-11-24 20:36-20:46 UTC (this
 script's `run` with patches in fresh processes, tabular-1024-speauto, quiet, under the lock;
 experiments, not options of dlkeras):

@@ -100,6 +100,30 @@ and protocol but tabular at `steps_per_execution=1` and the recommender at
 64 a call (which ran ceil(78/64) x 64 = 128 steps per 78-step epoch at batch
 1024): tabular-1024 0.97x fit / 0.48x epoch, collab-dot-1024 0.57x / 0.28x,
 LR finder 1.41x.
+
+Two runs of the whole table on 2026-11-24 on a freshly started VM of the same
+kind (faster: both libraries' times are ~0.6x those above), quiet (load
+1.0-2.0, the benchmark alone, under the lock), 3 seeds alternating,
+medians, whole fit / steady epoch, dlkeras / fastai. At 4029ead (21:58-22:06
+UTC; tabular `auto` then ran 29 steps a call): tabular-1024 0.97x (0.80 /
+0.83 s) / 0.47x (0.077 / 0.165 s), acc 0.7803 / 0.7808; tabular-64-finder
+0.18x / 0.12x; collab-dot-64 0.08x / 0.07x (RMSE 0.8679 / 0.8898);
+collab-dot-1024 0.41x / 0.17x (0.8664 / 0.9035); collab-neural-64 0.07x /
+0.06x (0.8935 / 0.9029); LR finder 1.83x (0.85 / 0.47 s). At 493d4c3
+(22:13-22:22 UTC; `auto` now keeps one step a call for a fit too short to
+pay for tracing a 29-step loop, so the fit reuses the sweep's traced step):
+tabular-1024 0.81x (0.67 / 0.83 s) / 0.60x (0.099 / 0.163 s), first epoch
+0.23 / 0.17 s, acc 0.7803 / 0.7808; tabular-64-finder 0.16x / 0.10x;
+collab-dot-64 0.08x / 0.06x; collab-dot-1024 0.42x / 0.20x; collab-neural-64
+0.06x / 0.05x (RMSE as before); LR finder 1.74x (0.84 / 0.48 s). One step a
+call trades tabular-1024's steady epoch (29 calls of ~0.5 ms of Keras'
+Python each: +0.011 s) for its first epoch (no loop to trace: -0.23 s):
+the whole fit is faster, and neither of its 0.5x goals is met. What remains
+of that fit (`fixed_costs.py`, the spe1 rows: 0.61 s): the validation step's
+trace 0.09 s, the 145 train steps (one a call) and 5 validations 0.44 s, the rest 0.08 s;
+against fastai's 0.83 s, whose first epoch (0.17 s) is no slower than its
+others. The LR finder: its trace 0.32 s alone is 0.67x fastai's whole
+sweep (0.47 s); with its 0.29 s of steps it cannot reach 0.75x while it traces.
 """
 from __future__ import annotations
 
