@@ -1,13 +1,14 @@
 """How many training steps one compiled call should run, from the measured step time.
 
-Each call of Keras' train function costs a fixed couple of milliseconds
-of Python around the compiled step (the epoch loop, callbacks, logs): on a
-2-core CPU, the gss_wages MLP at batch 1024 (30 steps of ~6 ms an epoch)
-ran a steady epoch in 0.238 s at one step a call and 0.176 s at 30 a call
-(`benchmarks/fixed_costs.py`, both in one run): ~2 ms a call, a third of
-the step. For a model whose step takes 100 ms it is noise. `steps_per_execution_for` sizes the calls so that each
-runs about `call_seconds` of steps, which keeps that fixed cost to a few
-per cent whatever the model.
+Each call of Keras' train function costs a fixed share of Python around
+the compiled step (the epoch loop, callbacks, logs): on a 2-core CPU, the
+gss_wages MLP at batch 1024 (29 steps an epoch) ran a steady epoch in
+0.238 s at one step a call and 0.176 s at 30 a call on 2026-11-23
+(`benchmarks/fixed_costs.py`, both in one run: ~2 ms a call), and 0.094
+against 0.080 s on 2026-11-24's code and VM (~0.5 ms a call). For a model
+whose step takes 100 ms it is noise. `steps_per_execution_for` sizes the
+calls so that each runs about `call_seconds` of steps, which keeps that
+fixed cost to a few per cent whatever the model.
 
 On a repeated stream (`steps_per_epoch` given to `fit`, as a `Task`'s
 training batches are) Keras runs whole calls: `ceil(steps_per_epoch /
@@ -28,8 +29,8 @@ project's 2-core CPU (steady epochs at 1 and at 29-78 steps a call: 0.094
 against 0.080 s for 29 steps, 0.090 against 0.046 s for 78), per call it
 saves. So for a short fit one step a call is faster: the gss_wages MLP's
 5 epochs of 29 steps at batch 1024 took 0.61 s at one step a call and
-0.83 s at 29 (`benchmarks/fixed_costs.py` and alternating fresh-process
-runs, 2026-11-24 22:25 UTC, quiet, medians of 4). Given the planned steps
+0.80-0.83 s at 29 (`benchmarks/fixed_costs.py` and alternating fresh-process
+runs, 2026-11-24 22:03-22:08 UTC, quiet, medians of 3 and 4). Given the planned steps
 and the measured trace (`LRFinder.trace_seconds`), `steps_per_execution_for`
 keeps one step a call unless the calls it saves pay for the new trace.
 
