@@ -1,5 +1,7 @@
 """EfficientNet-Lite0 with the real converted ImageNet weights, offline."""
 
+import random
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -129,6 +131,28 @@ def test_damaged_cache_file_is_converted_again(tmp_path, monkeypatch, classifier
     assert (tmp_path / CACHE_FILE_NAME).stat().st_size > 15_000_000
     np.testing.assert_array_equal(model.get_layer("top_conv").kernel,
                                   classifier.get_layer("top_conv").kernel)
+
+
+def test_converting_does_not_move_a_seeded_run(tmp_path, monkeypatch, classifier):
+    # The first run on a machine converts the checkpoint, later runs read the cache: both must
+    # draw the same head from the same seed (the conversion's throwaway model used to draw its
+    # initializers' seeds from Python's random, so the first `make demo` trained another model).
+    import keras
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
+
+    def draws():
+        keras.utils.set_random_seed(7)
+        efficientnet_lite0(weights="imagenet", input_shape=(32, 32, 3), include_top=False)
+        head = keras.layers.Dense(4)
+        head.build((None, 8))
+        return head.kernel.numpy(), random.random(), np.random.rand()
+
+    converting = draws()
+    assert (tmp_path / CACHE_FILE_NAME).is_file()  # this call converted
+    cached = draws()  # this one read the file
+    np.testing.assert_array_equal(converting[0], cached[0])
+    assert converting[1:] == cached[1:]
 
 
 def test_command_line_classifies_files_and_reports_bad_ones(classifier, tmp_path, capsys):

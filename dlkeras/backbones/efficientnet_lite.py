@@ -13,10 +13,16 @@ TensorFlow "same" padding. The model takes raw RGB pixels in [0, 255] and
 scales them with `(x - 127) / 128` inside. The classifier was evaluated on
 224x224 crops: resize the shorter image side to 224 (bilinear) and
 center-crop 224x224.
+
+Converting does not draw from the global random state: the first run on a
+machine (which converts) and later runs (which read the cache) build and
+train the same model from the same `keras.utils.set_random_seed`.
 """
 
+import contextlib
 import os
 import pathlib
+import random
 import tempfile
 
 import keras
@@ -222,7 +228,8 @@ def convert_torch_checkpoint(checkpoint_path, output_path):
     """
     output_path = pathlib.Path(output_path)
     mapped = torch_to_keras_weights(read_torch_state_dict(checkpoint_path))
-    model = efficientnet_lite0(weights=None, input_shape=(None, None, 3), include_top=True)
+    with _global_random_state_kept():  # its initial weights are overwritten below
+        model = efficientnet_lite0(weights=None, input_shape=(None, None, 3), include_top=True)
     for layer in model.layers:
         if layer.weights:
             arrays = mapped.pop(layer.name)
@@ -242,6 +249,22 @@ def convert_torch_checkpoint(checkpoint_path, output_path):
         if os.path.exists(partial):
             os.remove(partial)
     return output_path
+
+
+@contextlib.contextmanager
+def _global_random_state_kept():
+    """Python's and NumPy's global random states as they were before the block.
+
+    Keras draws the seeds of initializers and seed generators created without
+    one from Python's `random`; building a throwaway model would otherwise move
+    every later draw of the user's seeded run.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def lite0_cache_dir():
