@@ -103,7 +103,7 @@ def test_auto_keeps_the_sweeps_one_step_calls_for_a_fit_too_short_to_pay_for_a_n
     train, task = _task("auto")
     finder = task.lr_find(train, total_steps=40, seed=0, verbose=0)
     # The sweep's first step traced the step: it took longer than the rest by that much.
-    assert finder.trace_seconds > 0.02
+    assert finder.trace_seconds > 0.05  # (a loop costing 0.7 x that outweighs 40 calls, 20 ms)
     assert finder.trace_seconds == pytest.approx(finder._step_times[0] - finder.step_seconds)
     steps_per_epoch = 20
     calls = steps_per_execution_for(finder.step_seconds, steps_per_epoch)
