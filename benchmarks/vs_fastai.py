@@ -102,7 +102,7 @@ and protocol but tabular at `steps_per_execution=1` and the recommender at
 LR finder 1.41x.
 
 Two runs of the whole table on 2026-11-24 on a freshly started VM of the same
-kind (faster: both libraries' times are ~0.6x those above), quiet (load
+kind (faster: fastai's times are 0.44-0.74x those above), quiet (load
 1.0-2.0, the benchmark alone, under the lock), 3 seeds alternating,
 medians, whole fit / steady epoch, dlkeras / fastai. At 4029ead (21:58-22:06
 UTC; tabular `auto` then ran 29 steps a call): tabular-1024 0.97x (0.80 /
