@@ -60,6 +60,7 @@ Example:
 """
 
 import math
+import numbers
 
 CALL_SECONDS = 0.1    # aim for calls of about this long
 MAX_STEPS_PER_EXECUTION = 128
@@ -88,6 +89,14 @@ def steps_per_execution_for(step_seconds, steps_per_epoch=None, call_seconds=CAL
     Returns:
         An int >= 1.
     """
+    if planned_steps is not None and (isinstance(planned_steps, bool) or not isinstance(
+            planned_steps, numbers.Integral) or planned_steps < 0):
+        raise ValueError("`planned_steps` must be None or an integer >= 0. "
+                         f"Received: planned_steps={planned_steps!r}")
+    if trace_seconds is not None and (isinstance(trace_seconds, bool) or not isinstance(
+            trace_seconds, numbers.Real) or not math.isfinite(trace_seconds) or trace_seconds < 0):
+        raise ValueError("`trace_seconds` must be None or a finite number of seconds >= 0. "
+                         f"Received: trace_seconds={trace_seconds!r}")
     if step_seconds is None or not math.isfinite(step_seconds) or step_seconds <= 0:
         return 1
     steps = max(1, math.ceil(call_seconds / step_seconds))

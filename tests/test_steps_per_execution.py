@@ -46,6 +46,14 @@ def test_calls_of_several_steps_only_when_they_pay_for_tracing_their_loop(planne
         assert saved < spe_module.LOOP_TRACE_RATIO * trace_seconds
 
 
+@pytest.mark.parametrize("bad", [{"planned_steps": -1}, {"planned_steps": 2.5},
+                                 {"planned_steps": True}, {"trace_seconds": -0.1},
+                                 {"trace_seconds": float("nan")}, {"trace_seconds": "0.3"}])
+def test_a_bad_plan_or_trace_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        steps_per_execution_for(0.01, 1000, **{"planned_steps": 400, "trace_seconds": 0.3, **bad})
+
+
 @pytest.mark.parametrize("wanted, steps_per_epoch, expected", [
     (64, 78, 78), (3, 20, 4), (4, 15, 5), (13, 29, 29), (10, 997, 1), (8, 64, 8), (1, 7, 1),
     (200, 30, 30), (5, None, 5), (64, 1250, 50), (30, 997 * 991, 1),
