@@ -78,6 +78,9 @@ class App:
         has_demo: whether the app offers `demo`.
         demo_runs_train: whether `demo` trains through the shared `run_train`
             (then it honours `--strategy`; otherwise a strategy is refused).
+        intra_op_threads: `--intra-op-threads` default: TensorFlow's threads
+            per op, 0 for one per core (`dlkeras.set_cpu_threads`; 1 suits
+            apps whose ops are small, measured in `benchmarks/threads.py`).
     """
 
     name = None
@@ -86,6 +89,7 @@ class App:
     default_epochs = 5
     has_demo = False
     demo_runs_train = False
+    intra_op_threads = 0
 
     def __init__(self, declaration=None):
         self.flags = {}
@@ -172,6 +176,11 @@ def add_training_arguments(parser, app):
                              "hosts, each running this same command with its own TF_CONFIG "
                              "(MultiWorkerMirroredStrategy). See docs/distributed.md "
                              "(default: %(default)s)")
+    recipe.add_argument("--intra-op-threads", type=int, default=None, metavar="N",
+                        help="threads TensorFlow gives one op, 0 for one per core "
+                             f"(default: {app.intra_op_threads}"
+                             + (", measured faster for this app's small ops"
+                                if app.intra_op_threads else "") + ")")
     recipe.add_argument("--seed", type=int, default=42,
                         help="seed of the split, the shuffling and the weights (default: %(default)s)")
     recipe.add_argument("--valid-pct", type=fraction, default=0.2,
@@ -415,11 +424,42 @@ def run_export(app, args):
     return 0
 
 
-def main(app, argv=None, prog=None):
-    """Parses `argv` for `app` and runs the command; returns the exit status."""
+def apply_thread_setting(app, args, app_default=True):
+    """Sets TensorFlow's intra-op threads for a training command before TensorFlow starts.
+
+    `--intra-op-threads` always applies; a value that cannot apply any more
+    (TensorFlow already runs in this process) is a usage error. The app's
+    own default applies only with `app_default` (the process's own command
+    line), gives way to `TF_NUM_INTRAOP_THREADS` where that is set, and is
+    skipped quietly where TensorFlow is already running.
+    """
+    if not hasattr(args, "intra_op_threads"):  # predict / export
+        return
+    given = args.intra_op_threads
+    if given is None and (not app_default or os.environ.get("TF_NUM_INTRAOP_THREADS")):
+        return
+    if given is not None and given < 0:
+        raise UsageError(f"--intra-op-threads must be 0 (one per core) or more; got {given}")
+    from dlkeras.cpu_threads import set_cpu_threads
+
+    try:
+        set_cpu_threads(intra_op=app.intra_op_threads if given is None else given)
+    except RuntimeError as error:
+        if given is not None:
+            raise UsageError(str(error)) from error
+
+
+def main(app, argv=None, prog=None, app_threads=None):
+    """Parses `argv` for `app` and runs the command; returns the exit status.
+
+    `app_threads`: whether the app's default `--intra-op-threads` applies
+    (default: only when `argv` is None, i.e. this process's own command
+    line; a program that calls `main` keeps its own thread settings).
+    """
     args = build_parser(app, prog).parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        apply_thread_setting(app, args, argv is None if app_threads is None else app_threads)
         if args.command == "demo" and getattr(args, "strategy", "default") != "default" \
                 and not app.demo_runs_train:
             raise UsageError(f"`{app.name} demo` does not support --strategy {args.strategy}; "
@@ -446,6 +486,7 @@ def app_named(name):
 
 def dlkeras_main(argv=None):
     """The `dlkeras` console script: `dlkeras <app> <command> ...`."""
+    own_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: dlkeras APP COMMAND ...\n\napps: " + ", ".join(APPS)
@@ -456,4 +497,4 @@ def dlkeras_main(argv=None):
     except (UsageError, ModuleNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return main(app, argv[1:], prog=f"dlkeras {app.name}")
+    return main(app, argv[1:], prog=f"dlkeras {app.name}", app_threads=own_command_line)

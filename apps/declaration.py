@@ -1,8 +1,9 @@
 """An app's command line as data: `cli.toml` beside its `cli.py`, read by `apps.cli.App`.
 
 The file has an `[app]` table (the `App` attributes: `name`, `description`,
-`default_epochs`, `has_demo`, `demo_runs_train`, and `[app.examples]`, one
-help epilog per command) and one array of tables per kind of flag: `[[data]]`
+`default_epochs`, `has_demo`, `demo_runs_train`, `intra_op_threads`, and
+`[app.examples]`, one help epilog per command) and one array of tables per
+kind of flag: `[[data]]`
 (train, lr-find), `[[model]]` (train, lr-find, demo), `[[predict]]`,
 `[[demo]]`. Each flag table holds `flag` (an option string, a list of them,
 or a positional's name) and `argparse` keywords as they are, except:

@@ -16,6 +16,7 @@ Example:
 """
 
 from dlkeras.callbacks import GradualUnfreezing, HyperparameterLogger, LRFinder, OneCycle
+from dlkeras.cpu_threads import cpu_threads, set_cpu_threads
 from dlkeras.discriminative import DiscriminativeOptimizer, discriminative_optimizer
 from dlkeras.freezing import build_optimizer_for_unfreezing, freeze, freeze_to, unfreeze
 from dlkeras.layer_groups import LayerGroup, LayerGroups, even_mults, spread_learning_rates
@@ -44,8 +45,9 @@ __all__ = [
     "HyperparameterLogger", "LRFinder", "LayerGroup", "LayerGroups", "NoSuggestion", "OneCycle",
     "OneCycleMomentum", "OneCycleSchedule", "SGDRSchedule", "ScheduledAdam",
     "ScheduledAdamW", "ScheduledSGD", "TriangularSchedule", "build_optimizer_for_unfreezing",
+    "cpu_threads",
     "discriminative_optimizer", "even_mults", "fine_tune", "fine_tune_group_ratios", "fit_one_cycle", "freeze",
-    "freeze_to", "lr_find", "spread_learning_rates", "suggest_margin", "suggest_minimum",
+    "freeze_to", "lr_find", "set_cpu_threads", "spread_learning_rates", "suggest_margin", "suggest_minimum",
     "suggest_steep",
     "suggest_valley", "unfreeze",
 ]
