@@ -280,7 +280,8 @@ def run_all(args) -> list[dict]:
                                                 args.fastai_threads)
                 else:
                     row = run_in_subprocess(os.path.abspath(__file__), [
-                        "--side", "dlkeras", "--config", config, "--seeds", seed])
+                        "--side", "dlkeras", "--config", config, "--seeds", seed,
+                        "--dlkeras-intra-op", args.dlkeras_intra_op])
                 row.update(side=side, config=config, seed=seed)
                 results.append(row)
                 if args.json:  # as it goes: a failure later keeps what was measured
@@ -337,6 +338,9 @@ def main(argv=None) -> None:
     parser = fastai_parser(__doc__)
     parser.add_argument("--fastai-threads", type=int, default=0,
                         help="torch intra-op threads for the fastai side (0: torch's default)")
+    parser.add_argument("--dlkeras-intra-op", type=int, default=1,
+                        help="TensorFlow intra-op threads for the dlkeras side (default 1: the "
+                             "tabular and recommender command lines' default; 0: one per core)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--json", help="also write the raw runs to this file")
@@ -352,13 +356,19 @@ def main(argv=None) -> None:
         elif args.side == "fastai":
             print(json.dumps(run_fastai(args.config, args.seeds[0], args.data, args.fastai_threads)))
         else:
-            print(json.dumps(run_dlkeras(args.config, args.seeds[0])))
+            from dlkeras.cpu_threads import set_cpu_threads
+
+            set_cpu_threads(intra_op=args.dlkeras_intra_op)  # before TensorFlow starts
+            print(json.dumps({**run_dlkeras(args.config, args.seeds[0]),
+                              "intra_op": args.dlkeras_intra_op}))
         return
     if args.table:
         print(table([r for path in args.table for r in json.load(open(path, encoding="utf-8"))]))
         return
     check_fastai(parser, args.fastai_python)
-    print(f"load before: {open('/proc/loadavg').read().split()[0]}", flush=True)
+    print(f"load before: {open('/proc/loadavg').read().split()[0]}; dlkeras intra-op threads "
+          f"{args.dlkeras_intra_op or 'one per core'}, torch threads "
+          f"{args.fastai_threads or 'one per core'}", flush=True)
     results = run_all(args)
     print(f"load after: {open('/proc/loadavg').read().split()[0]}")
     print(table(results))
