@@ -81,7 +81,9 @@ Configs: `tabular-1024` (gss_wages, [200, 100], lr_max 1e-2, wd 0.01) with
 `steps_per_execution` 1 (issue 4's protocol), 32 and `auto` (the app's
 default, as vs_fastai runs it),
 each without and with XLA (`-xla`);
-`collab-dot-1024` (MovieLens dot model, the recommender app's defaults).
+`collab-dot-1024` (MovieLens dot model, the recommender app's defaults);
+`-t1`: one TensorFlow intra-op thread (`dlkeras.set_cpu_threads`, the tabular and
+recommender command lines' default) instead of one per core.
 
 Run (hold the heavy lock; ~2 min):
     flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/fixed_costs.py --seeds 0 1 2
@@ -140,7 +142,8 @@ from timing import alternating_main, markdown_table  # noqa: E402
 CONFIGS = ("tabular-1024-spe1", "tabular-1024-spe32", "tabular-1024-speauto",
            "tabular-1024-spe1-xla", "tabular-1024-spe32-xla", "collab-dot-1024",
            "tabular-1024-speauto-retrace", "collab-dot-1024-retrace",
-           "tabular-1024-speauto-plainsweep", "collab-dot-1024-plainsweep")
+           "tabular-1024-speauto-plainsweep", "collab-dot-1024-plainsweep",
+           "tabular-1024-speauto-t1", "collab-dot-1024-t1")
 PHASES = ("lr_find", "fit", "refit")
 
 
@@ -221,6 +224,11 @@ def run(config: str, seed: int) -> dict:
     from dlkeras.data import random_split_frame
 
     config_name, finder_kwargs = config, {}
+    if config.endswith("-t1"):  # one intra-op thread, the command lines' default
+        from dlkeras.cpu_threads import set_cpu_threads
+
+        set_cpu_threads(intra_op=1)
+        config = config[:-len("-t1")]
     if config.endswith("-retrace"):  # as before re-arming: every cycle installs new schedules
         from dlkeras.callbacks import OneCycle
 
