@@ -30,6 +30,15 @@ when its lower end is above, else "undecided".
 `--compare ROOT` adds the dlkeras machinery of another checkout (e.g. `main`)
 as one more variant, its processes taking turns with this checkout's.
 
+`--intra-op N` runs every process at N TensorFlow intra-op threads
+(`TF_NUM_INTRAOP_THREADS`; 1 is the tabular and recommender command lines'
+default). MLP rows at one thread, 2026-11-24 ~23:50-23:52 UTC, 2-core AMD EPYC,
+quiet, under the lock, 4 processes x 64 pairs, overhead [95 % two-level
+bootstrap]: 1 step a call +3.02 % [+2.34, +3.73] (plain 0.92 CPU ms a step),
+32 steps a call +2.85 % [+1.82, +4.12] (0.52 ms): not within 1 %. The
+step is cheaper on one thread, so the schedules' fixed ~25 us weigh a little
+more than at one thread per core (+2.70 % and +2.27 % at 22:23-22:30 UTC).
+
 Run: `flock /tmp/dlkeras-heavy.lock python benchmarks/overhead.py` (prints a table;
 `--compare ../main` for before/after, `--json FILE` keeps every epoch's CPU time).
 """
@@ -170,6 +179,8 @@ def _cpu_ms(call, repeats=100):
 def run_fresh(root, kind, spe, args, plain_first):
     """`fit_cpu` in a new Python process whose `dlkeras` is the one under `root`."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=root)
+    if args.intra_op:  # TensorFlow reads it when it starts (what dlkeras.set_cpu_threads sets)
+        env["TF_NUM_INTRAOP_THREADS"] = str(args.intra_op)
     steps = args.mlp_steps if kind == "mlp" else args.cnn_steps
     code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
             "import overhead; print('RESULT', json.dumps(overhead.fit_cpu("
@@ -268,6 +279,8 @@ def main():
                         help="rows as kind-steps_per_execution, e.g. mlp-1 cnn-32")
     parser.add_argument("--compare", nargs="*", default=[],
                         help="other checkouts whose dlkeras machinery is measured too")
+    parser.add_argument("--intra-op", type=int, default=0,
+                        help="TensorFlow intra-op threads of every run (0: one per core)")
     parser.add_argument("--json", help="also write the raw runs to this file")
     args = parser.parse_args()
     for row in args.rows:

@@ -10,7 +10,32 @@ flipped every other repeat), so a change in the machine's load hits both
 sides; the table gives medians over repeats. The workloads are
 `benchmarks/mixed_precision.py`'s (float32): tabular gss_wages at batch
 1024, MovieLens dot at batch 64, EfficientNet-Lite0 at 64 px batch 32,
-a text classifier from scratch at batch 64.
+a text classifier from scratch at batch 64; and `recommender_neural`, the
+recommender app's neural model (XLA on) at batch 64, `recommender_1024` (dot
+at batch 1024), `tabular_64` and `tabular_512` (the tabular app's default
+batch for gss_wages).
+
+Measured 2026-11-24 on a 2-core AMD EPYC VM (AVX512-BF16, no GPU), quiet
+(load 1.1-1.3, the benchmark alone), under the lock; three runs of this
+script: the four default apps (~23:36-23:39 UTC, 3 repeats), the recommender
+at batch 64 (23:52-23:54, 4 repeats), the batch-size variants (23:54-23:56,
+4 repeats). Steady epoch, median, one thread per core / one intra-op thread:
+
+| workload | steps/epoch | default s | 1 thread s | ratio |
+|---|---|---|---|---|
+| tabular, batch 1024 | 29 | 0.072 | 0.059 | 0.82x |
+| tabular, batch 512 (the app's default for gss_wages) | 59 | 0.098 | 0.080 | 0.82x |
+| tabular, batch 64 | 473 | 0.344 | 0.343 | 1.00x |
+| recommender dot, batch 64 (the app's default), run 1 / run 2 | 1250 | 0.224 / 0.208 | 0.221 / 0.223 | 0.99x / 1.07x |
+| recommender dot, batch 1024 | 78 | 0.037 | 0.029 | 0.80x |
+| recommender neural (XLA), batch 64 | 1250 | 0.515 | 0.501 | 0.97x |
+| image, Lite0 64 px, batch 32 | 8 | 0.759 | 0.707 | 0.93x |
+| text classifier, batch 64 | 31 | 0.824 | 1.132 | 1.37x |
+
+One thread per op gains a fifth at large batches of these small models and
+is neutral at batch 64; the text classifier loses. Hence the defaults: one intra-op thread on the tabular and
+recommender command lines, one per core for image and text (the image gain
+at 64 px was not checked at fine-tuning sizes).
 
 Run: `flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/threads.py`
 (`--repeats 3`, `--apps tabular recommender image text`, `--threads 0 1`).
@@ -29,6 +54,56 @@ from benchmarks.timing import epoch_timer, run_in_subprocess  # noqa: E402
 EPOCHS = 3
 
 
+def recommender_neural(args):
+    """The recommender app's neural model (XLA on, its default), MovieLens, batch 64."""
+    from apps.recommender.data import load_movielens
+    from apps.recommender.task import RecommenderTask
+    from dlkeras.data import random_split_frame
+
+    train, _ = random_split_frame(load_movielens(), 0.2, seed=42)
+    if args.ratings:
+        train = train.iloc[:args.ratings].reset_index(drop=True)
+    task = RecommenderTask.from_ratings(train, kind="neural", n_factors=None, weight_decay=0.1,
+                                        y_range=(0.0, 5.5), batch_size=64)
+    return task, train, {"lr_max": 5e-3}, len(train) // 64
+
+
+def tabular_at(batch_size):
+    """The tabular workload at another batch size (512: the app's default for gss_wages)."""
+    def build(_):
+        from apps.tabular.gss import GSS_CAT_NAMES, GSS_CONT_NAMES, GSS_TARGET, load_gss_wages
+        from apps.tabular.task import TabularTask
+        from dlkeras.data import random_split_frame
+
+        train, _ = random_split_frame(load_gss_wages(), 0.2, seed=42)
+        task = TabularTask.from_frame(train, GSS_TARGET, GSS_CAT_NAMES, GSS_CONT_NAMES,
+                                      layers=[200, 100], batch_size=batch_size,
+                                      weight_decay=0.01)
+        return task, train, {"lr_max": 1e-2}, len(train) // batch_size
+    return build
+
+
+def recommender_at(batch_size):
+    """The recommender's dot workload at another batch size."""
+    def build(args):
+        from apps.recommender.data import load_movielens
+        from apps.recommender.task import RecommenderTask
+        from dlkeras.data import random_split_frame
+
+        train, _ = random_split_frame(load_movielens(), 0.2, seed=42)
+        task = RecommenderTask.from_ratings(train, kind="dot", n_factors=50, weight_decay=0.1,
+                                            y_range=(0.0, 5.5), batch_size=batch_size)
+        return task, train, {"lr_max": 1e-2}, len(train) // batch_size
+    return build
+
+
+def workloads():
+    from benchmarks.mixed_precision import APPS
+
+    return {**APPS, "recommender_neural": recommender_neural, "tabular_64": tabular_at(64),
+            "tabular_512": tabular_at(512), "recommender_1024": recommender_at(1024)}
+
+
 def child(args):
     """One run in this process: prints the measurements as JSON."""
     from dlkeras.cpu_threads import set_cpu_threads
@@ -36,10 +111,8 @@ def child(args):
     set_cpu_threads(intra_op=args.intra_op or None)  # before anything starts TensorFlow
     import keras
 
-    from benchmarks.mixed_precision import APPS
-
     keras.utils.set_random_seed(0)
-    task, data, fit_args, steps = APPS[args.app](args)
+    task, data, fit_args, steps = workloads()[args.app](args)
     timer = epoch_timer()
     start = time.perf_counter()
     task.fit_one_cycle(data, epochs=EPOCHS, callbacks=[timer], verbose=0, **fit_args)

@@ -35,6 +35,34 @@ Run (heavy: hold the shared lock):
         --fastai-python /work/fastai-venv/bin/python --seeds 0 --json runs/vs_fastai_seed0.json
     python benchmarks/vs_fastai.py --table runs/vs_fastai_seed*.json
 
+With one TensorFlow intra-op thread on the dlkeras side (`--dlkeras-intra-op 1`,
+the default since da53a95: the tabular and recommender command lines' default,
+`dlkeras.set_cpu_threads`; torch keeps one thread per core, its faster setting:
+with `torch.set_num_threads(1)` fastai's tabular-1024 fit took 1.0-1.1 s against
+0.81-0.89 s, 4 alternating pairs just before), all configs, 2026-11-24
+~23:40-23:47 UTC, a freshly started 2-core AMD EPYC VM (faster than the one
+below), quiet (load 1.2 before, 2.0 after: the benchmark alone), under the lock,
+3 seeds alternating, medians; dlkeras at da53a95, fastai 2.8.12 / torch 2.15.0:
+
+| config | seeds | whole fit s dlkeras / fastai | ratio | steady epoch s dlkeras / fastai | ratio | first epoch s dlkeras / fastai | metric dlkeras / fastai | goals |
+|---|---|---|---|---|---|---|---|---|
+| tabular-1024 | 3 | 0.50 / 0.86 | 0.58x | 0.070 / 0.175 | 0.40x | 0.17 / 0.15 | acc 0.7803 / 0.7808 | fit no, epoch yes, metric yes |
+| tabular-64-finder | 3 | 1.21 / 7.25 | 0.17x | 0.162 / 1.452 | 0.11x | 0.53 / 1.44 | acc 0.7799 / 0.7788 | all yes |
+| collab-dot-64 | 3 | 1.42 / 19.12 | 0.07x | 0.219 / 3.670 | 0.06x | 0.51 / 4.03 | RMSE 0.8679 / 0.8898 | all yes |
+| collab-dot-1024 | 3 | 0.52 / 1.32 | 0.40x | 0.036 / 0.256 | 0.14x | 0.35 / 0.32 | RMSE 0.8664 / 0.9035 | all yes |
+| collab-neural-64 | 3 | 3.90 / 60.57 | 0.06x | 0.583 / 11.436 | 0.05x | 1.50 / 13.80 | RMSE 0.8935 / 0.9029 | all yes |
+| LR finder, tabular (100 steps, batch 1024) | | 0.72 / 0.46 | 1.57x | | | | | no (<= 0.75x) |
+
+Against the same night's run at one thread per core (493d4c3, 22:13-22:22 UTC:
+tabular-1024 0.81x / 0.60x, LR finder 1.74x) the tabular-1024 steady epoch now
+meets 0.5x; its whole fit does not. Where it goes (`fixed_costs.py --configs
+tabular-1024-speauto tabular-1024-speauto-t1`, 3 seeds, ~23:48-23:50 UTC): fit
+0.51 s = the validation step's trace 0.08 s + 145 train steps and 5 validations
+0.35 s + the rest 0.08 s (building the two datasets, Keras' per-fit and
+per-epoch work); without the trace the floor is ~0.43 s, 0.50x of fastai's
+0.86 s. The finder: 0.74 s = its trace 0.33 s + steps 0.20 s + set-up 0.20 s;
+the trace alone is 0.72x fastai's whole sweep.
+
 Measured 2026-11-24 03:28-03:41 UTC on a 2-core AMD EPYC VM (AVX512-BF16, no
 GPU) that ran nothing else (1-minute load 1.73 before, 1.82 after: the
 benchmark's own two threads), one hold of the lock, 3 seeds, the libraries

@@ -1,16 +1,16 @@
 """TensorFlow's CPU thread pools, set once before TensorFlow starts.
 
 TensorFlow runs each op on up to `intra_op` threads and up to `inter_op`
-independent ops at once; both default to one per core. On a small model
-(the tabular app's MLP, the recommender's embeddings at batch 1024) most
-ops take tens of microseconds, and handing one to a second thread costs
-about as much as the work: on this project's 2-core machine one intra-op
-thread made the tabular app's steady epoch 1.4x faster and the
-recommender's 1.3x (`benchmarks/threads.py`), while convolutional and
-recurrent networks keep TensorFlow's default. The pools exist once per
+independent ops at once; both default to one per core. On this project's
+2-core machine one intra-op thread made small models' steady epochs
+faster at large batches: the tabular app's MLP at batch 512-1024 took
+0.73-0.82x the time, the recommender's dot model at batch 1024 0.73-0.80x;
+at batch 64 neither changed (0.97-1.07x), and the text classifier took 1.37x
+(`benchmarks/threads.py`,
+`benchmarks/fixed_costs.py`; `docs/core-api.md`). The pools exist once per
 process and cannot change after TensorFlow's first op, so these are
-settings for the start of a script (the app command lines take
-`--intra-op-threads`).
+settings for the start of a script; the tabular and recommender command
+lines default to one intra-op thread (`--intra-op-threads`).
 """
 from __future__ import annotations
 
