@@ -35,9 +35,8 @@ as one more variant, its processes taking turns with this checkout's.
 default). MLP rows at one thread, 2026-11-24 ~23:50-23:52 UTC, 2-core AMD EPYC,
 quiet, under the lock, 4 processes x 64 pairs, overhead [95 % two-level
 bootstrap]: 1 step a call +3.02 % [+2.34, +3.73] (plain 0.92 CPU ms a step),
-32 steps a call +2.85 % [+1.82, +4.12] (0.52 ms): not within 1 %. The
-step is cheaper on one thread, so the schedules' fixed ~25 us weigh a little
-more than at one thread per core (+2.70 % and +2.27 % at 22:23-22:30 UTC).
+32 steps a call +2.85 % [+1.82, +4.12] (0.52 ms): not within 1 %, as at one
+thread per core (+2.70 % and +2.27 % the same evening, 22:23-22:30 UTC).
 
 Run: `flock /tmp/dlkeras-heavy.lock python benchmarks/overhead.py` (prints a table;
 `--compare ../main` for before/after, `--json FILE` keeps every epoch's CPU time).
