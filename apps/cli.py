@@ -123,6 +123,17 @@ class App:
         """More keyword arguments for `task.train` (e.g. `freeze_epochs`)."""
         return {}
 
+    def default_intra_op_threads(self, args):
+        """`--intra-op-threads` when not given: `intra_op_threads` unless an app's
+        flags decide it (the pseudo-labelling app takes its `--task` app's)."""
+        return self.intra_op_threads
+
+    def intra_op_threads_default_text(self):
+        """How `--help` states the default of `--intra-op-threads`."""
+        if self.intra_op_threads:
+            return f"{self.intra_op_threads}, measured faster for this app's small ops"
+        return str(self.intra_op_threads)
+
     def fit(self, task, train, valid, args, **train_kwargs):
         """Trains the task for `train`; default: the task's recipe, `task.train`.
 
@@ -178,9 +189,7 @@ def add_training_arguments(parser, app):
                              "(default: %(default)s)")
     recipe.add_argument("--intra-op-threads", type=int, default=None, metavar="N",
                         help="threads TensorFlow gives one op, 0 for one per core "
-                             f"(default: {app.intra_op_threads}"
-                             + (", measured faster for this app's small ops"
-                                if app.intra_op_threads else "") + ")")
+                             f"(default: {app.intra_op_threads_default_text()})")
     recipe.add_argument("--seed", type=int, default=42,
                         help="seed of the split, the shuffling and the weights (default: %(default)s)")
     recipe.add_argument("--valid-pct", type=fraction, default=0.2,
@@ -443,7 +452,7 @@ def apply_thread_setting(app, args, app_default=True):
     from dlkeras.cpu_threads import set_cpu_threads
 
     try:
-        set_cpu_threads(intra_op=app.intra_op_threads if given is None else given)
+        set_cpu_threads(intra_op=app.default_intra_op_threads(args) if given is None else given)
     except RuntimeError as error:
         if given is not None:
             raise UsageError(str(error)) from error

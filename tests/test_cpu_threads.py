@@ -68,9 +68,11 @@ def test_the_tabular_command_line_trains_on_one_thread_per_op_unless_told_otherw
     code = (
         "import json, sys\n"
         "from apps.cli import app_named, main\n"
-        "data = ['--csv', sys.argv[2], '--target', 'y'] if sys.argv[1] == 'tabular' else"
-        " ['--data', sys.argv[2]]\n"
-        "status = main(app_named(sys.argv[1]), ['lr-find', *data, *sys.argv[3:]], app_threads=True)\n"
+        "data = {'tabular': ['lr-find', '--csv', sys.argv[2], '--target', 'y'],\n"
+        "        'image': ['lr-find', '--data', sys.argv[2]],\n"
+        "        'pseudolabel': ['train', '--labelled-fraction', '0.1', '--task', 'tabular',\n"
+        "                        '--csv', sys.argv[2], '--target', 'y']}[sys.argv[1]]\n"
+        "status = main(app_named(sys.argv[1]), [*data, *sys.argv[3:]], app_threads=True)\n"
         "import dlkeras\n"
         "print(json.dumps({'status': status, **dlkeras.cpu_threads()}))\n")
     missing = str(tmp_path / "missing.csv")
@@ -91,6 +93,9 @@ def test_the_tabular_command_line_trains_on_one_thread_per_op_unless_told_otherw
     assert image["intra_op"] == 0  # image keeps TensorFlow's default
     assert run("tabular", missing, "--intra-op-threads", "2")[0]["intra_op"] == 2
     assert run("tabular", missing, TF_NUM_INTRAOP_THREADS="2")[0]["intra_op"] == 2
+    pseudo, stderr = run("pseudolabel", missing)  # --task tabular: the tabular app's default
+    assert pseudo["status"] == 2 and "missing.csv" in stderr
+    assert pseudo["intra_op"] == 1
 
 
 def test_a_program_calling_main_keeps_its_threads_unless_it_passes_the_flag(tmp_path):

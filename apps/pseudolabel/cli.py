@@ -142,6 +142,13 @@ class PseudoLabelApp(App):
         args.unlabelled_set = unlabelled  # read by fit (same command)
         return train, valid
 
+    def default_intra_op_threads(self, args):
+        return underlying_apps()[args.task].intra_op_threads
+
+    def intra_op_threads_default_text(self):
+        return "the --task app's: " + ", ".join(
+            f"{name} {app.intra_op_threads}" for name, app in sorted(underlying_apps().items()))
+
     def build_task(self, args, train):
         _, app, own_args = self.underlying(args)
         return app.build_task(own_args, train)
