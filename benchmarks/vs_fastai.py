@@ -20,7 +20,14 @@ first 20 % of `np.random.RandomState(42).permutation(n)`):
 
 Each (config, seed, library) runs in a fresh process, the two libraries
 alternating (which goes first alternates with the seed), so tracing and
-first-call costs count every time. Reported: medians over seeds of the whole
+first-call costs count every time. Building the model and preparing the data
+(fastai: `TabularPandas` / `TabularCollab`, `dataloaders`, the learner;
+dlkeras: the task and its training stream and validation batches, since
+commit "vs_fastai: both sides prepare data before the timers") happen before
+the finder's and the fit's timers on both sides, and are reported as "set-up".
+Before that commit the dlkeras finder also timed turning the frame into
+arrays and building the stream (~0.05 s of its tabular sweep), which fastai
+does before its timer. Reported: medians over seeds of the whole
 `fit_one_cycle` (first epoch included), the steady epoch (median of epochs
 2-5, validation included) and the metric (last-epoch validation accuracy, or
 RMSE), with dlkeras / fastai ratios and the issue's goals (whole fit and
@@ -193,8 +200,9 @@ def export_data(folder: str) -> dict:
     return {"folder": folder}
 
 
-def _summary(lr_find_s, fit_s, epoch_s, metric, lr, suggestion) -> dict:
-    return {"lr_find_s": lr_find_s, "fit_s": fit_s, "epoch_s": list(epoch_s),
+def _summary(lr_find_s, fit_s, epoch_s, metric, lr, suggestion, setup_s=float("nan")) -> dict:
+    return {"setup_s": setup_s, "total_s": setup_s + lr_find_s + fit_s,
+            "lr_find_s": lr_find_s, "fit_s": fit_s, "epoch_s": list(epoch_s),
             "first_epoch_s": epoch_s[0], "steady_s": statistics.median(epoch_s[1:]),
             "metric": metric, "lr": lr, "suggestion": suggestion,
             "load": os.getloadavg()[0]}
@@ -208,12 +216,13 @@ def run_dlkeras(config: str, seed: int) -> dict:
         r = run_seed(seed, spec["spe"], False, batch_size=spec["batch_size"], lr_max=spec["lr_max"])
         suggestion = None if math.isnan(r["suggestion"]) else r["suggestion"]
         return _summary(r["lr_find_s"], r["fit_s"], r["epoch_s"], r["val_acc"], r["lr_max"],
-                        suggestion)
+                        suggestion, r["build_s"] + r["prepare_s"])
     from collab_movielens import CONFIGS as COLLAB
     from collab_movielens import run_one
     r = run_one(spec["name"], seed, 64, None)
     return _summary(r["lr_find_s"], r["fit_s"], r["epoch_s"], r["valid_rmse"],
-                    COLLAB[spec["name"]]["lr_max"], r["lr_suggestion"])
+                    COLLAB[spec["name"]]["lr_max"], r["lr_suggestion"],
+                    r["build_s"] + r["prepare_s"])
 
 
 def _fastai_splits(n):
@@ -251,6 +260,7 @@ def run_fastai(config: str, seed: int, data: str, threads: int = 0) -> dict:
     spec = CONFIGS[config]
     if spec["app"] == "tabular":
         frame = pd.read_csv(os.path.join(data, "gss.csv"))
+        setup_start = time.perf_counter()
         table = TabularPandas(frame, procs=[Categorify, FillMissing, Normalize], cat_names=GSS_CAT,
                               cont_names=GSS_CONT, y_names="high_income", y_block=CategoryBlock(),
                               splits=_fastai_splits(len(frame)))
@@ -260,6 +270,7 @@ def run_fastai(config: str, seed: int, data: str, threads: int = 0) -> dict:
         weight_decay = 0.01
     else:
         frame = pd.read_csv(os.path.join(data, "movielens.csv"))
+        setup_start = time.perf_counter()
         table = TabularCollab(frame, [Categorify], ["user", "item"], y_names=["rating"],
                               y_block=TransformBlock(), splits=_fastai_splits(len(frame)))
         set_seed(seed)
@@ -268,6 +279,7 @@ def run_fastai(config: str, seed: int, data: str, threads: int = 0) -> dict:
                                use_nn=neural, layers=[100, 50] if neural else None,
                                y_range=(0.0, 5.5))
         weight_decay = 0.1
+    setup_s = time.perf_counter() - setup_start  # the table, the DataLoaders and the learner
     with learn.no_bar(), learn.no_logging():
         start = time.perf_counter()
         suggestion = float(learn.lr_find(show_plot=False).valley)
@@ -279,7 +291,7 @@ def run_fastai(config: str, seed: int, data: str, threads: int = 0) -> dict:
         fit_s = time.perf_counter() - start
     last = learn.recorder.values[-1]  # train loss, valid loss, metrics
     metric = float(last[2]) if spec["app"] == "tabular" else math.sqrt(float(last[1]))
-    return _summary(lr_find_s, fit_s, timer.times, metric, lr, suggestion)
+    return _summary(lr_find_s, fit_s, timer.times, metric, lr, suggestion, setup_s)
 
 
 def _fastai_in_subprocess(python, config, seed, data, threads) -> dict:
@@ -323,7 +335,8 @@ def run_all(args) -> list[dict]:
 
 
 def _median(results, config, side, key):
-    values = [r[key] for r in results if r["config"] == config and r["side"] == side]
+    values = [r.get(key, float("nan")) for r in results
+              if r["config"] == config and r["side"] == side]
     return statistics.median(values) if values else float("nan")
 
 
@@ -331,12 +344,14 @@ def table(results: list[dict]) -> str:
     """Medians per config and library, ratios dlkeras / fastai, and the issue's goals."""
     lines = ["| config | seeds | whole fit s dlkeras / fastai | ratio | steady epoch s dlkeras / "
              "fastai | ratio | first epoch s dlkeras / fastai | metric dlkeras / fastai | lr "
-             "dlkeras / fastai | goals (<= 0.5x, metric) |", "|" + "---|" * 10]
+             "dlkeras / fastai | set-up s dlkeras / fastai | set-up + finder + fit s dlkeras / "
+             "fastai | goals (<= 0.5x, metric) |", "|" + "---|" * 12]
     configs = list(dict.fromkeys(r["config"] for r in results))
     both = [c for c in configs if {r["side"] for r in results if r["config"] == c} == {"dlkeras", "fastai"}]
     for config in both:
         m = {(side, key): _median(results, config, side, key) for side in ("dlkeras", "fastai")
-             for key in ("fit_s", "steady_s", "first_epoch_s", "metric", "lr")}
+             for key in ("fit_s", "steady_s", "first_epoch_s", "metric", "lr", "setup_s",
+                         "total_s")}
         fit, steady = (m["dlkeras", k] / m["fastai", k] for k in ("fit_s", "steady_s"))
         tabular = CONFIGS[config]["app"] == "tabular"
         metric_ok = (m["dlkeras", "metric"] >= m["fastai", "metric"] - 0.002 if tabular
@@ -349,15 +364,18 @@ def table(results: list[dict]) -> str:
             f"{steady:.2f}x | {m['dlkeras', 'first_epoch_s']:.2f} / "
             f"{m['fastai', 'first_epoch_s']:.2f} | {name} {m['dlkeras', 'metric']:.4f} / "
             f"{m['fastai', 'metric']:.4f} | {m['dlkeras', 'lr']:.2g} / {m['fastai', 'lr']:.2g} | "
+            f"{m['dlkeras', 'setup_s']:.2f} / {m['fastai', 'setup_s']:.2f} | "
+            f"{m['dlkeras', 'total_s']:.2f} / {m['fastai', 'total_s']:.2f} "
+            f"({m['dlkeras', 'total_s'] / m['fastai', 'total_s']:.2f}x) | "
             f"fit {'yes' if fit <= 0.5 else 'no'}, epoch {'yes' if steady <= 0.5 else 'no'}, "
             f"metric {'yes' if metric_ok else 'no'} |")
     if "tabular-1024" in both:
         ours, theirs = (_median(results, "tabular-1024", side, "lr_find_s")
                         for side in ("dlkeras", "fastai"))
         lines.append(f"| LR finder, tabular (100 steps, batch 1024) | | {ours:.2f} / {theirs:.2f} "
-                     f"| {ours / theirs:.2f}x | | | | | | {'yes' if ours / theirs <= 0.75 else 'no'} "
+                     f"| {ours / theirs:.2f}x | | | | | | | | {'yes' if ours / theirs <= 0.75 else 'no'} "
                      "(<= 0.75x) |")
-    lines += [f"| {config} | not run on both sides | | | | | | | | |" for config in configs
+    lines += [f"| {config} | not run on both sides | | | | | | | | | | |" for config in configs
               if config not in both]
     return "\n".join(lines)
 
