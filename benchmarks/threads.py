@@ -13,7 +13,7 @@ sides; the table gives medians over repeats. The workloads are
 a text classifier from scratch at batch 64; and `recommender_neural`, the
 recommender app's neural model (XLA on) at batch 64, `recommender_1024` (dot
 at batch 1024), `tabular_64` and `tabular_512` (the tabular app's default
-batch for gss_wages).
+batch for gss_wages), `image_224` (the image workload at 224 px).
 
 Measured 2026-11-24 on a 2-core AMD EPYC VM (AVX512-BF16, no GPU), quiet
 (load 1.1-1.3, the benchmark alone), under the lock; three runs of this
@@ -97,11 +97,29 @@ def recommender_at(batch_size):
     return build
 
 
+def image_at(size):
+    """The image workload (Lite0, random weights, 256 images, batch 32) at another size."""
+    def build(_):
+        import numpy as np
+
+        from apps.image.data import from_arrays
+        from apps.image.task import ImageTask
+
+        rng = np.random.default_rng(0)
+        source = from_arrays(rng.integers(0, 256, (256, size, size, 3), dtype=np.uint8),
+                             np.arange(256) % 4, class_names=list("abcd"))
+        task = ImageTask.from_source(source, "efficientnet_lite0", weights=None, size=size,
+                                     hidden_units=128, augment=False, batch_size=32)
+        return task, source, {"lr_max": 1e-3}, 256 // 32
+    return build
+
+
 def workloads():
     from benchmarks.mixed_precision import APPS
 
     return {**APPS, "recommender_neural": recommender_neural, "tabular_64": tabular_at(64),
-            "tabular_512": tabular_at(512), "recommender_1024": recommender_at(1024)}
+            "tabular_512": tabular_at(512), "recommender_1024": recommender_at(1024),
+            "image_224": image_at(224)}
 
 
 def child(args):

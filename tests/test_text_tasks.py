@@ -95,7 +95,8 @@ def test_from_scratch_classifier_learns_a_word_rule():
     keras.utils.set_random_seed(0)
     task = TextClassifierTask.create(VOCABULARY, ["neg", "pos"], embedding_dim=8, hidden_units=8,
                                      layers=2, batch_size=8, drop_mult=0.0, matmul_dtype="float32")
-    task.train(DATA, epochs=8, lr_max=3e-2, verbose=0)
+    # 12 epochs: at 8, 2 of 6 seeds stopped short of the rule (one sentence wrong).
+    task.train(DATA, epochs=12, lr_max=3e-2, verbose=0)
     probabilities = task.predict(["a good film", "a dull plot"])
     assert probabilities[0, 1] > 0.8 and probabilities[1, 0] > 0.8
     assert task.evaluate(DATA)["accuracy"] == 1.0
