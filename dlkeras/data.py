@@ -239,6 +239,27 @@ def _as_tuple(batch):
     return batch if isinstance(batch, tuple) else (batch,)
 
 
+def without_autotune(dataset):
+    """`dataset` with `tf.data`'s autotuning off (`AUTOTUNE` parallelism then uses its default).
+
+    Why: when an iterator is deleted before its dataset is exhausted (every
+    endless training stream at the end of a fit, and Keras' evaluation
+    iterators), `tf.data` waits for its tuning thread, which on 2 busy cores
+    held the deletion for 0.2-0.6 s on MovieLens fits, ~1.2 s after some
+    image validations and ~19 s at the end of a 3-epoch image fit at 224 px
+    (`apps.image.pipeline`; epochs themselves unchanged without it).
+
+    Example:
+
+    >>> ds = without_autotune(tf.data.Dataset.range(3))
+    >>> ds.options().autotune.enabled, [int(x) for x in ds]
+    (False, [0, 1, 2])
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def epoch_stream(make_epoch, steps_per_epoch, *, autotune=True):
     """A `BatchStream` from `make_epoch(epoch) -> dataset of that epoch's batches`.
 
@@ -249,12 +270,10 @@ def epoch_stream(make_epoch, steps_per_epoch, *, autotune=True):
         make_epoch: `epoch -> tf.data.Dataset` of that epoch's batches.
         steps_per_epoch: batches per epoch.
         autotune: whether `tf.data` tunes the stream (`tf.data.Options().autotune`).
-            A stream with nothing to tune (no `AUTOTUNE` parallelism or
-            buffer: in-memory slices and a fixed prefetch) should pass False:
-            the tuning thread can then only cost time, and at the end of a fit
-            it held the iterator's deletion for up to 0.6 s (a third of
-            MovieLens fits at batch 1024 on 2 cores, `benchmarks/input_bound.py`'s
-            notes).
+            False (`without_autotune`) for a stream whose tuning cannot pay
+            for the wait it adds when the fit deletes the stream's iterator:
+            in-memory slices and a fixed prefetch have nothing to tune, and
+            the image app's stream ran its epochs as fast without it.
 
     Example:
 
@@ -262,16 +281,11 @@ def epoch_stream(make_epoch, steps_per_epoch, *, autotune=True):
     >>> [int(x) for x in stream.dataset(start_batch=3).take(3)]
     [1, 2, 2]
     """
-    options = None
-    if not autotune:
-        options = tf.data.Options()
-        options.autotune.enabled = False
-
     def make(start_batch):
         first_epoch, skip = divmod(start_batch, steps_per_epoch)
         epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
         stream = epochs.flat_map(make_epoch).skip(skip).prefetch(2)
-        return stream if options is None else stream.with_options(options)
+        return stream if autotune else without_autotune(stream)
 
     return BatchStream(make, steps_per_epoch)
 
