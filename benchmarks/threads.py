@@ -30,12 +30,13 @@ at batch 64 (23:52-23:54, 4 repeats), the batch-size variants (23:54-23:56,
 | recommender dot, batch 1024 | 78 | 0.037 | 0.029 | 0.80x |
 | recommender neural (XLA), batch 64 | 1250 | 0.515 | 0.501 | 0.97x |
 | image, Lite0 64 px, batch 32 | 8 | 0.759 | 0.707 | 0.93x |
+| image, Lite0 224 px, batch 32 (2026-11-25 00:29-00:31 UTC, 2 repeats) | 8 | 7.015 | 8.210 | 1.17x |
 | text classifier, batch 64 | 31 | 0.824 | 1.132 | 1.37x |
 
 One thread per op gains a fifth at large batches of these small models and
 is neutral at batch 64; the text classifier loses. Hence the defaults: one intra-op thread on the tabular and
-recommender command lines, one per core for image and text (the image gain
-at 64 px was not checked at fine-tuning sizes).
+recommender command lines, one per core for image (faster at 64 px, slower
+at 224 px) and text.
 
 Run: `flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/threads.py`
 (`--repeats 3`, `--apps tabular recommender image text`, `--threads 0 1`).
