@@ -88,6 +88,23 @@ recommender command lines' default) instead of one per core.
 Run (hold the heavy lock; ~2 min):
     flock /tmp/dlkeras-heavy.lock .venv/bin/python benchmarks/fixed_costs.py --seeds 0 1 2
 
+One intra-op thread (`-t1`) against one per core, `--configs tabular-1024-speauto
+tabular-1024-speauto-t1 collab-dot-1024 collab-dot-1024-t1 --seeds 0 1 2`, 2026-11-24
+~23:48-23:50 UTC, a freshly started 2-core AMD EPYC VM, quiet, under the lock, medians
+(wall / train trace / test trace / in steps / other s; first / steady epoch s):
+
+| config | phase | one per core | one intra-op thread |
+|---|---|---|---|
+| tabular-1024 | lr_find | 0.81 / 0.34 / - / 0.26 / 0.21 | 0.74 / 0.33 / - / 0.20 / 0.20 |
+| tabular-1024 | fit | 0.60 / 0.00 / 0.08 / 0.44 / 0.08; 0.19 / 0.089 | 0.51 / 0.00 / 0.08 / 0.35 / 0.08; 0.18 / 0.073 |
+| collab-dot-1024 | lr_find | 0.50 / 0.25 / - / 0.10 / 0.16 | 0.49 / 0.24 / - / 0.09 / 0.15 |
+| collab-dot-1024 | fit | 0.56 / 0.17 / 0.11 / 0.21 / 0.06; 0.35 / 0.046 | 0.49 / 0.16 / 0.11 / 0.16 / 0.06; 0.32 / 0.034 |
+
+The thread setting speeds the steps, not the traces. What is left of the tabular fit at one
+thread: the validation step's trace 0.08 s, 145 train steps and 5 validations 0.35 s (about
+0.5 ms of each one-step call is Keras' and TensorFlow's Python dispatch, ~0.07 s in all), the
+rest 0.08 s.
+
 Measured 2026-11-23 20:23 UTC, 2-core AMD EPYC VM running nothing else
 (load 1.56 before, 1.27 after), under the lock, seeds 0-1, medians:
 
