@@ -38,7 +38,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from dlkeras.data import epoch_stream
+from dlkeras.data import epoch_stream, without_autotune
 
 SPEC_FILE = "shards.json"
 _KINDS = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
@@ -173,7 +173,8 @@ class ShardedTable:
         # Known length: Keras then neither guesses nor warns at the end.
         batches = batches.apply(tf.data.experimental.assert_cardinality(
             math.ceil(self.rows / batch_size)))
-        return batches.prefetch(tf.data.AUTOTUNE)
+        # No tuning thread: deleting Keras' evaluation iterator can wait for it.
+        return without_autotune(batches.prefetch(tf.data.AUTOTUNE))
 
     def stream(self, batch_size, *, seed=0, shuffle_buffer=10_000, cycle_length=4,
                transform=None):
@@ -215,4 +216,6 @@ class ShardedTable:
             records = records.unbatch()
             return self._batches(records.take(steps * batch_size), batch_size, transform, True)
 
-        return epoch_stream(epoch, steps)
+        # No tuning thread: at the end of a fit deleting the stream's iterator waited for it
+        # (0.44 and 0.74 s in 2 of 8 tabular fits from shards), epochs as fast without it.
+        return epoch_stream(epoch, steps, autotune=False)

@@ -68,6 +68,9 @@ def test_stream_epochs_are_seeded_shuffles_of_full_batches_and_resume(tmp_path):
     again = [b["id"].numpy() for b in table.stream(8, seed=3, shuffle_buffer=16,
                                                     cycle_length=3).dataset().take(steps)]
     np.testing.assert_array_equal(np.concatenate(again), epochs[0])
+    # No tf.data tuning thread for the fit's iterator deletion to wait for.
+    assert stream.dataset().options().autotune.enabled is False
+    assert table.dataset(8).options().autotune.enabled is False
 
 
 def rule_frame(n=1200, seed=0):
