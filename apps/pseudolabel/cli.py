@@ -143,7 +143,8 @@ class PseudoLabelApp(App):
         return train, valid
 
     def default_intra_op_threads(self, args):
-        return underlying_apps()[args.task].intra_op_threads
+        app = underlying_apps().get(getattr(args, "task", None))
+        return self.intra_op_threads if app is None else app.intra_op_threads
 
     def intra_op_threads_default_text(self):
         return "the --task app's: " + ", ".join(
