@@ -1,6 +1,7 @@
 """`Task._prebuild` builds the training state from the stream's spec; streams build once."""
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dlkeras.data import BatchStream, training_batches
@@ -38,12 +39,33 @@ def test_prebuild_reads_no_batch_when_the_spec_is_plain_tensors():
     assert task.network.optimizer.built
 
 
+def _sparse_task():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,), sparse=True)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(inputs))
+    model.compile(optimizer=ScheduledAdamW(), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return ModelTask.from_model(model, batch_size=8)
+
+
+def _sparse_batches(readable):
+    batches = tf.data.Dataset.from_tensors(
+        (tf.sparse.from_dense(tf.ones((8, 3))), tf.zeros((8,), tf.int32))).repeat()
+    if readable:
+        return batches
+
+    def fail(x, y):
+        with tf.control_dependencies([tf.debugging.assert_less(
+                tf.sparse.reduce_sum(x), -1.0, message="a batch was read")]):
+            return tf.sparse.map_values(tf.identity, x), y
+    return batches.map(fail)
+
+
 def test_prebuild_reads_one_batch_for_other_specs():
-    task = _task()
-    ragged = tf.data.Dataset.from_tensor_slices(
-        (tf.ragged.constant([[1.0, 2.0, 3.0]] * 8), np.zeros(8, "int32"))).batch(8)
-    ragged = ragged.map(lambda x, y: (x.to_tensor(shape=(None, 3)), y))  # dense again
-    task._prebuild(ragged)
+    task = _sparse_task()  # a SparseTensorSpec: the spec alone is not used
+    with pytest.raises(tf.errors.InvalidArgumentError, match="a batch was read"):
+        task._prebuild(_sparse_batches(readable=False))
+    task._prebuild(_sparse_batches(readable=True))
     assert training_state_built(task.network)
 
 
