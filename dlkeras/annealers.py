@@ -21,6 +21,7 @@ Example:
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -29,7 +30,7 @@ from keras import ops
 
 def anneal_cos(start, end, pos, xp=ops):
     """Half a cosine from `start` (pos=0) to `end` (pos=1)."""
-    return end + (start - end) / 2.0 * (1.0 + xp.cos(math.pi * pos))
+    return end + (start - end) / 2.0 * cos_wave(pos, xp)
 
 
 def anneal_linear(start, end, pos, xp=ops):
@@ -116,13 +117,27 @@ def locate(fractions, pos, xp=ops):
 
 def select(below, values, xp=ops):
     """`values[i]` of the phase a position falls in (`below` from `locate`)."""
+    if all(_same(value, values[0]) for value in values[1:]):
+        return values[0]  # the same in every phase: no op to trace
     result = values[-1]
     for flag, value in zip(reversed(below), reversed(values[:-1])):
         result = xp.where(flag, value, result)
     return result
 
 
-def join_phases(phases, pos, located=None, xp=ops):
+def _same(a, b):
+    """Whether `a` and `b` are one object or equal Python numbers (never compares tensors)."""
+    if a is b:
+        return True
+    return isinstance(a, numbers.Real) and isinstance(b, numbers.Real) and a == b
+
+
+def cos_wave(local, xp=ops):
+    """`1 + cos(pi * local)`: the part of `anneal_cos` that depends on the position only."""
+    return 1.0 + xp.cos(math.pi * local)
+
+
+def join_phases(phases, pos, located=None, xp=ops, memo=None):
     """Evaluates consecutive phases at the overall position `pos` in [0, 1].
 
     The fractions of `phases` must add up to 1. The phase is selected first
@@ -130,12 +145,21 @@ def join_phases(phases, pos, located=None, xp=ops):
     distinct annealer runs once on the selected start, end and position, so
     the cost hardly grows with the number of phases.
 
+    Cosine phases are evaluated as `end + (start - end) / 2 * cos_wave(local)`
+    with `end` and the half-difference chosen among Python constants, so
+    the only position-dependent work, `cos_wave`, can be shared.
+
     Args:
         phases: list of `Phase`, in order.
         pos: scalar tensor or float, the position in the whole schedule.
         located: `locate(fractions, pos)` computed already (e.g. shared by
             several schedules with the same phase fractions), or None.
         xp: the array namespace (`keras.ops` or `dlkeras.host_math`).
+        memo: `memo(key, compute)` returning `compute()` once per `key` for
+            this `located` (e.g. `StepEvaluation.memo` under a key of the
+            location), so schedules with the same phase fractions, such as
+            one-cycle's learning rate and momentum, share one `cos_wave`;
+            None computes it here.
 
     Returns:
         A scalar tensor.
@@ -149,10 +173,19 @@ def join_phases(phases, pos, located=None, xp=ops):
     if located is None:
         located = locate(fractions, xp.clip(xp.cast(pos, "float32"), 0.0, 1.0), xp)
     below, local = located
-    start = select(below, [p.start for p in phases], xp)
-    end = select(below, [p.end for p in phases], xp)
     kinds = list(dict.fromkeys(p.anneal for p in phases))
-    values = {kind: ANNEALERS[kind](start, end, local, xp) for kind in kinds}
+    values = {}
+    for kind in kinds:
+        if kind == "cos":
+            wave = cos_wave(local, xp) if memo is None else memo(
+                "cos_wave", lambda: cos_wave(local, xp))
+            end = select(below, [p.end for p in phases], xp)
+            half = select(below, [(p.start - p.end) / 2.0 for p in phases], xp)
+            values[kind] = end + half * wave
+        else:
+            start = select(below, [p.start for p in phases], xp)
+            end = select(below, [p.end for p in phases], xp)
+            values[kind] = ANNEALERS[kind](start, end, local, xp)
     if len(kinds) == 1:
         return values[kinds[0]]
     return select(below, [values[p.anneal] for p in phases], xp)

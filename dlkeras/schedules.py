@@ -213,16 +213,22 @@ class _StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return evaluation.memo(
             key, lambda: evaluation.xp.clip(self._elapsed(evaluation) / total, 0.0, 1.0))
 
+    def _located_key(self, phases):
+        total = self.total_steps if self._clock is None else None
+        return ("located", self._start_key(), total, tuple(p.fraction for p in phases))
+
     def _located(self, evaluation, phases):
         fractions = tuple(p.fraction for p in phases)
-        total = self.total_steps if self._clock is None else None
         return evaluation.memo(
-            ("located", self._start_key(), total, fractions),
+            self._located_key(phases),
             lambda: locate(fractions, self._position(evaluation), evaluation.xp))
 
     def _join(self, evaluation, phases):
+        # Pieces of the location (the cosine wave) are shared by every schedule located alike.
+        located_key = self._located_key(phases)
         return join_phases(phases, None, located=self._located(evaluation, phases),
-                           xp=evaluation.xp)
+                           xp=evaluation.xp,
+                           memo=lambda key, compute: evaluation.memo((key, located_key), compute))
 
 
 def _memo_key(schedule, config):

@@ -6,8 +6,10 @@ their peak rate. Evaluated one by one they cost about 300 scalar ops a step,
 as much again as the whole Adam update of a small MLP. A `StepEvaluation`
 reads the step once and remembers what it computed for this step, keyed by
 what the value depends on: the position in a cycle, the phase a position
-falls in, a normalised one-cycle shape (which each group then scales by its
-`lr_max`), a momentum schedule that every group shares. dlkeras schedules
+falls in, the cosine wave of that phase (which one-cycle's learning rate and
+momentum share), a normalised one-cycle shape (which each group then scales
+by its `lr_max`), a momentum schedule that every group shares, and `1 -` that
+momentum. dlkeras schedules
 look their pieces up here (`evaluate`); any other `LearningRateSchedule` is
 called on the step, once per schedule object.
 
@@ -28,8 +30,8 @@ Example:
 >>> low, high = OneCycleSchedule(1e-3, 100), OneCycleSchedule(1e-2, 100)
 >>> round(float(evaluation.value(low)), 6), round(float(evaluation.value(high)), 6)
 (0.001, 0.01)
->>> len(evaluation)  # steps elapsed, position, phase, one normalised shape for both
-4
+>>> len(evaluation)  # steps elapsed, position, phase, cosine wave, one normalised shape
+5
 >>> round(float(StepEvaluation.on_host(25).value(high)), 6)
 0.01
 """

@@ -76,6 +76,38 @@ def test_annealers_and_phase_join():
         Phase(1.0, "square", 1, 0)
 
 
+def test_a_phase_choice_between_equal_values_traces_no_op():
+    from dlkeras.annealers import select
+
+    flag = tf.constant(True)
+    assert select([flag], [0.5, 0.5]) == 0.5  # a Python number: nothing to compute a step
+    assert tf.is_tensor(select([flag], [0.5, 1.0]))
+    tensor = tf.constant(2.0)
+    assert select([flag], [tensor, tensor]) is tensor
+    # Two equal-looking tensors are still chosen between (never compared on the host).
+    assert float(select([flag], [tf.constant(1.0), tf.constant(3.0)])) == 1.0
+
+
+def test_cosine_phases_join_to_the_cosine_formula_and_share_the_wave():
+    from dlkeras.annealers import cos_wave
+
+    phases = [Phase(0.25, "cos", 0.04, 1.0), Phase(0.75, "cos", 1.0, 1e-5)]
+    for pos in (0.0, 0.1, 0.25, 0.6, 1.0):
+        local = pos / 0.25 if pos < 0.25 else (pos - 0.25) / 0.75
+        start, end = (0.04, 1.0) if pos < 0.25 else (1.0, 1e-5)
+        expected = end + (start - end) / 2 * (1 + math.cos(math.pi * local))
+        assert float(join_phases(phases, pos)) == pytest.approx(expected, rel=1e-5, abs=1e-9)
+    calls = []
+
+    def memo(key, compute):
+        calls.append(key)
+        return compute()
+
+    join_phases(phases, 0.6, memo=memo)
+    assert calls == ["cos_wave"]
+    assert float(cos_wave(0.5)) == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("schedule", [
     OneCycleSchedule(1e-3, 50, pct_start=0.3, start_step=7),
     OneCycleMomentum(50, moms=(0.9, 0.8, 0.9)),

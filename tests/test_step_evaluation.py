@@ -52,7 +52,7 @@ def test_flat_cos_shape_is_scaled_per_peak():
     assert float(evaluation.value(high)) == pytest.approx(float(high(90)), rel=1e-6)
 
 
-def _cos_ops_in_train_step(n_groups):
+def _ops_in_train_step(n_groups, op_type):
     keras.utils.set_random_seed(0)
     inputs = keras.Input((4,))
     x = inputs
@@ -67,11 +67,19 @@ def _cos_ops_in_train_step(n_groups):
     model.fit(x_data, y_data, epochs=1, verbose=0, callbacks=[dlkeras.OneCycle((1e-4, 1e-3))])
     graph = tf.function(model.train_step).get_concrete_function(
         (tf.TensorSpec((8, 4)), tf.TensorSpec((8, 4)))).graph
-    return sum(op.type == "Cos" for op in graph.get_operations())
+    return sum(op.type == op_type for op in graph.get_operations())
 
 
 def test_cost_of_the_schedules_does_not_grow_with_the_groups():
-    assert _cos_ops_in_train_step(1) == _cos_ops_in_train_step(3) <= 2
+    # One cosine a step: the learning rate's and the momentum's phases are located alike.
+    assert _ops_in_train_step(1, "Cos") == _ops_in_train_step(3, "Cos") == 1
+
+
+def test_a_group_adds_only_its_own_subtractions():
+    # Each more group (one Dense layer: kernel and bias) subtracts twice per variable (Adam's
+    # two moments) and subtracts its two bias corrections (beta ** t of its own step count)
+    # from 1; `1 - beta_1` of the momentum every group shares is computed once.
+    assert _ops_in_train_step(3, "Sub") - _ops_in_train_step(1, "Sub") == 2 * (2 * 2 + 2)
 
 
 def _every_kind_of_schedule():

@@ -131,8 +131,11 @@ class ScheduledAdam(ScheduledHyperparameters, keras.optimizers.Adam):
             beta_2_power = ops.power(ops.cast(self.beta_2, dtype), local_step)
             # 1 - beta as Keras computes it: in Python for a float (0.999
             # subtracted in float32 would be 1.3e-5 relative off), else once here.
-            scalars[dtype] = (lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power),
-                              1 - beta_1)
+            scalars[dtype] = (
+                lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power),
+                # A scheduled beta_1's complement is computed once for every layer group.
+                1 - beta_1 if self._momentum_schedule is None
+                else self._step_momentum_complement)
         alpha, one_minus_beta_1 = scalars[dtype]
         gradient = ops.cast(gradient, variable.dtype)
         m, v = adam_slots(self, variable)

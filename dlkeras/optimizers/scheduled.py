@@ -113,6 +113,7 @@ class ScheduledHyperparameters(RestorableBuild):
         self.weight_decay_exclude = weight_decay_patterns(weight_decay_exclude)
         self._step_learning_rate = None
         self._step_momentum = None
+        self._step_momentum_complement = None  # 1 - the scheduled momentum, during `apply`
         self._step_variable_keys = None
         self._init_restorable_build()
         self._track_learning_rate_variable()
@@ -210,7 +211,14 @@ class ScheduledHyperparameters(RestorableBuild):
         # momentum for every variable: both get these tensors.
         evaluation = self._step_evaluation()
         if self._momentum_schedule is not None:
-            self._step_momentum = ops.cast(evaluation.value(self._momentum_schedule), "float32")
+            momentum = ops.cast(evaluation.value(self._momentum_schedule), "float32")
+            self._step_momentum = momentum
+            # `1 - momentum` once for every group sharing the evaluation; computed here, before
+            # Keras' update (which may run inside a `cond`, out of the other groups' reach).
+            # The memo keeps `momentum` alive, so no other tensor can take its id meanwhile.
+            kept, complement = evaluation.memo(("1 - momentum", id(momentum)),
+                                               lambda: (momentum, 1 - momentum))
+            self._step_momentum_complement = complement if kept is momentum else 1 - momentum
         schedule = learning_rate_object(self)
         if isinstance(schedule, LearningRateSchedule):
             self._step_learning_rate = evaluation.value(schedule)
@@ -219,6 +227,7 @@ class ScheduledHyperparameters(RestorableBuild):
         finally:
             self._step_learning_rate = None
             self._step_momentum = None
+            self._step_momentum_complement = None
 
     # --- Weight decay -------------------------------------------------------
 
