@@ -81,8 +81,12 @@ def data(kind, n):
     return rng.normal(size=shape).astype("float32"), rng.randint(0, 10, size=n)
 
 
-def _models(kind, steps, alternations):
-    """The plain model and the dlkeras model, compiled alike; the dlkeras callbacks."""
+def _models(kind, steps, alternations, control=False):
+    """The plain model and the dlkeras model, compiled alike; the dlkeras callbacks.
+
+    `control`: the second model is plain too (same construction order), so the
+    pairs measure the method's own bias: an A/A test.
+    """
     import keras
 
     import dlkeras
@@ -92,7 +96,7 @@ def _models(kind, steps, alternations):
         keras.utils.set_random_seed(0)
         model, boundaries = (mlp if kind == "mlp" else cnn)(keras)
         callbacks = []
-        if machinery:
+        if machinery and not control:
             groups = dlkeras.LayerGroups.split(model, boundaries, names=["early", "middle", "head"])
             optimizer = dlkeras.discriminative_optimizer(groups, dlkeras.ScheduledAdam())
             # One cycle over every epoch this process trains the model.
@@ -111,7 +115,8 @@ def _warm_up(keras):
     model.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)
 
 
-def fit_cpu(kind, steps_per_execution, batch_size, steps, alternations, plain_first=True):
+def fit_cpu(kind, steps_per_execution, batch_size, steps, alternations, plain_first=True,
+            control=False):
     """Plain and dlkeras epochs alternating in this process; CPU seconds of each.
 
     Each model first trains one epoch (tracing, one-cycle schedules
@@ -123,7 +128,8 @@ def fit_cpu(kind, steps_per_execution, batch_size, steps, alternations, plain_fi
     callback's `on_epoch_begin` to the last one's `on_epoch_end`), not
     `fit`'s set-up. Then the dlkeras callbacks' own work is timed directly:
     the logger's epoch end and `OneCycle`'s re-arming at the start of a fit
-    (CPU ms, mean of 100 calls).
+    (CPU ms, mean of 100 calls). `control=True` puts a second plain model in
+    the dlkeras model's place (an A/A test of the method; no callback timings).
     """
     import keras
 
@@ -136,7 +142,7 @@ def fit_cpu(kind, steps_per_execution, batch_size, steps, alternations, plain_fi
     result = {False: [], True: []}
     first = {}
     _warm_up(keras)
-    built = _models(kind, steps, alternations)
+    built = _models(kind, steps, alternations, control)
     for machinery in ((False, True) if plain_first else (True, False)):
         model, optimizer, callbacks = built[machinery]
         model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(True),
@@ -154,16 +160,21 @@ def fit_cpu(kind, steps_per_execution, batch_size, steps, alternations, plain_fi
             if model.train_function is not traced:
                 raise RuntimeError("The train step was rebuilt; the epochs would count tracing.")
             result[machinery].append((marks[-1] - marks[-2]) / steps)
+    timings = {"plain_cpu_per_step": result[False], "dlkeras_cpu_per_step": result[True],
+               "plain_first_fit_cpu_s": first[False][0],
+               "dlkeras_first_fit_cpu_s": first[True][0],
+               "logger_epoch_end_cpu_ms": float("nan"), "one_cycle_rearm_cpu_ms": float("nan")}
+    if control:
+        return timings
     one_cycle, logger = built[True][2]
 
     def rearm():
         one_cycle.on_train_begin()
         one_cycle.on_epoch_begin(0)
 
-    return {"plain_cpu_per_step": result[False], "dlkeras_cpu_per_step": result[True],
-            "plain_first_fit_cpu_s": first[False][0], "dlkeras_first_fit_cpu_s": first[True][0],
-            "logger_epoch_end_cpu_ms": _cpu_ms(lambda: logger.on_epoch_end(0, {})),
-            "one_cycle_rearm_cpu_ms": _cpu_ms(rearm)}
+    timings["logger_epoch_end_cpu_ms"] = _cpu_ms(lambda: logger.on_epoch_end(0, {}))
+    timings["one_cycle_rearm_cpu_ms"] = _cpu_ms(rearm)
+    return timings
 
 
 def _cpu_ms(call, repeats=100):
@@ -175,7 +186,7 @@ def _cpu_ms(call, repeats=100):
     return 1e3 * (time.process_time() - start) / repeats
 
 
-def run_fresh(root, kind, spe, args, plain_first):
+def run_fresh(root, kind, spe, args, plain_first, control=False):
     """`fit_cpu` in a new Python process whose `dlkeras` is the one under `root`."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=root)
     if args.intra_op:  # TensorFlow reads it when it starts (what dlkeras.set_cpu_threads sets)
@@ -183,7 +194,8 @@ def run_fresh(root, kind, spe, args, plain_first):
     steps = args.mlp_steps if kind == "mlp" else args.cnn_steps
     code = (f"import json, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
             "import overhead; print('RESULT', json.dumps(overhead.fit_cpu("
-            f"{kind!r}, {spe}, {args.batch_size}, {steps}, {args.alternations}, {plain_first})))")
+            f"{kind!r}, {spe}, {args.batch_size}, {steps}, {args.alternations}, {plain_first}, "
+            f"{control})))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, cwd=root, check=False)
     if done.returncode:
@@ -237,11 +249,12 @@ def verdict(bootstrap, goal=0.01):
 
 def measure_row(kind, spe, variants, args):
     """`--rounds` fresh processes per variant, variants taking turns; raw results."""
-    results = {name: [] for name, _ in variants}
+    results = {name: [] for name, _, _ in variants}
     for index in range(args.rounds):
         shift = index % len(variants)
-        for name, root in variants[shift:] + variants[:shift]:
-            results[name].append(run_fresh(root, kind, spe, args, plain_first=index % 2 == 0))
+        for name, root, control in variants[shift:] + variants[:shift]:
+            results[name].append(run_fresh(root, kind, spe, args, plain_first=index % 2 == 0,
+                                           control=control))
     return results
 
 
@@ -280,6 +293,8 @@ def main():
                         help="other checkouts whose dlkeras machinery is measured too")
     parser.add_argument("--intra-op", type=int, default=0,
                         help="TensorFlow intra-op threads of every run (0: one per core)")
+    parser.add_argument("--control", action="store_true",
+                        help="add an A/A variant: plain against plain, the method's own bias")
     parser.add_argument("--json", help="also write the raw runs to this file")
     args = parser.parse_args()
     for row in args.rows:
@@ -289,9 +304,11 @@ def main():
     if args.rounds < 1 or args.alternations < 2:
         parser.error("--rounds must be >= 1 and --alternations >= 2 (an interval needs two pairs). "
                      f"Received: --rounds {args.rounds} --alternations {args.alternations}")
-    variants = [("dlkeras", ROOT)]
-    variants += [(f"dlkeras@{os.path.basename(os.path.normpath(r))}", os.path.abspath(r))
+    variants = [("dlkeras", ROOT, False)]
+    variants += [(f"dlkeras@{os.path.basename(os.path.normpath(r))}", os.path.abspath(r), False)
                  for r in args.compare]
+    if args.control:
+        variants.append(("plain (A/A)", ROOT, True))
     print("CPU per step, dlkeras / plain - 1: over all pairs [95 % t-interval] [95 % two-level "
           "bootstrap]; mean of the processes' own figures; within 1 %?; first epoch (tracing) "
           "per process [95 % t-interval]")
