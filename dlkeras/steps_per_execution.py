@@ -27,7 +27,10 @@ steps costs about 0.7 of the step's own trace (the gss_wages MLP at batch
 0.24 s), and it pays back one call's overhead, about 0.5 ms on this
 project's 2-core CPU (steady epochs at 1 and at 29-78 steps a call: 0.094
 against 0.080 s for 29 steps, 0.090 against 0.046 s for 78), per call it
-saves. So for a short fit one step a call is faster: the gss_wages MLP's
+saves; at one intra-op thread (`dlkeras.set_cpu_threads`, the tabular and
+recommender default) 0.71 ms (gss_wages, batch 1024: 0.0796 against 0.0598 s,
+medians of 6 alternating fresh processes each, 2026-11-25 ~02:30 UTC, quiet),
+so the rule counts 0.6 ms. So for a short fit one step a call is faster: the gss_wages MLP's
 5 epochs of 29 steps at batch 1024 took 0.61 s at one step a call and
 0.80-0.83 s at 29 (`benchmarks/fixed_costs.py` and alternating fresh-process
 runs, 2026-11-24 22:03-22:08 UTC, quiet, medians of 3 and 4). Given the planned steps
@@ -64,7 +67,8 @@ import numbers
 
 CALL_SECONDS = 0.1    # aim for calls of about this long
 MAX_STEPS_PER_EXECUTION = 128
-CALL_OVERHEAD_SECONDS = 5e-4  # Keras' Python around one call (measured: 0.5-0.57 ms, 2 cores)
+CALL_OVERHEAD_SECONDS = 6e-4  # Keras' Python around one call (measured on 2 cores: 0.5-0.57 ms
+                              # at one intra-op thread per core, 0.71 ms at one thread)
 LOOP_TRACE_RATIO = 0.7  # a k-step loop's trace, as a fraction of the one-step trace (0.67-0.72)
 
 

@@ -29,9 +29,9 @@ def test_rule(step_seconds, steps_per_epoch, expected):
 
 
 @pytest.mark.parametrize("planned_steps, trace_seconds, expected", [
-    # 10 steps a call save 0.9 * planned calls of 0.5 ms; the new loop costs 0.7 x the trace.
-    (400, 0.3, 1),       # 0.18 s saved < 0.21 s of trace
-    (500, 0.3, 10),      # 0.225 s > 0.21 s
+    # 10 steps a call save 0.9 * planned calls of 0.6 ms; the new loop costs 0.7 x the trace.
+    (350, 0.3, 1),       # 0.189 s saved < 0.21 s of trace
+    (400, 0.3, 10),      # 0.216 s > 0.21 s
     (10**6, 5.0, 10),    # a long fit pays for any trace
     (150, 0.0, 10),      # nothing to trace: the calls are free
     (None, 0.3, 10),     # the plan unknown: the step-time rule alone
