@@ -29,7 +29,7 @@ project's 2-core CPU (steady epochs at 1 and at 29-78 steps a call: 0.094
 against 0.080 s for 29 steps, 0.090 against 0.046 s for 78), per call it
 saves; at one intra-op thread (`dlkeras.set_cpu_threads`, the tabular and
 recommender default) 0.71 ms (gss_wages, batch 1024: 0.0796 against 0.0598 s,
-medians of 6 alternating fresh processes each, 2026-11-25 ~02:30 UTC, quiet),
+medians of 6 alternating fresh processes each, 2026-11-25 02:22-02:24 UTC, quiet),
 so the rule counts 0.6 ms. So for a short fit one step a call is faster: the gss_wages MLP's
 5 epochs of 29 steps at batch 1024 took 0.61 s at one step a call and
 0.80-0.83 s at 29 (`benchmarks/fixed_costs.py` and alternating fresh-process
