@@ -44,6 +44,7 @@ from dlkeras.data import BatchStream
 from dlkeras.distribute import check_output_ranks, check_steps_per_execution, prepare_for_fit
 from dlkeras.freezing import build_optimizer_for_unfreezing
 from dlkeras.installing import current_step
+from dlkeras.keras_internals import call_traced_directly
 
 
 @dataclasses.dataclass
@@ -154,6 +155,7 @@ def _run_phase(model, phase, index, x, y, steps, state, plan, done, checkpoint_d
     check_steps_per_execution(model)
     check_output_ranks(model)
     prepare_for_fit(model)
+    call_traced_directly(model)
     now = current_step(model.optimizer)
     start = state["phase_start_step"] if state else now
     epochs_done, batch = divmod(now - start, steps)

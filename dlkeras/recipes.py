@@ -27,7 +27,11 @@ from dlkeras.callbacks import HyperparameterLogger, LRFinder, OneCycle
 from dlkeras.discriminative import DiscriminativeOptimizer
 from dlkeras.distribute import check_output_ranks, prepare_for_fit, strategy_scope
 from dlkeras.freezing import freeze, unfreeze
-from dlkeras.keras_internals import prebuild_training_state, training_state_built
+from dlkeras.keras_internals import (
+    call_traced_directly,
+    prebuild_training_state,
+    training_state_built,
+)
 from dlkeras.layer_groups import spread_learning_rates
 from dlkeras.phases import TrainingPhase, run_phases
 
@@ -119,6 +123,7 @@ def lr_find(model, x, y=None, *, total_steps=100, start_lr=1e-7, end_lr=10.0,
     _prebuild(model, x, y, fit_kwargs.get("sample_weight"), batch_size)
     check_output_ranks(model)
     prepare_for_fit(model)
+    call_traced_directly(model)
     try:
         if isinstance(x, tf.data.Dataset):
             # One call to spare: the finder stops itself after total_steps points.
