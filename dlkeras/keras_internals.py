@@ -24,6 +24,10 @@ reads; a Keras upgrade must check their signatures and call sites too):
   the fused-kernel update path of `ScheduledAdam` / `ScheduledAdamW`.
 - `BaseOptimizer._use_weight_decay(variable)`: `weight_decay_exclude`.
 
+Instance overrides: `call_traced_directly` sets `make_train_function` and
+`make_test_function` on a model instance (Keras' method, then the swap of
+the loop inside the function it made for a `DirectLoop`).
+
 Example:
 
 >>> import keras
