@@ -433,7 +433,8 @@ def call_traced_directly(model):
 
     Why private: Keras' functions are closures (see `DirectLoop`); new ones
     come from `make_train_function` / `make_test_function`, which this
-    overrides on the model instance (the class's method, then the swap).
+    overrides on the model instance (the class's method, or an override
+    already set on the instance, then the swap).
     """
     for name in ("train_function", "test_function"):
         _call_loop_directly(getattr(model, name, None))
@@ -446,8 +447,13 @@ def call_traced_directly(model):
 
 
 def _wrap_maker(model, maker, name):
+    previous = model.__dict__.get(maker)  # an override already set on the instance, kept
+
     def make(self, force=False):
-        result = getattr(type(self), maker)(self, force=force)
+        if previous is None:
+            result = getattr(type(self), maker)(self, force=force)
+        else:
+            result = previous(force=force)
         _call_loop_directly(getattr(self, name, None))
         return result
 
