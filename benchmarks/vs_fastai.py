@@ -42,6 +42,28 @@ Run (heavy: hold the shared lock):
         --fastai-python /work/fastai-venv/bin/python --seeds 0 --json runs/vs_fastai_seed0.json
     python benchmarks/vs_fastai.py --table runs/vs_fastai_seed*.json
 
+With Keras' train and test functions calling their traced loop directly
+(`dlkeras.keras_internals.DirectLoop`, 216c340), all configs, 2026-11-25
+02:44-02:51 UTC, same VM, quiet (load 1.2-1.9), under the lock, 3 seeds
+alternating, medians, dlkeras at 1933491:
+
+| config | whole fit s dlkeras / fastai | ratio | steady epoch s | ratio | metric dlkeras / fastai | set-up + finder + fit |
+|---|---|---|---|---|---|---|
+| tabular-1024 | 0.50 / 0.79 | 0.64x | 0.079 / 0.157 | 0.50x | acc 0.7808 / 0.7808 | 1.02x |
+| tabular-64-finder | 1.18 / 7.63 | 0.15x | 0.161 / 1.560 | 0.10x | acc 0.7780 / 0.7788 | 0.25x |
+| collab-dot-64 | 1.45 / 20.12 | 0.07x | 0.226 / 3.976 | 0.06x | RMSE 0.8679 / 0.8898 | 0.10x |
+| collab-dot-1024 | 0.49 / 1.55 | 0.32x | 0.035 / 0.301 | 0.12x | RMSE 0.8664 / 0.9035 | 0.52x |
+| collab-neural-64 | 4.25 / 69.97 | 0.06x | 0.692 / 12.799 | 0.05x | RMSE 0.8934 / 0.9029 | 0.09x |
+| LR finder, tabular | 0.66 / 0.50 | 1.32x | | | | |
+
+Then `--configs tabular-1024 --seeds 0 1 2 3 4 5 3 4` (8 alternating pairs,
+02:51-02:53 UTC): whole fit 0.50 / 0.89 s = 0.56x, steady epoch 0.0755 /
+0.1795 s = 0.42x, LR finder 0.73 / 0.545 s = 1.34x (medians). Two of the
+eight dlkeras processes had a slow steady epoch (0.094, 0.103 s against
+0.072-0.077); the second ran right after the one slow fastai process (0.222
+against ~0.175 s): the VM, as it looks, not either library. Still not met:
+the tabular-1024 whole fit (0.56-0.64x) and the finder (1.32-1.34x).
+
 Both sides preparing data before the timers (this protocol), one intra-op
 thread on the dlkeras side, all configs, 2026-11-25 ~00:10-00:17 UTC, same VM,
 quiet (load 1.1 before, 1.8 after), under the lock, 3 seeds alternating,
