@@ -287,14 +287,22 @@ def _keras_train_function(function):
     return inspect.unwrap(function) if callable(function) else function
 
 
-def _step_functions(function):
-    """`{free variable name: value}` of Keras' train-function closure, or None."""
+def _closure_cells(function):
+    """`{free variable name: cell}` of Keras' train- or test-function closure, or None."""
     function = _keras_train_function(function)
     code = getattr(function, "__code__", None)
     if code is None or not function.__closure__:
         return None
     cells = dict(zip(code.co_freevars, function.__closure__))
     if not {"multi_step_on_iterator", "one_step_on_data", "self"} <= set(cells):
+        return None
+    return cells
+
+
+def _step_functions(function):
+    """`{free variable name: value}` of Keras' train-function closure, or None."""
+    cells = _closure_cells(function)
+    if cells is None:
         return None
     try:
         return {name: cell.cell_contents for name, cell in cells.items()}
@@ -397,23 +405,12 @@ class DirectLoop:
         return getattr(self._loop, name)
 
 
-def _loop_cell(function):
-    """The closure cell holding Keras' `multi_step_on_iterator` in `function`, or None."""
-    function = _keras_train_function(function)
-    code = getattr(function, "__code__", None)
-    if code is None or not function.__closure__:
-        return None
-    cells = dict(zip(code.co_freevars, function.__closure__))
-    if not {"multi_step_on_iterator", "one_step_on_data", "self"} <= set(cells):
-        return None
-    return cells["multi_step_on_iterator"]
-
-
 def _call_loop_directly(function):
     """Makes Keras' train or test `function` call its loop through a `DirectLoop`, in place."""
-    cell = _loop_cell(function)
-    if cell is None:
+    cells = _closure_cells(function)
+    if cells is None:
         return
+    cell = cells["multi_step_on_iterator"]
     try:
         loop = cell.cell_contents
     except ValueError:  # an empty cell
