@@ -402,6 +402,8 @@ class DirectLoop:
         return self._concrete(iterator)
 
     def __getattr__(self, name):
+        if name == "_loop":  # not set yet (an instance made without __init__, e.g. by copy)
+            raise AttributeError(name)
         return getattr(self._loop, name)
 
 

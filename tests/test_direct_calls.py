@@ -3,6 +3,7 @@ import copy
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import dlkeras
@@ -122,3 +123,9 @@ def test_an_override_already_on_the_model_keeps_working():
     model.make_train_function(force=True)
     assert made == [False, True]
     assert isinstance(_loop(model.train_function), DirectLoop)
+
+
+def test_a_loop_without_its_function_fails_plainly():
+    bare = DirectLoop.__new__(DirectLoop)  # what copy and pickle start from
+    with pytest.raises(AttributeError):
+        bare.python_function  # noqa: B018 (no endless recursion through __getattr__)
