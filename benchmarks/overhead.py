@@ -35,7 +35,7 @@ place, built, traced and alternated alike, so the method's own bias and noise
 show on the same table. 2026-11-25 01:57-02:09 UTC (one thread, 8 processes x
 64 pairs, quiet, under the lock): +0.1 % [-0.7, +0.8] at 1 step a call and
 -0.3 % [-1.1, +0.5] at 32, against dlkeras' +2.8 % [+2.0, +3.6] and +2.1 %
-[+1.2, +3.0] (README).
+[+1.2, +3.0] (README, docs/benchmarks.md).
 
 `--intra-op N` runs every process at N TensorFlow intra-op threads
 (`TF_NUM_INTRAOP_THREADS`; 1 is the tabular and recommender command lines'
