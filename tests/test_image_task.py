@@ -39,6 +39,17 @@ def test_recipe_fine_tunes_frozen_then_unfrozen_and_learns(trained):
     assert metrics["accuracy"] >= 0.9 and set(metrics) == {"loss", "accuracy"}
 
 
+def test_default_optimizer_updates_every_variable_with_the_fused_kernel(trained):
+    task = trained[0]
+    optimizer = task.network.optimizer
+    assert len(optimizer.optimizers) > 1 and all(sub.fused for sub in optimizer.optimizers)
+    variables = task.network.trainable_variables
+    grads = [tf.zeros_like(variable) for variable in variables]
+    graph = tf.function(lambda: optimizer.apply(grads, variables)).get_concrete_function().graph
+    kernels = [op for op in graph.get_operations() if op.type == "ResourceApplyAdam"]
+    assert len(kernels) == len(variables)
+
+
 def test_reports_run_folder_and_export(trained):
     task, _, _, valid, root = trained
     images, outputs, targets = collect_predictions(task.network, task.dataset(valid, training=False))

@@ -20,6 +20,10 @@ Two update paths besides that one (same mathematics, different cost):
   (`benchmarks/optimizer_paths.py`), the fused path traces faster (0.1-0.3 s
   less per compile) but a steady step is no faster (a tabular MLP: +0.4 %
   CPU per epoch; a tiny CNN: +6 %), so Keras' exact path is the default.
+  With hundreds of variables the balance turns: the image app
+  (`apps.image.task.ImageTask`) uses the fused path, which traces
+  EfficientNet-Lite0's train step ~1.4 s faster and runs its steps 3-6 %
+  faster at 64 px (`docs/benchmarks.md`).
   Keras' path is also used for `amsgrad`, under a `tf.distribute` strategy,
   for `tf.IndexedSlices` gradients and for dtypes the kernel lacks.
 - **Sparse** (`sparse_updates=True`): a `tf.IndexedSlices` gradient (an
