@@ -59,8 +59,8 @@ class ImageTask(Task):
     recipe = "fine_tune"
     default_lr_max = 2e-3  # fastai's fine_tune base rate
     # TensorFlow's fused Adam kernel, one op a variable: a backbone has hundreds of variables,
-    # so Lite0's train step traces ~1.4 s faster and steps 3-6 % faster on this project's CPU
-    # (64 px, `benchmarks/first_epoch.py`'s workload; figures in `docs/benchmarks.md`).
+    # so Lite0's train step traces in 2.8 s instead of 4.5 s and steps ~6 % faster on this
+    # project's CPU (64 px, `benchmarks/first_epoch.py`; figures in `docs/benchmarks.md`).
     adam_options = {"fused": True}
 
     def __init__(self, network, layer_groups=None, metadata=None):
