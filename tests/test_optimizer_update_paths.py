@@ -92,6 +92,28 @@ def test_fused_kernel_is_used_and_keras_path_where_it_does_not_apply():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_fused_weight_decay_equals_keras_per_dtype_and_honours_the_exclusion():
+    dtypes = ("float64", "float32", "float32")
+
+    def keras_adamw():
+        optimizer = keras.optimizers.AdamW(0.1, weight_decay=0.2)
+        optimizer.exclude_from_weight_decay(var_names=["v1"])
+        return optimizer
+
+    expected = run(keras_adamw(), dtypes=dtypes)
+    for traced in (False, True):
+        got = run(ScheduledAdamW(0.1, weight_decay=0.2, weight_decay_exclude=["v1"], fused=True),
+                  dtypes=dtypes, traced=traced)
+        for value, want, dtype in zip(got, expected, dtypes):
+            assert value.dtype == dtype
+            np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-5)
+    # The excluded variable is not decayed; the others are.
+    undecayed = run(ScheduledAdam(0.1, fused=True), dtypes=dtypes)
+    np.testing.assert_allclose(got[1], undecayed[1], rtol=1e-6)
+    assert not np.allclose(got[0], undecayed[0], rtol=1e-6)
+    assert not np.allclose(got[2], undecayed[2], rtol=1e-6)
+
+
 def test_fused_update_with_mixed_variable_dtypes_equals_keras():
     dtypes = ("float64", "float16", "float32")
     expected = run(keras.optimizers.Adam(0.01), dtypes=dtypes)
