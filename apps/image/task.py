@@ -59,7 +59,7 @@ class ImageTask(Task):
     recipe = "fine_tune"
     default_lr_max = 2e-3  # fastai's fine_tune base rate
     # TensorFlow's fused Adam kernel, one op a variable: a backbone has hundreds of variables,
-    # so Lite0's train step traces in 2.6 s instead of 4.5 s and steps ~6 % faster on this
+    # so Lite0's train step traced in 2.78 s instead of 4.50 s and stepped ~6 % faster on this
     # project's CPU (64 px, `benchmarks/first_epoch.py`; figures in `docs/benchmarks.md`).
     adam_options = {"fused": True}
 

@@ -21,13 +21,13 @@ Two update paths besides that one (same mathematics, different cost):
   less per compile) but a steady step is no faster (a tabular MLP: +0.4 %
   CPU per epoch; a tiny CNN: +6 %), so Keras' exact path is the default.
   With hundreds of variables the balance turns: the image app
-  (`apps.image.task.ImageTask`) uses the fused path, which traces
-  EfficientNet-Lite0's train step in 2.6 s instead of 4.5 s and runs its
-  steps ~6 % faster at 64 px (`docs/benchmarks.md`). AdamW's decoupled
-  weight decay on this path multiplies each variable by one factor a dtype
-  (rate times decay; Keras multiplies by the decay, then by the rate, through
-  a per-variable strategy dispatch): the same decay to float32 rounding, and
-  ~0.3 s less of Lite0's trace.
+  (`apps.image.task.ImageTask`) uses the fused path: EfficientNet-Lite0's
+  train step at 64 px traced in 2.78 s instead of 4.50 s and its steps ran
+  ~6 % faster (`docs/benchmarks.md`). AdamW's decoupled weight decay on this
+  path multiplies each variable by one factor a dtype (rate times decay;
+  Keras multiplies by the decay, then by the rate, through a per-variable
+  strategy dispatch): the same decay to float32 rounding, and another ~0.3 s
+  off Lite0's trace (2.90 -> 2.59 s in a later run).
   Keras' path is also used for `amsgrad`, under a `tf.distribute` strategy,
   for `tf.IndexedSlices` gradients and for dtypes the kernel lacks.
 - **Sparse** (`sparse_updates=True`): a `tf.IndexedSlices` gradient (an
